@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import { InputError } from '../errors.js';
+import { forEachLine } from '../io/lines.js';
+import type { Profile } from '../profile/model.js';
+import { foldedFormat } from './folded.js';
+import type { InputFormat, LineParser } from './types.js';
+
+export type { InputFormat, LineParser } from './types.js';
+
+/** Options shared by the collapsers; each format reads the fields it understands. */
+export interface CollapseOptions {
+  /** Force a format instead of sniffing (`perf`, `bpftrace`, `bcc`, `folded`). */
+  readonly format?: string;
+  readonly [option: string]: unknown;
+}
+
+/** Formats in sniffing order: the most specific first, folded last because it is the loosest. */
+export const INPUT_FORMATS: readonly InputFormat<any>[] = [foldedFormat];
+
+const SNIFF_LINES = 200;
+
+/**
+ * Reads any supported stack format from `input` and returns the profile. The first lines are
+ * held back to sniff the format, then replayed into the parser; the rest streams through.
+ */
+export async function collapse(input: Readable, file: string, options: CollapseOptions = {}): Promise<Profile> {
+  const head: { text: string; n: number }[] = [];
+  let meaningful = 0;
+  let parser: LineParser | undefined;
+  let format: InputFormat | undefined;
+
+  const choose = (): void => {
+    format = options.format ? formatByName(options.format, file) : sniffFormat(head.map((l) => l.text), file);
+    parser = format.createParser(file, options);
+    for (const { text, n } of head) parser.line(text, n);
+    head.length = 0;
+  };
+
+  await forEachLine(input, (text, n) => {
+    if (parser) return parser.line(text, n);
+    head.push({ text, n });
+    if (text.trim().length > 0) meaningful++;
+    if (meaningful >= SNIFF_LINES) choose();
+  });
+  if (!parser) {
+    if (meaningful === 0) throw new InputError('input is empty', file);
+    choose();
+  }
+  return parser!.end({ extra: { inputFormat: format!.name } });
+}
+
+function formatByName(name: string, file: string): InputFormat {
+  const format = INPUT_FORMATS.find((f) => f.name === name);
+  if (!format) throw new InputError(`unknown input format '${name}' (known: ${INPUT_FORMATS.map((f) => f.name).join(', ')})`, file);
+  return format;
+}
+
+function sniffFormat(head: readonly string[], file: string): InputFormat {
+  const format = INPUT_FORMATS.find((f) => f.sniff(head));
+  if (format) return format;
+  const index = head.findIndex((l) => l.trim().length > 0);
+  const first = head[index] ?? '';
+  throw new InputError(
+    `not a known stack format (expected perf script, bpftrace, BCC profile or folded stacks), found ${JSON.stringify(first.slice(0, 60))}`,
+    file,
+    index + 1,
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * Errors a user can act on. The CLI prints them as one line, `profile: FILE:LINE: message`,
+ * and exits with `exitCode`; anything else that escapes is a bug and is reported as such.
+ */
+export class ProfileError extends Error {
+  readonly file?: string;
+  readonly line?: number;
+  readonly exitCode: number;
+
+  constructor(message: string, options: { file?: string; line?: number; exitCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProfileError';
+    this.file = options.file;
+    this.line = options.line;
+    this.exitCode = options.exitCode ?? 2;
+  }
+
+  /** The one-line form shown to users. */
+  toLine(): string {
+    const where = this.file === undefined ? '' : this.line === undefined ? `${this.file}: ` : `${this.file}:${this.line}: `;
+    return `profile: ${where}${this.message}`;
+  }
+}
+
+/** Input that does not parse. Exit code 2, like other usage errors. */
+export class InputError extends ProfileError {
+  constructor(message: string, file: string, line?: number) {
+    super(message, { file, line, exitCode: 2 });
+    this.name = 'InputError';
+  }
+}
+
+/** Shows a short, printable excerpt of untrusted input inside an error message. */
+export function excerpt(text: string, max = 60): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return JSON.stringify(cut);
+}

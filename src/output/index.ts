@@ -1,0 +1,95 @@
+import { writeFolded, type FoldedWriteOptions } from '../profile/folded.js';
+import type { Profile } from '../profile/model.js';
+import { ProfileError } from '../errors.js';
+import { streamSink, writeFileAtomic, type Sink } from './sink.js';
+
+export const OUTPUT_FORMATS = ['folded', 'svg', 'html', 'png', 'speedscope', 'pprof'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Options for every writer; each writer reads its own section. */
+export interface WriteOptions {
+  readonly folded?: Partial<FoldedWriteOptions>;
+  /** Options for the SVG/HTML/PNG renderers (defined by src/render). */
+  readonly render?: Readonly<Record<string, unknown>>;
+}
+
+/** A writer turns a profile into bytes on a sink. */
+export type ProfileWriter = (profile: Profile, sink: Sink, options: WriteOptions) => Promise<void>;
+
+// Extensions are matched longest first so `x.speedscope.json` and `x.pb.gz` win over `.json`/`.gz`.
+const EXTENSIONS: readonly [string, OutputFormat][] = [
+  ['.speedscope.json', 'speedscope'],
+  ['.pb.gz', 'pprof'],
+  ['.pprof', 'pprof'],
+  ['.folded', 'folded'],
+  ['.collapsed', 'folded'],
+  ['.txt', 'folded'],
+  ['.svg', 'svg'],
+  ['.html', 'html'],
+  ['.htm', 'html'],
+  ['.png', 'png'],
+  ['.json', 'speedscope'],
+];
+
+/** The format an output path asks for, or undefined when its extension is not one we know. */
+export function formatForPath(path: string): OutputFormat | undefined {
+  const lower = path.toLowerCase();
+  return EXTENSIONS.find(([extension]) => lower.endsWith(extension))?.[1];
+}
+
+/** Writers by format, imported lazily so that `profile collapse` never loads a browser driver. */
+const WRITERS: Record<OutputFormat, () => Promise<ProfileWriter>> = {
+  folded: async () => (profile, sink, options) => writeFolded(profile, sink, options.folded),
+  svg: async () => notAvailable('svg'),
+  html: async () => notAvailable('html'),
+  png: async () => notAvailable('png'),
+  speedscope: async () => notAvailable('speedscope'),
+  pprof: async () => notAvailable('pprof'),
+};
+
+function notAvailable(format: OutputFormat): never {
+  throw new ProfileError(`the ${format} output format is not available in this build`);
+}
+
+/** Formats that are bytes, not text: never written to a terminal. */
+const BINARY: ReadonlySet<OutputFormat> = new Set(['png', 'pprof']);
+
+export interface OutputTarget {
+  /** File to write; undefined means standard output. */
+  readonly path?: string;
+  /** Explicit format; otherwise chosen from the path's extension, or folded. */
+  readonly format?: OutputFormat;
+}
+
+export function resolveFormat(target: OutputTarget): OutputFormat {
+  if (target.format) return target.format;
+  if (target.path === undefined) return 'folded';
+  const format = formatForPath(target.path);
+  if (!format) {
+    throw new ProfileError(
+      `cannot tell the output format from the extension; use .folded, .txt, .svg, .html, .png, .speedscope.json or .pb.gz, or --format`,
+      { file: target.path },
+    );
+  }
+  return format;
+}
+
+/** Writes `profile` where `target` says: a file (atomically) or standard output. */
+export async function writeProfile(
+  profile: Profile,
+  target: OutputTarget,
+  options: WriteOptions = {},
+  stdout: NodeJS.WriteStream | import('node:stream').Writable = process.stdout,
+): Promise<OutputFormat> {
+  const format = resolveFormat(target);
+  const writer = await WRITERS[format]();
+  if (target.path === undefined || target.path === '-') {
+    if (BINARY.has(format) && (stdout as NodeJS.WriteStream).isTTY) {
+      throw new ProfileError(`refusing to write binary ${format} output to a terminal; use -o FILE`);
+    }
+    await writer(profile, streamSink(stdout), options);
+  } else {
+    await writeFileAtomic(target.path, (sink) => writer(profile, sink, options));
+  }
+  return format;
+}

@@ -1,0 +1,178 @@
+// Reference: https://github.com/brendangregg/FlameGraph (flamegraph.pl reads `frame;frame count`).
+import type { Readable } from 'node:stream';
+import { InputError, excerpt } from '../errors.js';
+import { forEachLine } from '../io/lines.js';
+import type { Sink } from '../output/sink.js';
+import { ProfileBuilder } from './builder.js';
+import type { Frame, FrameKind, Profile, RunMetadata, ThreadInfo } from './model.js';
+
+export type ProcessFrameStyle = 'none' | 'comm' | 'comm-pid' | 'comm-pid/tid';
+
+export interface FoldedWriteOptions {
+  /** Which root frame to add for stacks that know their thread. Default `comm`. */
+  readonly processFrame: ProcessFrameStyle;
+  /** Append `_[k]` to kernel frames (stackcollapse-perf's `--kernel`). Default false. */
+  readonly annotateKernel: boolean;
+  /** Append `_[j]` to JIT frames (`--jit`). Default false. */
+  readonly annotateJit: boolean;
+  /** Append `_[i]` to inlined frames. Default false. */
+  readonly annotateInline: boolean;
+  /** Sort lines bytewise, as stackcollapse-perf.pl does. Default true. */
+  readonly sort: boolean;
+}
+
+export const FOLDED_DEFAULTS: FoldedWriteOptions = Object.freeze({
+  processFrame: 'comm',
+  annotateKernel: false,
+  annotateJit: false,
+  annotateInline: false,
+  sort: true,
+});
+
+const ANNOTATION: Partial<Record<FrameKind, string>> = { kernel: '_[k]', jit: '_[j]', inline: '_[i]' };
+
+/** The kind a folded frame name announces through its FlameGraph annotation suffix. */
+export function kindFromAnnotation(name: string): FrameKind {
+  if (name.endsWith(']') && name.length > 4 && name[name.length - 4] === '_' && name[name.length - 3] === '[') {
+    switch (name[name.length - 2]) {
+      case 'k':
+        return 'kernel';
+      case 'j':
+        return 'jit';
+      case 'i':
+        return 'inline';
+    }
+  }
+  return 'user';
+}
+
+// C0 controls and DEL would let a profiled process write terminal escapes through our output.
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/** Makes a name safe for one folded field: no control bytes, no line breaks. */
+export function sanitizeFoldedName(name: string): string {
+  return CONTROL.test(name) ? name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : name;
+}
+
+export function processFrameName(thread: ThreadInfo, style: ProcessFrameStyle): string | undefined {
+  switch (style) {
+    case 'none':
+      return undefined;
+    case 'comm':
+      return thread.comm;
+    case 'comm-pid':
+      return thread.pid === undefined ? thread.comm : `${thread.comm}-${thread.pid}`;
+    case 'comm-pid/tid':
+      return thread.pid === undefined ? thread.comm : `${thread.comm}-${thread.pid}/${thread.tid ?? thread.pid}`;
+  }
+}
+
+function frameLabel(frame: Frame, options: FoldedWriteOptions): string {
+  const name = sanitizeFoldedName(frame.name);
+  const suffix =
+    (frame.kind === 'kernel' && options.annotateKernel) ||
+    (frame.kind === 'jit' && options.annotateJit) ||
+    (frame.kind === 'inline' && options.annotateInline)
+      ? ANNOTATION[frame.kind]!
+      : '';
+  return suffix && !name.endsWith(suffix) ? name + suffix : name;
+}
+
+/** The folded lines of `profile` (without line terminators); identical lines are merged. */
+export function foldedLines(profile: Profile, options: Partial<FoldedWriteOptions> = {}): string[] {
+  const opts = { ...FOLDED_DEFAULTS, ...options };
+  const labels = profile.frames.map((frame) => frameLabel(frame, opts));
+  const merged = new Map<string, number>();
+  for (const stack of profile.stacks) {
+    const parts: string[] = [];
+    if (stack.thread) {
+      const root = processFrameName(stack.thread, opts.processFrame);
+      if (root !== undefined) parts.push(sanitizeFoldedName(root));
+    }
+    for (const id of stack.frames) parts.push(labels[id]!);
+    const key = parts.join(';');
+    merged.set(key, (merged.get(key) ?? 0) + stack.weight);
+  }
+  const keys = [...merged.keys()];
+  if (opts.sort) keys.sort(compareBytewise);
+  return keys.map((key) => `${key} ${formatCount(merged.get(key)!)}`);
+}
+
+/** Perl's `sort` and `LC_ALL=C sort` order: by UTF-16 code unit, which matches bytes for BMP text. */
+export function compareBytewise(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function formatCount(count: number): string {
+  return Number.isInteger(count) ? count.toFixed(0) : String(count);
+}
+
+export async function writeFolded(profile: Profile, sink: Sink, options: Partial<FoldedWriteOptions> = {}): Promise<void> {
+  const lines = foldedLines(profile, options);
+  const batch: string[] = [];
+  for (const line of lines) {
+    batch.push(line);
+    if (batch.length === 4096) {
+      await sink.write(batch.join('\n') + '\n');
+      batch.length = 0;
+    }
+  }
+  if (batch.length > 0) await sink.write(batch.join('\n') + '\n');
+}
+
+export interface FoldedLine {
+  readonly frames: string[];
+  readonly count: number;
+}
+
+// flamegraph.pl: /^(.*)\s+?(\d+(?:\.\d*)?)$/ — the count is the last field; names may hold spaces.
+const FOLDED_LINE = /^(.*?)\s+(\d+(?:\.\d*)?)$/;
+
+/** Parses one folded line, or returns undefined when it is not one. */
+export function parseFoldedLine(line: string): FoldedLine | undefined {
+  const match = FOLDED_LINE.exec(line);
+  if (!match) return undefined;
+  const stack = match[1]!;
+  return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(match[2]) };
+}
+
+/** Streaming reader: one line at a time into a builder, so memory follows distinct stacks. */
+export class FoldedParser {
+  private readonly builder = new ProfileBuilder();
+  private lines = 0;
+
+  constructor(private readonly file: string) {}
+
+  line(text: string, lineNumber: number): void {
+    if (text.length === 0 || text.startsWith('#')) return;
+    const parsed = parseFoldedLine(text);
+    if (!parsed) {
+      throw new InputError(`expected folded stack 'frame;frame;… count', found ${excerpt(text)}`, this.file, lineNumber);
+    }
+    this.lines++;
+    const frames = parsed.frames.map((name) => this.builder.internFrame({ name, kind: kindFromAnnotation(name) }));
+    this.builder.addStack(frames, parsed.count);
+  }
+
+  end(metadata: RunMetadata = {}): Profile {
+    return this.builder.build(metadata);
+  }
+
+  get stackLines(): number {
+    return this.lines;
+  }
+}
+
+/** Reads a whole folded stream. */
+export async function readFolded(input: Readable, file: string, metadata: RunMetadata = {}): Promise<Profile> {
+  const parser = new FoldedParser(file);
+  await forEachLine(input, (text, n) => parser.line(text, n));
+  if (parser.stackLines === 0) throw new InputError('input is empty (no folded stacks)', file);
+  return parser.end(metadata);
+}
+
+/** True when `lines` look like folded stacks. */
+export function looksFolded(lines: readonly string[]): boolean {
+  const meaningful = lines.filter((l) => l.length > 0 && !l.startsWith('#'));
+  return meaningful.length > 0 && meaningful.every((l) => FOLDED_LINE.test(l));
+}

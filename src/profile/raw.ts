@@ -1,0 +1,52 @@
+/**
+ * What a recording hands to the symbolizer: addresses, not names, plus what was captured about
+ * each process while it was alive (its memory map and open handles on its binaries), because a
+ * process that exits during the run takes `/proc/PID/maps` with it.
+ */
+import type { RunMetadata } from './model.js';
+
+export interface RawSample {
+  readonly pid: number; // thread-group id (the process)
+  readonly tid: number;
+  readonly comm: string;
+  /** Kernel return addresses, leaf first (as bpf_get_stackid stores them); empty when not captured. */
+  readonly kernelStack: readonly bigint[];
+  /** User return addresses, leaf first; empty when not captured. */
+  readonly userStack: readonly bigint[];
+  readonly count: number;
+}
+
+/** One line of /proc/PID/maps. */
+export interface Mapping {
+  readonly start: bigint;
+  readonly end: bigint;
+  /** File offset of `start`. */
+  readonly offset: bigint;
+  readonly perms: string;
+  /** `dev` as major:minor hex, as in maps. */
+  readonly dev: string;
+  readonly inode: number;
+  /** Path, `[vdso]`, `[heap]`, `[anon:…]`, or empty for anonymous memory. May end in ` (deleted)`. */
+  readonly path: string;
+}
+
+export interface ProcessSnapshot {
+  readonly pid: number;
+  readonly comm: string;
+  readonly mappings: readonly Mapping[];
+  /** PIDs of this process in nested PID namespaces, outermost first (from `NSpid:` in status). */
+  readonly nsPids?: readonly number[];
+  readonly uid?: number;
+  readonly cgroup?: string;
+  /** When the snapshot was taken, ms since the recording started. */
+  readonly capturedAtMs?: number;
+  /** Mapping path → an open file descriptor on it, taken while the process was alive. */
+  readonly fds?: ReadonlyMap<string, number>;
+}
+
+export interface RawProfile {
+  readonly samples: readonly RawSample[];
+  /** By pid. A sampled pid with no snapshot could not be captured (it is counted, never guessed). */
+  readonly processes: ReadonlyMap<number, ProcessSnapshot>;
+  readonly metadata: RunMetadata;
+}
