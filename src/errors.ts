@@ -33,5 +33,7 @@ export class InputError extends ProfileError {
 /** Shows a short, printable excerpt of untrusted input inside an error message. */
 export function excerpt(text: string, max = 60): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return JSON.stringify(cut);
+  // JSON.stringify escapes C0 controls but not DEL, C1 (U+009B is CSI to some terminals), line
+  // separators (which split the line for many readers) or bidi overrides (which reorder what is shown).
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { InputError } from '../errors.js';
+import { InputError, excerpt } from '../errors.js';
 import { forEachLine } from '../io/lines.js';
 import type { Profile } from '../profile/model.js';
 import { foldedFormat } from './folded.js';
@@ -61,7 +61,7 @@ function sniffFormat(head: readonly string[], file: string): InputFormat {
   const index = head.findIndex((l) => l.trim().length > 0);
   const first = head[index] ?? '';
   throw new InputError(
-    `not a known stack format (expected perf script, bpftrace, BCC profile or folded stacks), found ${JSON.stringify(first.slice(0, 60))}`,
+    `not a known stack format (expected perf script, bpftrace, BCC profile or folded stacks), found ${excerpt(first)}`,
     file,
     index + 1,
   );

@@ -46,8 +46,9 @@ export function kindFromAnnotation(name: string): FrameKind {
   return 'user';
 }
 
-// C0 controls and DEL would let a profiled process write terminal escapes through our output.
-const CONTROL = /[\u0000-\u001f\u007f]/g;
+// C0 controls, DEL and C1 (U+009B is CSI to some terminals) would let a profiled process write
+// terminal escapes through our output.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** Makes a name safe for one folded field: no control bytes, no line breaks. */
 export function sanitizeFoldedName(name: string): string {
@@ -90,7 +91,10 @@ export function foldedLines(profile: Profile, options: Partial<FoldedWriteOption
       if (root !== undefined) parts.push(sanitizeFoldedName(root));
     }
     for (const id of stack.frames) parts.push(labels[id]!);
-    const key = parts.join(';');
+    let key = parts.join(';');
+    // Readers (ours included) skip lines starting with '#' as comments: a comm or root frame
+    // named `#x` would silently lose its samples, so the writer escapes that one character.
+    if (key.startsWith('#')) key = `\\x23${key.slice(1)}`;
     merged.set(key, (merged.get(key) ?? 0) + stack.weight);
   }
   const keys = [...merged.keys()];
@@ -103,8 +107,11 @@ export function compareBytewise(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A count as folded readers accept it: digits with an optional fraction, never an exponent. */
 export function formatCount(count: number): string {
-  return Number.isInteger(count) ? count.toFixed(0) : String(count);
+  if (Number.isInteger(count)) return Math.abs(count) < 1e21 ? count.toFixed(0) : BigInt(count).toString();
+  const text = String(count);
+  return text.includes('e') ? count.toFixed(20).replace(/\.?0+$/, '') : text;
 }
 
 export async function writeFolded(profile: Profile, sink: Sink, options: Partial<FoldedWriteOptions> = {}): Promise<void> {
@@ -126,14 +133,16 @@ export interface FoldedLine {
 }
 
 // flamegraph.pl: /^(.*)\s+?(\d+(?:\.\d*)?)$/ — the count is the last field; names may hold spaces.
-const FOLDED_LINE = /^(.*?)\s+(\d+(?:\.\d*)?)$/;
+// Matched from the count backwards: `^(.*?)\s+…$` backtracks quadratically on a long run of
+// white space (a 40 KB line took 0.7 s), which a hostile input could use to stall the reader.
+const FOLDED_COUNT = /\s(\d+(?:\.\d*)?)$/;
 
 /** Parses one folded line, or returns undefined when it is not one. */
 export function parseFoldedLine(line: string): FoldedLine | undefined {
-  const match = FOLDED_LINE.exec(line);
+  const match = FOLDED_COUNT.exec(line);
   if (!match) return undefined;
-  const stack = match[1]!;
-  return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(match[2]) };
+  const stack = line.slice(0, match.index).trimEnd();
+  return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(match[1]) };
 }
 
 /** Streaming reader: one line at a time into a builder, so memory follows distinct stacks. */
@@ -148,6 +157,11 @@ export class FoldedParser {
     const parsed = parseFoldedLine(text);
     if (!parsed) {
       throw new InputError(`expected folded stack 'frame;frame;… count', found ${excerpt(text)}`, this.file, lineNumber);
+    }
+    // Beyond 2^53 counts lose precision, and 400 digits parse to Infinity, which no writer can
+    // put back into a folded file.
+    if (parsed.count > Number.MAX_SAFE_INTEGER) {
+      throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(text.slice(text.lastIndexOf(' ') + 1), 30)}`, this.file, lineNumber);
     }
     this.lines++;
     const frames = parsed.frames.map((name) => this.builder.internFrame({ name, kind: kindFromAnnotation(name) }));
@@ -174,5 +188,5 @@ export async function readFolded(input: Readable, file: string, metadata: RunMet
 /** True when `lines` look like folded stacks. */
 export function looksFolded(lines: readonly string[]): boolean {
   const meaningful = lines.filter((l) => l.length > 0 && !l.startsWith('#'));
-  return meaningful.length > 0 && meaningful.every((l) => FOLDED_LINE.test(l));
+  return meaningful.length > 0 && meaningful.every((l) => FOLDED_COUNT.test(l));
 }
