@@ -41,7 +41,7 @@ export async function collapse(input: Readable, file: string, options: CollapseO
     head.push({ text, n });
     if (text.trim().length > 0) meaningful++;
     if (meaningful >= SNIFF_LINES) choose();
-  });
+  }, { file });
   if (!parser) {
     if (meaningful === 0) throw new InputError('input is empty', file);
     choose();
@@ -56,7 +56,7 @@ function formatByName(name: string, file: string): InputFormat {
 }
 
 function sniffFormat(head: readonly string[], file: string): InputFormat {
-  const format = INPUT_FORMATS.find((f) => f.sniff(head));
+  const format = INPUT_FORMATS.find((f) => f.sniff(head)) ?? sniffTruncated(head);
   if (format) return format;
   const index = head.findIndex((l) => l.trim().length > 0);
   const first = head[index] ?? '';
@@ -65,4 +65,14 @@ function sniffFormat(head: readonly string[], file: string): InputFormat {
     file,
     index + 1,
   );
+}
+
+// A file cut off mid-line (a killed `perf script`, a full disk) has one bad last line: sniff
+// without it, so that the parser reports that line instead of 'not a known format' at line 1.
+function sniffTruncated(head: readonly string[]): InputFormat | undefined {
+  let last = head.length - 1;
+  while (last >= 0 && head[last]!.trim().length === 0) last--;
+  if (last < 1) return undefined;
+  const rest = head.slice(0, last);
+  return INPUT_FORMATS.find((f) => f.sniff(rest));
 }

@@ -180,7 +180,7 @@ export class FoldedParser {
 /** Reads a whole folded stream. */
 export async function readFolded(input: Readable, file: string, metadata: RunMetadata = {}): Promise<Profile> {
   const parser = new FoldedParser(file);
-  await forEachLine(input, (text, n) => parser.line(text, n));
+  await forEachLine(input, (text, n) => parser.line(text, n), { file });
   if (parser.stackLines === 0) throw new InputError('input is empty (no folded stacks)', file);
   return parser.end(metadata);
 }
