@@ -39,7 +39,9 @@ if [[ "${1:-}" == "--dev" ]]; then
     if [[ -n "$headers" ]]; then
       mkdir -p "$modules"
       ln -sfn "$headers" "$modules/build"
-      ln -sfn "$headers" "$modules/source"
+      # include/linux/kconfig.h, which BCC includes through `source`, lives in the -common package.
+      common="${headers%-amd64}-common"
+      if [[ -d "$common" ]]; then ln -sfn "$common" "$modules/source"; else ln -sfn "$headers" "$modules/source"; fi
     fi
   fi
 fi
