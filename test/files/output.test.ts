@@ -3,11 +3,11 @@
 // mounts and immutable files are real `chattr +i` (root bypasses mode bits, so 0555 proves nothing).
 // Needs root for mount/chattr; ~6 s.
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { oneLineError, runCli } from '../helpers/cli.js';
+import { BIN, oneLineError, runCli } from '../helpers/cli.js';
 
 const INPUT = 'main;work;leaf 3\nmain;other 2\n';
 const OUTPUT = 'main;other 2\nmain;work;leaf 3\n';
@@ -122,4 +122,16 @@ t.test('a full file system (64 KB tmpfs): ENOSPC is one line, the old file survi
   t.equal(readFileSync(out, 'utf8'), 'old 1\n');
   t.same(tempsIn(dir), []);
   t.ok(existsSync(out));
+});
+
+t.test('standard output on a full device (> /dev/full): one line, exit 2', async (t) => {
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'collapse'], { stdio: ['pipe', openSync('/dev/full', 'w'), 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin!.end(INPUT);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  t.equal(result.code, 2);
+  t.equal(result.stderr, 'profile: <stdout>: cannot write: no space left on device\n');
 });
