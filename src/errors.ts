@@ -18,8 +18,20 @@ export class ProfileError extends Error {
   /** The one-line form shown to users. */
   toLine(): string {
     const where = this.file === undefined ? '' : this.line === undefined ? `${this.file}: ` : `${this.file}:${this.line}: `;
-    return `profile: ${where}${this.message}`;
+    return printable(`profile: ${where}${this.message}`);
   }
+}
+
+/**
+ * `text` with every byte a terminal acts on (C0 including line breaks, DEL, C1) and every line or
+ * bidi control shown as an escape: file names and messages can carry paths and names from the
+ * profiled system, and an error line must stay one harmless line.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** Input that does not parse. Exit code 2, like other usage errors. */

@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core';
-import { ProfileError } from '../errors.js';
+import { ProfileError, printable } from '../errors.js';
 import { OUTPUT_FORMATS } from '../output/index.js';
 
 /**
@@ -16,7 +16,7 @@ export abstract class BaseCommand extends Command {
     // oclif's own errors (bad flags, exit requests) keep oclif's message and exit code.
     if (error.oclif !== undefined) return super.catch(error);
     if (process.env.PROFILE_DEBUG) process.stderr.write(`${error.stack}\n`);
-    process.stderr.write(`profile: internal error: ${error.message} (set PROFILE_DEBUG=1 for details)\n`);
+    process.stderr.write(`${printable(`profile: internal error: ${error.message}`)} (set PROFILE_DEBUG=1 for details)\n`);
     return this.exit(70);
   }
 }

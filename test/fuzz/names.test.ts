@@ -110,4 +110,14 @@ t.test('the CLI never sends raw escape sequences to the terminal (collapse of ho
   t.equal(bad.code, 2);
   t.ok(terminalSafe(bad.stderr.replace(/\n$/, '')), `error line holds no control byte: ${JSON.stringify(bad.stderr)}`);
   t.equal(readFileSync(file, 'utf8'), input);
+  const path = await runCli(['collapse', '/tmp/no\u001b[2J\nsuch\u009b1m\u202efile']);
+  t.equal(path.code, 2);
+  t.equal(path.stderr, 'profile: /tmp/no\\x1b[2J\\x0asuch\\x9b1m\\u202efile: cannot read: no such file or directory\n', 'a hostile path in an error is escaped');
+});
+
+t.test('every ProfileError line is printable, whatever its file and message hold', async (t) => {
+  await checkProperty(t, 'ProfileError.toLine printable', 300, [hostileName(), hostileName(), fc.option(fc.nat(), { nil: undefined })], async (file, message, line) => {
+    const text = new ProfileError(message, { file, line }).toLine();
+    if (!terminalSafe(text) || /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(text)) throw new Error(`not printable: ${JSON.stringify(text.slice(0, 200))}`);
+  });
 });
