@@ -1,0 +1,138 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand, outputFlags } from '../cli/base.js';
+import { ProfileError } from '../errors.js';
+import { writeProfile } from '../output/index.js';
+import type { Profile } from '../profile/model.js';
+import type { ProcessSnapshot, RawProfile } from '../profile/raw.js';
+import { addressProfile } from '../record/addresses.js';
+import { DEFAULTS, droppedByReason, record, type Progress, type RecordResult } from '../record/index.js';
+import { missingPrivileges } from '../record/privileges.js';
+
+interface Symbolizer {
+  captureProcess?: (pid: number) => ProcessSnapshot | undefined;
+  symbolize?: (raw: RawProfile, options?: object) => Promise<Profile> | Profile;
+}
+
+/** The host and symbolizer stages, when this build has them (they land separately). */
+async function symbolizer(): Promise<Symbolizer> {
+  const load = async (path: string): Promise<Record<string, unknown>> => {
+    try {
+      return (await import(path)) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  };
+  const host = await load(new URL('../host/index.js', import.meta.url).href);
+  const symbolize = await load(new URL('../symbolize/index.js', import.meta.url).href);
+  return { captureProcess: host.captureProcess as Symbolizer['captureProcess'], symbolize: symbolize.symbolize as Symbolizer['symbolize'] };
+}
+
+function cpuList(text: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.split(',')) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!match) throw new ProfileError(`--cpu: expected a list such as 0,2-3, not ${JSON.stringify(text)}`);
+    for (let cpu = Number(match[1]); cpu <= Number(match[2] ?? match[1]); cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+function summary(result: RecordResult): string {
+  const { counters } = result;
+  const dropped = droppedByReason(counters);
+  const lost = Object.values(dropped).reduce((a, b) => a + b, 0);
+  const reasons = Object.entries(dropped).map(([reason, n]) => `${reason} ${n}`).join(', ');
+  const processes = (result.raw.metadata.extra?.processesSeen as number | undefined) ?? result.raw.processes.size;
+  let line = `profile: ${counters.COLLECTED} samples, ${processes} processes, ${lost} dropped${lost > 0 ? ` (${reasons})` : ''}`;
+  if (result.commandExitCode !== undefined) line += `; command exited with ${result.commandExitCode}`;
+  return line;
+}
+
+export default class RecordCommand extends BaseCommand {
+  static override summary = 'Sample kernel and user stacks of the whole machine, some processes, or a command, with eBPF.';
+  static override description =
+    'Samples every CPU at --frequency Hz until --duration ends, Ctrl-C, SIGTERM or the command after -- exits, then writes ' +
+    'the profile: folded stacks on standard output (the process name as the root frame), or FILE with -o. ' +
+    'Needs root (CAP_BPF and CAP_PERFMON). A second Ctrl-C exits at once without writing. With -- COMMAND, ' +
+    'record exits with the command\'s exit code; the command\'s standard output goes to stderr when the profile goes to stdout.';
+  static override examples = [
+    '<%= config.bin %> record --duration 30 > machine.folded',
+    '<%= config.bin %> record -p 4242 -o cpu.svg',
+    '<%= config.bin %> record -F 999 -o run.folded -- ./my-benchmark --quick',
+  ];
+  static override strict = false; // everything after `--` is the command
+  static override args = {
+    command: Args.string({ description: 'Command to start and profile (after --), with its arguments.', required: false, ignoreStdin: true }),
+  };
+  static override flags = {
+    ...outputFlags,
+    duration: Flags.string({ char: 'd', summary: 'Stop after SECONDS (default: Ctrl-C, SIGTERM or the command\'s exit).', helpValue: 'SECONDS' }),
+    frequency: Flags.integer({ char: 'F', summary: 'Samples per second on each CPU.', default: DEFAULTS.frequency }),
+    pid: Flags.integer({ char: 'p', summary: 'Only this process (repeatable).', multiple: true }),
+    tid: Flags.integer({ summary: 'Only this thread.' }),
+    cpu: Flags.string({ char: 'C', summary: 'Only these CPUs, e.g. 0,2-3.', helpValue: 'LIST' }),
+    'user-only': Flags.boolean({ char: 'U', summary: 'User stacks only.', default: DEFAULTS.userOnly }),
+    'kernel-only': Flags.boolean({ char: 'K', summary: 'Kernel stacks only.', default: DEFAULTS.kernelOnly }),
+    'include-idle': Flags.boolean({ char: 'I', summary: 'Keep samples of the idle task.', default: DEFAULTS.includeIdle }),
+    title: Flags.string({ summary: 'Title of the report.' }),
+    'stack-storage-size': Flags.integer({
+      summary: 'Distinct stacks the kernel can hold; stacks beyond it are counted as dropped.',
+      default: DEFAULTS.stackStorageSize,
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { flags, argv } = await this.parse(RecordCommand);
+    const command = (argv as string[]).length > 0 ? (argv as string[]) : undefined;
+    const missing = missingPrivileges();
+    if (missing) throw new ProfileError(missing, { exitCode: 1 });
+    const duration = flags.duration === undefined ? undefined : Number(flags.duration);
+    if (duration !== undefined && !(duration > 0)) throw new ProfileError(`--duration must be a positive number of seconds, not ${JSON.stringify(flags.duration)}`);
+
+    const stages = await symbolizer();
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // The first signal ends the recording and still writes the profile; a second Ctrl-C
+      // exits at once (the kernel releases every BPF object and perf event with our fds).
+      if (++interrupts > 1 && signal === 'SIGINT') process.exit(130);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const tty = process.stderr.isTTY === true;
+    const progress = (p: Progress): void => {
+      const remaining = p.remainingSeconds === undefined ? '' : `, ${p.remainingSeconds.toFixed(0)} s left`;
+      process.stderr.write(`\r\x1b[Krecording: ${p.elapsedSeconds.toFixed(0)} s${remaining}, ${p.samples} samples, ${p.processes} processes`);
+    };
+    try {
+      const result = await record(
+        {
+          ...DEFAULTS,
+          durationSeconds: duration,
+          frequency: flags.frequency,
+          pids: flags.pid ?? [],
+          tid: flags.tid,
+          cpus: flags.cpu === undefined ? undefined : cpuList(flags.cpu),
+          userOnly: flags['user-only'],
+          kernelOnly: flags['kernel-only'],
+          includeIdle: flags['include-idle'],
+          stackStorageSize: flags['stack-storage-size'],
+          command,
+          commandStdout: flags.output === undefined || flags.output === '-' ? 'stderr' : 'inherit',
+          title: flags.title,
+          commandLine: ['profile', ...process.argv.slice(2)].join(' '),
+        },
+        { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess: stages.captureProcess },
+      );
+      if (tty) process.stderr.write('\r\x1b[K');
+      const profile = stages.symbolize ? await stages.symbolize(result.raw, {}) : addressProfile(result.raw);
+      await writeProfile(profile, { path: flags.output, format: flags.format });
+      process.stderr.write(`${summary(result)}\n`);
+      if (result.commandExitCode !== undefined && result.commandExitCode !== 0) this.exit(result.commandExitCode);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}

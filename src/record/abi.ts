@@ -1,0 +1,72 @@
+/**
+ * The layouts and constants of bpf/profile.h, the only ABI between the BPF program and this
+ * recorder. test/record/abi.test.ts compiles a C program that prints them from the header and
+ * compares them with these values, so the two cannot drift apart silently.
+ */
+
+export const TASK_COMM_LEN = 16;
+export const MAX_STACK_DEPTH = 127;
+
+/** `struct sample_key`: the key of the `counts` hash. */
+export const SAMPLE_KEY = {
+  size: 32,
+  tgid: 0,
+  pid: 4,
+  kernel_stack_id: 8,
+  user_stack_id: 12,
+  comm: 16,
+} as const;
+
+/** `struct seen_event`: what the ring buffer carries. */
+export const SEEN_EVENT = { size: 24, tgid: 0, pid: 4, comm: 8 } as const;
+
+/** `struct config`: the read-only knobs, at offset 0 of `.rodata`. */
+export const CONFIG = {
+  size: 12,
+  tid: 0,
+  filter_tgids: 4,
+  follow_forks: 5,
+  include_idle: 6,
+  user_stacks: 7,
+  kernel_stacks: 8,
+} as const;
+
+/** `enum counter`, in order. */
+export const COUNTERS = [
+  'PROBE_FIRINGS',
+  'FILTERED',
+  'COLLECTED',
+  'DROP_KERNEL_STACK_COLLISION',
+  'DROP_KERNEL_STACK_FULL',
+  'DROP_KERNEL_STACK_ERROR',
+  'DROP_USER_STACK_COLLISION',
+  'DROP_USER_STACK_FULL',
+  'DROP_USER_STACK_ERROR',
+  'DROP_COUNTS_FULL',
+  'INFO_NO_USER_STACK',
+  'INFO_EVENTS_LOST',
+] as const;
+export type CounterName = (typeof COUNTERS)[number];
+
+/** The reason names user-facing metadata uses for each DROP_* counter. */
+export const DROP_REASONS: Readonly<Partial<Record<CounterName, string>>> = {
+  DROP_KERNEL_STACK_COLLISION: 'kernel-stack-collision',
+  DROP_KERNEL_STACK_FULL: 'kernel-stack-map-full',
+  DROP_KERNEL_STACK_ERROR: 'kernel-stack-error',
+  DROP_USER_STACK_COLLISION: 'user-stack-collision',
+  DROP_USER_STACK_FULL: 'user-stack-map-full',
+  DROP_USER_STACK_ERROR: 'user-stack-error',
+  DROP_COUNTS_FULL: 'counts-map-full',
+};
+
+/** Names of the programs and maps in bpf/profile.bpf.c. */
+export const PROGRAMS = { sample: 'do_sample', fork: 'on_fork', exec: 'on_exec' } as const;
+export const MAPS = {
+  stacks: 'stacks',
+  counts: 'counts',
+  counters: 'counters',
+  targets: 'targets',
+  seen: 'seen',
+  events: 'events',
+  rodata: '.rodata',
+} as const;

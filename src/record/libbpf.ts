@@ -1,0 +1,140 @@
+/**
+ * koffi bindings to libbpf.so.1 (Debian `libbpf1`) and the two syscalls libbpf does not wrap for
+ * us. Only src/record uses them. Pointers come back from koffi as opaque values (null for NULL);
+ * functions that fail return NULL with errno set, or a negative errno (libbpf 1.x conventions).
+ */
+import koffi from 'koffi';
+import { ProfileError } from '../errors.js';
+
+export type Pointer = unknown;
+
+export interface LibBpf {
+  readonly version: string;
+  /** Messages libbpf printed since the last `takeLog()` (warnings and errors only). */
+  takeLog(): string[];
+  objectOpenMem(buffer: Buffer): Pointer;
+  objectLoad(obj: Pointer): number;
+  objectClose(obj: Pointer): void;
+  findMap(obj: Pointer, name: string): Pointer;
+  findProgram(obj: Pointer, name: string): Pointer;
+  mapSetMaxEntries(map: Pointer, entries: number): number;
+  mapFd(map: Pointer): number;
+  /** The map's initial contents (used on `.rodata` before load), as a live view of libbpf's copy. */
+  mapInitialValue(map: Pointer): Uint8Array | null;
+  programSetAutoload(prog: Pointer, autoload: boolean): number;
+  attachPerfEvent(prog: Pointer, perfFd: number): Pointer;
+  attach(prog: Pointer): Pointer;
+  linkDestroy(link: Pointer): number;
+  lookupElem(fd: number, key: Uint8Array, value: Uint8Array): number;
+  updateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
+  /** bpf_map_lookup_batch; `count` is in/out (one-element Uint32Array). */
+  lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
+  ringBufferNew(mapFd: number, onEvent: (data: Buffer) => void): Pointer;
+  ringBufferConsume(rb: Pointer): number;
+  ringBufferFree(rb: Pointer): void;
+  perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let cached: LibBpf | undefined;
+
+// x86-64 and arm64 syscall numbers (asm/unistd_64.h, asm-generic/unistd.h).
+const SYSCALL_PERF_EVENT_OPEN: Record<string, number> = { x64: 298, arm64: 241 };
+
+export function loadLibBpf(): LibBpf {
+  if (cached) return cached;
+  let lib: ReturnType<typeof koffi.load>;
+  let libc: ReturnType<typeof koffi.load>;
+  try {
+    lib = koffi.load('libbpf.so.1');
+    libc = koffi.load('libc.so.6');
+  } catch (error) {
+    throw new ProfileError(`cannot load libbpf.so.1 (${(error as Error).message}); install it: apt-get install libbpf1`, { exitCode: 1 });
+  }
+  const log: string[] = [];
+  const vsnprintf = libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)');
+  // libbpf hands its printf arguments over as a va_list, which only vsnprintf can read.
+  const PrintFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
+  const printer = koffi.register((level: number, fmt: string, ap: Pointer) => {
+    if (level > 0 /* LIBBPF_WARN */) return 0;
+    const buf = Buffer.alloc(2048);
+    const n = vsnprintf(buf, buf.length, fmt, ap) as number;
+    const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
+    if (log.length < 200) log.push(text);
+    return 0;
+  }, koffi.pointer(PrintFn));
+  lib.func('void *libbpf_set_print(void *fn)')(printer);
+
+  const RingCb = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
+  const callbacks = new Map<Pointer, unknown>();
+  const ringBufferNew = lib.func('void *ring_buffer__new(int map_fd, void *cb, void *ctx, void *opts)');
+  const ringBufferFree = lib.func('void ring_buffer__free(void *rb)');
+  const syscall = libc.func('long syscall(long number, void *attr, long pid, long cpu, long group_fd, long flags)');
+  const perfNr = SYSCALL_PERF_EVENT_OPEN[process.arch];
+
+  const major = lib.func('uint32_t libbpf_major_version()')() as number;
+  const minor = lib.func('uint32_t libbpf_minor_version()')() as number;
+  const initialValue = lib.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)');
+  const closeFd = libc.func('int close(int fd)');
+  const lookupBatch = lib.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  );
+  const openMem = lib.func('void *bpf_object__open_mem(const void *buf, size_t sz, void *opts)');
+
+  cached = {
+    version: `${major}.${minor}`,
+    takeLog: () => log.splice(0, log.length),
+    objectOpenMem(buffer) {
+      return openMem(buffer, buffer.length, null);
+    },
+    objectLoad: lib.func('int bpf_object__load(void *obj)') as never,
+    objectClose: lib.func('void bpf_object__close(void *obj)') as never,
+    findMap: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)') as never,
+    findProgram: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)') as never,
+    mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)') as never,
+    mapFd: lib.func('int bpf_map__fd(void *map)') as never,
+    mapInitialValue(map) {
+      const size = [0];
+      const pointer = initialValue(map, size);
+      if (!pointer) return null;
+      return new Uint8Array(koffi.view(pointer, Number(size[0])));
+    },
+    programSetAutoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)') as never,
+    attachPerfEvent: lib.func('void *bpf_program__attach_perf_event(void *prog, int pfd)') as never,
+    attach: lib.func('void *bpf_program__attach(void *prog)') as never,
+    linkDestroy: lib.func('int bpf_link__destroy(void *link)') as never,
+    lookupElem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)') as never,
+    updateElem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)') as never,
+    lookupBatch(fd, inBatch, outBatch, keys, values, count) {
+      return lookupBatch(fd, inBatch, outBatch, keys, values, count, null) as number;
+    },
+    ringBufferNew(mapFd, onEvent) {
+      const cb = koffi.register((_ctx: Pointer, data: Pointer, size: number | bigint) => {
+        onEvent(Buffer.from(koffi.view(data, Number(size))));
+        return 0;
+      }, koffi.pointer(RingCb));
+      const rb = ringBufferNew(mapFd, cb, null, null);
+      if (!rb) {
+        koffi.unregister(cb);
+        return null;
+      }
+      callbacks.set(rb, cb);
+      return rb;
+    },
+    ringBufferConsume: lib.func('int ring_buffer__consume(void *rb)') as never,
+    ringBufferFree(rb) {
+      ringBufferFree(rb);
+      const cb = callbacks.get(rb);
+      callbacks.delete(rb);
+      if (cb !== undefined) koffi.unregister(cb as bigint);
+    },
+    perfEventOpen(attr, pid, cpu, groupFd, flags) {
+      if (perfNr === undefined) throw new ProfileError(`perf_event_open: unsupported architecture ${process.arch}`);
+      return Number(syscall(perfNr, attr, pid, cpu, groupFd, flags));
+    },
+    close: (fd) => closeFd(fd) as number,
+    errno: () => koffi.errno(),
+  };
+  return cached;
+}

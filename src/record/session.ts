@@ -1,0 +1,252 @@
+/**
+ * A live BPF recording: the loaded object, its perf-event and tracepoint links, and the ring
+ * buffer of process announcements. It holds kernel resources, so every path out must end in
+ * `close()` (idempotent). Reading the maps happens after `stop()`, which detaches the sampling
+ * events so the counts no longer move while they are read.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProfileError } from '../errors.js';
+import { CONFIG, COUNTERS, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
+import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
+import { onlineCpus, openCpuClock } from './perf.js';
+
+export const BPF_OBJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bpf', 'profile.bpf.o');
+
+export interface SessionOptions {
+  readonly frequency: number;
+  /** CPUs to sample; default every online CPU. */
+  readonly cpus?: readonly number[];
+  /** Only these processes (tgids); empty = all. */
+  readonly pids?: readonly number[];
+  /** Filter by process even when `pids` is empty (processes are added later with addTarget). */
+  readonly filterByPid?: boolean;
+  /** Children forked by a target become targets. */
+  readonly followForks?: boolean;
+  readonly tid?: number;
+  readonly includeIdle: boolean;
+  readonly userStacks: boolean;
+  readonly kernelStacks: boolean;
+  readonly stackStorageSize: number;
+  readonly countsSize: number;
+  /** The compiled BPF object; default bpf/profile.bpf.o of this package. */
+  readonly objectPath?: string;
+}
+
+export interface SampleCount {
+  readonly tgid: number;
+  readonly pid: number;
+  readonly kernelStackId: number;
+  readonly userStackId: number;
+  readonly comm: string;
+  readonly count: number;
+}
+
+export interface SeenEvent {
+  readonly tgid: number;
+  readonly pid: number;
+  readonly comm: string;
+}
+
+const BPF_NOEXIST = 1n;
+const ENOENT = 2;
+
+export function decodeComm(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('latin1');
+}
+
+export class RecordingSession {
+  private readonly lib: LibBpf;
+  private obj: Pointer = null;
+  private rb: Pointer = null;
+  private sampling: Pointer[] = [];
+  private tracing: Pointer[] = [];
+  private perfFds: number[] = [];
+  private readonly fds: Record<'stacks' | 'counts' | 'counters' | 'targets', number> = { stacks: -1, counts: -1, counters: -1, targets: -1 };
+  private closed = false;
+
+  private constructor(lib: LibBpf) {
+    this.lib = lib;
+  }
+
+  /** Loads, configures and attaches; on any failure releases what it took and throws. */
+  static open(options: SessionOptions, onSeen: (event: SeenEvent) => void): RecordingSession {
+    const session = new RecordingSession(loadLibBpf());
+    try {
+      session.start(options, onSeen);
+    } catch (error) {
+      session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  private fail(what: string, code: number): never {
+    const errno = Math.abs(code) || this.lib.errno();
+    const log = this.lib.takeLog().filter((l) => l.length > 0);
+    const hint = errno === 1 || errno === 13 ? '; run as root (or with CAP_BPF and CAP_PERFMON)' : '';
+    const detail = log.length > 0 ? ` (${log[log.length - 1]})` : '';
+    throw new ProfileError(`${what} failed: errno ${errno}${hint}${detail}`, { exitCode: 1 });
+  }
+
+  private start(options: SessionOptions, onSeen: (event: SeenEvent) => void): void {
+    const lib = this.lib;
+    const object = readFileSync(options.objectPath ?? BPF_OBJECT);
+    this.obj = lib.objectOpenMem(object);
+    if (!this.obj) this.fail('opening the BPF object', 0);
+
+    const map = (name: string): Pointer => lib.findMap(this.obj, name) ?? this.fail(`finding map ${name}`, ENOENT);
+    const prog = (name: string): Pointer => lib.findProgram(this.obj, name) ?? this.fail(`finding program ${name}`, ENOENT);
+    lib.mapSetMaxEntries(map(MAPS.stacks), options.stackStorageSize);
+    lib.mapSetMaxEntries(map(MAPS.counts), options.countsSize);
+
+    const rodata = lib.mapInitialValue(map(MAPS.rodata));
+    if (!rodata || rodata.length < CONFIG.size) this.fail('reading .rodata of the BPF object', 22);
+    const config = new DataView(rodata.buffer, rodata.byteOffset, CONFIG.size);
+    const filter = (options.pids?.length ?? 0) > 0 || options.filterByPid === true;
+    config.setUint32(CONFIG.tid, options.tid ?? 0, true);
+    config.setUint8(CONFIG.filter_tgids, filter ? 1 : 0);
+    config.setUint8(CONFIG.follow_forks, options.followForks ? 1 : 0);
+    config.setUint8(CONFIG.include_idle, options.includeIdle ? 1 : 0);
+    config.setUint8(CONFIG.user_stacks, options.userStacks ? 1 : 0);
+    config.setUint8(CONFIG.kernel_stacks, options.kernelStacks ? 1 : 0);
+    // Following forks needs CO-RE (kernel BTF); leave it out otherwise so the rest loads anywhere.
+    const fork = prog(PROGRAMS.fork);
+    if (!options.followForks) lib.programSetAutoload(fork, false);
+
+    const loaded = lib.objectLoad(this.obj);
+    if (loaded < 0) this.fail('loading the BPF program', loaded);
+
+    this.fds.stacks = lib.mapFd(map(MAPS.stacks));
+    this.fds.counts = lib.mapFd(map(MAPS.counts));
+    this.fds.counters = lib.mapFd(map(MAPS.counters));
+    this.fds.targets = lib.mapFd(map(MAPS.targets));
+    for (const pid of options.pids ?? []) this.addTarget(pid);
+
+    this.rb = lib.ringBufferNew(lib.mapFd(map(MAPS.events)), (data) => {
+      if (data.length < SEEN_EVENT.size) return;
+      onSeen({
+        tgid: data.readUInt32LE(SEEN_EVENT.tgid),
+        pid: data.readUInt32LE(SEEN_EVENT.pid),
+        comm: decodeComm(data.subarray(SEEN_EVENT.comm, SEEN_EVENT.comm + TASK_COMM_LEN)),
+      });
+    });
+    if (!this.rb) this.fail('creating the ring buffer', 0);
+
+    const exec = lib.attach(prog(PROGRAMS.exec));
+    if (!exec) this.fail('attaching to sched_process_exec', 0);
+    this.tracing.push(exec);
+    if (options.followForks) {
+      const link = lib.attach(fork);
+      if (!link) this.fail('attaching to sched_process_fork', 0);
+      this.tracing.push(link);
+    }
+
+    const sample = prog(PROGRAMS.sample);
+    for (const cpu of options.cpus ?? onlineCpus()) {
+      const fd = openCpuClock(lib, cpu, options.frequency);
+      this.perfFds.push(fd);
+      const link = lib.attachPerfEvent(sample, fd);
+      if (!link) this.fail(`attaching to the perf event on CPU ${cpu}`, 0);
+      // The link owns the perf fd from here: bpf_link__destroy closes it.
+      this.perfFds.pop();
+      this.sampling.push(link);
+    }
+  }
+
+  /** Adds a process to the `targets` set (only meaningful when filtering by pid). */
+  addTarget(tgid: number): void {
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, tgid, true);
+    this.lib.updateElem(this.fds.targets, key, new Uint8Array([1]), Number(BPF_NOEXIST));
+  }
+
+  /** Delivers pending process announcements to `onSeen`; never blocks. */
+  poll(): number {
+    return this.rb && !this.closed ? this.lib.ringBufferConsume(this.rb) : 0;
+  }
+
+  /** Detaches the sampling events (the counts stop moving); the maps stay readable. */
+  stop(): void {
+    for (const link of this.sampling.splice(0)) this.lib.linkDestroy(link);
+  }
+
+  counters(): Record<CounterName, number> {
+    const result = {} as Record<CounterName, number>;
+    const key = new Uint8Array(4);
+    const value = new Uint8Array(8);
+    COUNTERS.forEach((name, index) => {
+      new DataView(key.buffer).setUint32(0, index, true);
+      result[name] = this.lib.lookupElem(this.fds.counters, key, value) === 0 ? Number(new DataView(value.buffer).getBigUint64(0, true)) : 0;
+    });
+    return result;
+  }
+
+  /** Every entry of the `counts` hash, read in batches (one syscall for up to `chunk` keys). */
+  readCounts(chunk = 8192): SampleCount[] {
+    const result: SampleCount[] = [];
+    const keys = new Uint8Array(chunk * SAMPLE_KEY.size);
+    const values = new Uint8Array(chunk * 8);
+    // For hash maps the batch token is a bucket index (u32); 8 bytes leaves room either way.
+    let inBatch: Uint8Array | null = null;
+    const outBatch = new Uint8Array(8);
+    const count = new Uint32Array(1);
+    for (;;) {
+      count[0] = chunk;
+      const rc = this.lib.lookupBatch(this.fds.counts, inBatch, outBatch, keys, values, count);
+      const errno = rc < 0 ? -rc : 0;
+      if (rc < 0 && errno !== ENOENT) this.fail('reading the counts map', rc);
+      const kv = new DataView(keys.buffer);
+      const vv = new DataView(values.buffer);
+      for (let i = 0; i < count[0]!; i++) {
+        const at = i * SAMPLE_KEY.size;
+        result.push({
+          tgid: kv.getUint32(at + SAMPLE_KEY.tgid, true),
+          pid: kv.getUint32(at + SAMPLE_KEY.pid, true),
+          kernelStackId: kv.getInt32(at + SAMPLE_KEY.kernel_stack_id, true),
+          userStackId: kv.getInt32(at + SAMPLE_KEY.user_stack_id, true),
+          comm: decodeComm(keys.subarray(at + SAMPLE_KEY.comm, at + SAMPLE_KEY.comm + TASK_COMM_LEN)),
+          count: Number(vv.getBigUint64(i * 8, true)),
+        });
+      }
+      if (errno === ENOENT) return result;
+      inBatch = Uint8Array.from(outBatch);
+    }
+  }
+
+  private readonly stackValue = new Uint8Array(MAX_STACK_DEPTH * 8);
+  private readonly stackKey = new Uint8Array(4);
+
+  /**
+   * The addresses of stack `id`, leaf first. The stack-trace map has no batch look-up (ENOTSUPP),
+   * so this is one syscall per id; callers cache by id.
+   */
+  readStack(id: number): bigint[] {
+    if (id < 0) return [];
+    new DataView(this.stackKey.buffer).setUint32(0, id, true);
+    if (this.lib.lookupElem(this.fds.stacks, this.stackKey, this.stackValue) !== 0) return [];
+    const view = new DataView(this.stackValue.buffer);
+    const stack: bigint[] = [];
+    for (let i = 0; i < MAX_STACK_DEPTH; i++) {
+      const address = view.getBigUint64(i * 8, true);
+      if (address === 0n) break;
+      stack.push(address);
+    }
+    return stack;
+  }
+
+  /** Releases every kernel object; safe to call more than once and after a failed open. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stop();
+    for (const link of this.tracing.splice(0)) this.lib.linkDestroy(link);
+    for (const fd of this.perfFds.splice(0)) this.lib.close(fd);
+    if (this.rb) this.lib.ringBufferFree(this.rb);
+    this.rb = null;
+    if (this.obj) this.lib.objectClose(this.obj);
+    this.obj = null;
+  }
+}
