@@ -1,0 +1,57 @@
+// bpf/profile.h is the ABI: a C program prints its offsets, sizes and constants, which must equal
+// src/record/abi.ts. About 0.3 s.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONFIG, COUNTERS, MAX_STACK_DEPTH, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN } from '../../src/record/abi.js';
+import { ROOT } from '../helpers/cli.js';
+
+function compiler(): string | undefined {
+  for (const cc of ['cc', 'gcc', 'clang-14']) {
+    try {
+      execFileSync(cc, ['--version'], { stdio: 'ignore' });
+      return cc;
+    } catch {
+      // try the next one
+    }
+  }
+  return undefined;
+}
+
+const cc = compiler();
+if (!cc && process.env.CI === 'true') t.fail('no C compiler to check bpf/profile.h against src/record/abi.ts');
+if (!cc) t.plan(0, 'no C compiler');
+else {
+  const dir = mkdtempSync(join(tmpdir(), 'profile-abi-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fields = (struct: string, layout: Record<string, number>): string =>
+    Object.keys(layout)
+      .map((f) => (f === 'size' ? `printf("${struct}.size %zu\\n", sizeof(struct ${struct}));` : `printf("${struct}.${f} %zu\\n", offsetof(struct ${struct}, ${f}));`))
+      .join('\n');
+  const source = `#include <stdio.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "profile.h"
+int main(void) {
+${fields('sample_key', SAMPLE_KEY)}
+${fields('seen_event', SEEN_EVENT)}
+${fields('config', CONFIG)}
+printf("TASK_COMM_LEN %d\\nMAX_STACK_DEPTH %d\\n", TASK_COMM_LEN, MAX_STACK_DEPTH);
+${COUNTERS.map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
+printf("COUNTER_MAX %d\\n", COUNTER_MAX);
+return 0; }
+`;
+  writeFileSync(join(dir, 'abi.c'), source);
+  execFileSync(cc, ['-I', join(ROOT, 'bpf'), '-o', join(dir, 'abi'), join(dir, 'abi.c')]);
+  const printed = Object.fromEntries(
+    execFileSync(join(dir, 'abi'), { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]),
+  );
+  const expected: Record<string, number> = { TASK_COMM_LEN, MAX_STACK_DEPTH, COUNTER_MAX: COUNTERS.length };
+  for (const [struct, layout] of [['sample_key', SAMPLE_KEY], ['seen_event', SEEN_EVENT], ['config', CONFIG]] as const) {
+    for (const [field, value] of Object.entries(layout)) expected[`${struct}.${field}`] = value;
+  }
+  COUNTERS.forEach((name, index) => (expected[name] = index));
+  t.same(printed, expected, 'every offset, size and constant of profile.h matches src/record/abi.ts');
+}
