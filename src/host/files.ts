@@ -1,0 +1,132 @@
+/**
+ * Reading files that a profiled process wrote (perf maps) or refers to (scripts, source maps),
+ * through its own view of the file system (`/proc/PID/root`), so processes in containers work.
+ *
+ * A perf map names code in a process we may run as root: a file anyone could have written must
+ * not decide what we show, so writers are checked the way perf does (owner is the process's user
+ * or root, not writable by group or others).
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+
+export type TrustedRead = { readonly ok: true; readonly text: string; readonly size: number; readonly mtimeMs: number } | { readonly ok: false; readonly reason: string; readonly missing?: boolean };
+
+export interface TrustedReadOptions {
+  /** Owners accepted besides root. */
+  readonly uids: readonly number[];
+  /** Larger files are refused (a perf map of a long-running JIT can reach tens of MB). */
+  readonly maxBytes?: number;
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+export type TrustedOpen = { readonly ok: true; readonly fd: number } | { readonly ok: false; readonly reason: string; readonly missing?: boolean };
+
+/**
+ * Opens `path` if it is a regular file owned by root or one of `uids` and not writable by group or
+ * others. The checks are made on the opened descriptor, so the file cannot be swapped between check
+ * and read; O_NOFOLLOW refuses a symlink planted in place of the file, O_NONBLOCK a FIFO.
+ * Holding the descriptor keeps the file readable after its process and mount namespace are gone.
+ */
+export function openTrustedFile(path: string, options: TrustedReadOptions): TrustedOpen {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH' || code === 'ENOTDIR') return { ok: false, reason: 'not found', missing: true };
+    if (code === 'ELOOP') return { ok: false, reason: 'is a symbolic link' };
+    return { ok: false, reason: `cannot open (${code ?? String(error)})` };
+  }
+  const refused = checkOwner(fd, options);
+  if (refused !== undefined) {
+    closeSync(fd);
+    return { ok: false, reason: refused };
+  }
+  return { ok: true, fd };
+}
+
+function checkOwner(fd: number, options: TrustedReadOptions): string | undefined {
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) return 'not a regular file';
+  if (stat.uid !== 0 && !options.uids.includes(stat.uid)) return `owned by uid ${stat.uid}, neither the process's user nor root`;
+  if ((stat.mode & 0o022) !== 0) return `writable by ${(stat.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(stat.mode & 0o777).toString(8)})`;
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (stat.size > max) return `larger than ${max} bytes`;
+  return undefined;
+}
+
+/** Reads a file opened by `openTrustedFile` from its start, checking its owner and mode again (chmod after open). */
+export function readTrustedFd(fd: number, options: TrustedReadOptions): TrustedRead {
+  let stat;
+  try {
+    const refused = checkOwner(fd, options);
+    if (refused !== undefined) return { ok: false, reason: refused };
+    stat = fstatSync(fd);
+  } catch (error) {
+    return { ok: false, reason: `cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  // The file can grow while a JIT appends: read what is there now, up to the limit.
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const buffer = Buffer.allocUnsafe(Math.min(max, stat.size + 65536));
+  let length = 0;
+  while (length < buffer.length) {
+    const n = readSync(fd, buffer, length, buffer.length - length, length);
+    if (n <= 0) break;
+    length += n;
+  }
+  return { ok: true, text: buffer.toString('utf8', 0, length), size: length, mtimeMs: stat.mtimeMs };
+}
+
+/** `openTrustedFile`, read, close. */
+export function readTrustedFile(path: string, options: TrustedReadOptions): TrustedRead {
+  const opened = openTrustedFile(path, options);
+  if (!opened.ok) return opened;
+  try {
+    return readTrustedFd(opened.fd, options);
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+export function closeFile(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+export interface ProcessIdentity {
+  /** Real uid. */
+  readonly uid: number;
+  /** PIDs in nested PID namespaces, outermost (ours) first (`NSpid:`). */
+  readonly nsPids: readonly number[];
+}
+
+/** The uid and namespace PIDs of a live process, from /proc/PID/status; undefined when it is gone. */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const uid = /^Uid:\s+(\d+)/m.exec(status);
+  const nsPid = /^NSpid:\s+([\d\s]+)$/m.exec(status);
+  if (!uid) return undefined;
+  const nsPids = nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid];
+  return { uid: Number(uid[1]), nsPids };
+}
+
+/** The cgroup v2 path of a live process (`0::/system.slice/…`), or undefined. */
+export function processCgroup(pid: number): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    const v2 = /^0::(.*)$/m.exec(text);
+    if (v2) return v2[1];
+    // cgroup v1: the line of a controller every container runtime uses.
+    return /^\d+:[^:]*\bpids\b[^:]*:(.*)$/m.exec(text)?.[1] ?? /^\d+:[^:]*:(.*)$/m.exec(text)?.[1];
+  } catch {
+    return undefined;
+  }
+}
