@@ -3,6 +3,7 @@ import { InputError, excerpt } from '../errors.js';
 import { forEachLine } from '../io/lines.js';
 import type { Profile } from '../profile/model.js';
 import { foldedFormat } from './folded.js';
+import { perfFormat } from './perf.js';
 import type { InputFormat, LineParser } from './types.js';
 
 export type { InputFormat, LineParser } from './types.js';
@@ -15,7 +16,7 @@ export interface CollapseOptions {
 }
 
 /** Formats in sniffing order: the most specific first, folded last because it is the loosest. */
-export const INPUT_FORMATS: readonly InputFormat<any>[] = [foldedFormat];
+export const INPUT_FORMATS: readonly InputFormat<any>[] = [perfFormat, foldedFormat];
 
 const SNIFF_LINES = 200;
 

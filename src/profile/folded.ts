@@ -61,10 +61,14 @@ export function processFrameName(thread: ThreadInfo, style: ProcessFrameStyle): 
       return undefined;
     case 'comm':
       return thread.comm;
+    // A source that knows only the thread id (perf script's default fields) shows the unknown pid
+    // as `?`, as stackcollapse-perf.pl does.
     case 'comm-pid':
-      return thread.pid === undefined ? thread.comm : `${thread.comm}-${thread.pid}`;
+      if (thread.pid === undefined) return thread.tid === undefined ? thread.comm : `${thread.comm}-?`;
+      return `${thread.comm}-${thread.pid}`;
     case 'comm-pid/tid':
-      return thread.pid === undefined ? thread.comm : `${thread.comm}-${thread.pid}/${thread.tid ?? thread.pid}`;
+      if (thread.pid === undefined) return thread.tid === undefined ? thread.comm : `${thread.comm}-?/${thread.tid}`;
+      return `${thread.comm}-${thread.pid}/${thread.tid ?? thread.pid}`;
   }
 }
 
