@@ -23,6 +23,18 @@ struct {
 	__uint(max_entries, 32768); /* --stack-storage-size; user space resizes it before load */
 } stacks SEC(".maps");
 
+/*
+ * A stack whose bucket in `stacks` is taken by another stack (-EEXIST: the map hashes a stack to
+ * one bucket and never probes further) goes here instead. Only colliding stacks compete for this
+ * map, so a second collision is rare. Its ids carry FALLBACK_STACK_ID.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+	__uint(max_entries, 8192); /* a quarter of `stacks`; user space resizes it before load */
+} fallback_stacks SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct sample_key);
@@ -72,7 +84,7 @@ static __always_inline void count(__u32 index)
 /* Which DROP_* a failed bpf_get_stackid() means; 0 when the sample keeps going without it. */
 static __always_inline __u32 stack_drop(long err, __u32 collision)
 {
-	/* hash collision (-EEXIST): the bucket holds another stack; the stack map may be too small */
+	/* hash collision (-EEXIST) in both stack maps: they may be too small (--stack-storage-size) */
 	if (err == -EEXIST)
 		return collision;
 	/* -ENOMEM: every preallocated stack map entry is in use */
@@ -102,6 +114,19 @@ static __always_inline void announce(__u32 tgid, struct sample_key *key)
 	bpf_ringbuf_submit(event, BPF_RB_NO_WAKEUP);
 }
 
+/* bpf_get_stackid() into `stacks`, or into `fallback_stacks` when its bucket there is taken. */
+static __always_inline long stack_id(struct bpf_perf_event_data *ctx, __u64 flags)
+{
+	long id = bpf_get_stackid(ctx, &stacks, flags);
+
+	if (id == -EEXIST) {
+		id = bpf_get_stackid(ctx, &fallback_stacks, flags);
+		if (id >= 0)
+			id |= FALLBACK_STACK_ID;
+	}
+	return id;
+}
+
 SEC("perf_event")
 int do_sample(struct bpf_perf_event_data *ctx)
 {
@@ -125,7 +150,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 
 	key.kernel_stack_id = -1;
 	if (cfg.kernel_stacks) {
-		err = bpf_get_stackid(ctx, &stacks, 0);
+		err = stack_id(ctx, 0);
 		/* -EFAULT: the CPU was in user mode, there is no kernel stack to walk */
 		if (err >= 0)
 			key.kernel_stack_id = err;
@@ -141,7 +166,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		 * Frame-pointer walk of the user stack from the registers saved at kernel entry.
 		 * -EFAULT: no user context (a kernel thread).
 		 */
-		err = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+		err = stack_id(ctx, BPF_F_USER_STACK);
 		if (err >= 0)
 			key.user_stack_id = err;
 		else if (err == -EFAULT)

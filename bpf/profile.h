@@ -10,12 +10,14 @@
 #define TASK_COMM_LEN 16
 /* The kernel's PERF_MAX_STACK_DEPTH (sysctl kernel.perf_event_max_stack defaults to it). */
 #define MAX_STACK_DEPTH 127
+/* Set in a stack id that refers to `fallback_stacks` rather than `stacks`. */
+#define FALLBACK_STACK_ID 0x40000000
 
 /* Key of the `counts` hash: one entry per distinct (thread, kernel stack, user stack, comm). */
 struct sample_key {
 	__u32 tgid;            /* the process (user space's pid) */
 	__u32 pid;             /* the thread (user space's tid) */
-	__s32 kernel_stack_id; /* id in `stacks`, or -1: none (user mode, or --user-only) */
+	__s32 kernel_stack_id; /* id in `stacks` (or `fallback_stacks`), or -1: none (user mode, or --user-only) */
 	__s32 user_stack_id;   /* id in `stacks`, or -1: none (kernel thread, or --kernel-only) */
 	char comm[TASK_COMM_LEN];
 };
@@ -48,7 +50,7 @@ enum counter {
 	PROBE_FIRINGS = 0,
 	FILTERED,                 /* not a target (pid/tid filter, idle) */
 	COLLECTED,                /* counted in `counts` */
-	DROP_KERNEL_STACK_COLLISION, /* -EEXIST: another kernel stack holds this hash bucket */
+	DROP_KERNEL_STACK_COLLISION, /* -EEXIST: other stacks hold this hash bucket in both stack maps */
 	DROP_KERNEL_STACK_FULL,   /* -ENOMEM: no free stack map entry */
 	DROP_KERNEL_STACK_ERROR,  /* any other error */
 	DROP_USER_STACK_COLLISION,

@@ -6,6 +6,8 @@
 
 export const TASK_COMM_LEN = 16;
 export const MAX_STACK_DEPTH = 127;
+/** Set in stack ids that refer to `fallback_stacks`. */
+export const FALLBACK_STACK_ID = 0x40000000;
 
 /** `struct sample_key`: the key of the `counts` hash. */
 export const SAMPLE_KEY = {
@@ -63,6 +65,7 @@ export const DROP_REASONS: Readonly<Partial<Record<CounterName, string>>> = {
 export const PROGRAMS = { sample: 'do_sample', fork: 'on_fork', exec: 'on_exec' } as const;
 export const MAPS = {
   stacks: 'stacks',
+  fallbackStacks: 'fallback_stacks',
   counts: 'counts',
   counters: 'counters',
   targets: 'targets',

@@ -27,7 +27,10 @@ export interface RecordOptions {
   readonly kernelOnly: boolean;
   /** Keep the idle task's samples. Default false. */
   readonly includeIdle: boolean;
-  /** Entries in the stack-trace map (one per distinct stack). Default 32768 (~32 MB of kernel memory). */
+  /**
+   * Entries in the stack-trace map (one per distinct stack), plus a quarter of it for stacks whose
+   * bucket is taken. Default 32768 (~40 MB of kernel memory in all, allocated at load).
+   */
   readonly stackStorageSize: number;
   /** Entries in the counts hash (distinct thread+stack pairs). Default 65536. */
   readonly countsSize: number;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
-import { CONFIG, COUNTERS, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
+import { CONFIG, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
 import { onlineCpus, openCpuClock } from './perf.js';
 
@@ -64,7 +64,7 @@ export class RecordingSession {
   private sampling: Pointer[] = [];
   private tracing: Pointer[] = [];
   private perfFds: number[] = [];
-  private readonly fds: Record<'stacks' | 'counts' | 'counters' | 'targets', number> = { stacks: -1, counts: -1, counters: -1, targets: -1 };
+  private readonly fds: Record<'stacks' | 'fallbackStacks' | 'counts' | 'counters' | 'targets', number> = { stacks: -1, fallbackStacks: -1, counts: -1, counters: -1, targets: -1 };
   private closed = false;
 
   private constructor(lib: LibBpf) {
@@ -100,6 +100,7 @@ export class RecordingSession {
     const map = (name: string): Pointer => lib.findMap(this.obj, name) ?? this.fail(`finding map ${name}`, ENOENT);
     const prog = (name: string): Pointer => lib.findProgram(this.obj, name) ?? this.fail(`finding program ${name}`, ENOENT);
     lib.mapSetMaxEntries(map(MAPS.stacks), options.stackStorageSize);
+    lib.mapSetMaxEntries(map(MAPS.fallbackStacks), Math.max(1, Math.floor(options.stackStorageSize / 4)));
     lib.mapSetMaxEntries(map(MAPS.counts), options.countsSize);
 
     const rodata = lib.mapInitialValue(map(MAPS.rodata));
@@ -120,6 +121,7 @@ export class RecordingSession {
     if (loaded < 0) this.fail('loading the BPF program', loaded);
 
     this.fds.stacks = lib.mapFd(map(MAPS.stacks));
+    this.fds.fallbackStacks = lib.mapFd(map(MAPS.fallbackStacks));
     this.fds.counts = lib.mapFd(map(MAPS.counts));
     this.fds.counters = lib.mapFd(map(MAPS.counters));
     this.fds.targets = lib.mapFd(map(MAPS.targets));
@@ -225,8 +227,9 @@ export class RecordingSession {
    */
   readStack(id: number): bigint[] {
     if (id < 0) return [];
-    new DataView(this.stackKey.buffer).setUint32(0, id, true);
-    if (this.lib.lookupElem(this.fds.stacks, this.stackKey, this.stackValue) !== 0) return [];
+    const fallback = (id & FALLBACK_STACK_ID) !== 0;
+    new DataView(this.stackKey.buffer).setUint32(0, id & ~FALLBACK_STACK_ID, true);
+    if (this.lib.lookupElem(fallback ? this.fds.fallbackStacks : this.fds.stacks, this.stackKey, this.stackValue) !== 0) return [];
     const view = new DataView(this.stackValue.buffer);
     const stack: bigint[] = [];
     for (let i = 0; i < MAX_STACK_DEPTH; i++) {

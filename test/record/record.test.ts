@@ -66,8 +66,8 @@ else {
     const result = await record(options({ frequency: 499, durationSeconds: 1.5, pids: [target.pid!] }));
     const pids = new Set(result.raw.samples.map((s) => s.pid));
     t.same([...pids], [target.pid], 'only the chosen process');
-    t.ok(result.counters.COLLECTED > 300, `samples of the target (${result.counters.COLLECTED})`);
-    t.ok(result.counters.FILTERED > 300, `the bystander ${bystander.pid} was filtered (${result.counters.FILTERED})`);
+    t.ok(result.counters.COLLECTED > 50, `samples of the target (${result.counters.COLLECTED})`);
+    t.ok(result.counters.FILTERED > 50, `the bystander ${bystander.pid} was filtered (${result.counters.FILTERED})`);
   });
 
   t.test('--kernel-only and --user-only', async (t) => {

@@ -1,0 +1,78 @@
+// `profile record` through the real CLI: stop at the command's exit with its exit code, SIGINT and
+// SIGTERM still write a complete profile, no privileges → one line, nothing BPF left behind.
+// About 12 s.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { bpfMark, kernelFds, leakedSince } from '../helpers/bpf.js';
+import { bpfUnavailable, buildProgram } from './fixtures.js';
+
+const unavailable = bpfUnavailable();
+if (unavailable && process.env.CI === 'true') t.fail(`BPF recording tests cannot run in CI: ${unavailable}`);
+if (unavailable) t.plan(0, unavailable);
+else {
+  const dir = mkdtempSync(join(tmpdir(), 'profile-record-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const calltree = buildProgram('calltree');
+  const mark = bpfMark();
+  const folded = /^[^\n]+ \d+$/;
+
+  t.test('-- COMMAND: stops when it exits and reports its exit code', async (t) => {
+    const began = Date.now();
+    const result = await runCli(['record', '-F', '199', '--duration', '20', '--', calltree, '0.5', join(dir, 'tally'), '5']);
+    const seconds = (Date.now() - began) / 1000;
+    t.equal(result.code, 5, 'record exits with the command\'s exit code');
+    t.ok(seconds < 5, `stopped at the command's exit (${seconds.toFixed(1)} s, not 20)`);
+    t.match(result.stderr, /^profile: \d+ samples, \d+ processes, \d+ dropped.*command exited with 5$/m, 'summary line');
+    const lines = result.stdout.trim().split('\n');
+    t.ok(lines.length > 0 && lines.every((l) => folded.test(l)), 'folded stacks on stdout');
+    t.ok(lines.some((l) => l.startsWith('calltree;')), 'the command\'s comm is the root frame');
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    t.test(`${signal} ends the recording and still writes the output`, async (t) => {
+      const out = join(dir, `${signal}.folded`);
+      const busy = spawn(calltree, ['4'], { stdio: 'ignore' });
+      const child = spawn(process.execPath, [BIN, 'record', '-F', '499', '-o', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      // Signal it once it is recording (it holds perf events), not while node is still starting.
+      const deadline = Date.now() + 15_000;
+      while (!kernelFds(child.pid!).some((fd) => fd.includes('perf_event')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill(signal);
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      busy.kill();
+      t.equal(code, 0, `exit code 0 (stderr: ${stderr.slice(0, 300)})`);
+      t.ok(existsSync(out), 'output written');
+      const text = readFileSync(out, 'utf8');
+      t.ok(text.endsWith('\n') && text.trim().split('\n').every((l) => folded.test(l)), 'complete folded file');
+      t.ok(text.split('\n').some((l) => l.startsWith('calltree;')), 'with the busy process');
+      t.match(stderr, /^profile: \d+ samples/m, 'summary line');
+      t.notOk(existsSync(`/proc/${child.pid}`), 'the recorder has exited');
+    });
+  }
+
+  t.test('without privileges: one line saying what to do, exit 1', async (t) => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      // `env -i`: tap hooks injected into child environments would try to write as nobody.
+      const child = spawn('env', ['-i', `PATH=${process.env.PATH}`, 'HOME=/nonexistent', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'record', '--duration', '1'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    t.equal(result.code, 1);
+    t.match(result.stderr, /^profile: recording needs root or CAP_BPF and CAP_PERFMON: run it with sudo/);
+    t.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+  });
+
+  t.test('nothing BPF is left behind', async (t) => {
+    t.same(await leakedSince(mark), [], 'no program, link or map of ours survives');
+  });
+}
