@@ -40,8 +40,8 @@ export function formatForPath(path: string): OutputFormat | undefined {
 /** Writers by format, imported lazily so that `profile collapse` never loads a browser driver. */
 const WRITERS: Record<OutputFormat, () => Promise<ProfileWriter>> = {
   folded: async () => (profile, sink, options) => writeFolded(profile, sink, options.folded),
-  svg: async () => notAvailable('svg'),
-  html: async () => notAvailable('html'),
+  svg: async () => (await import('../render/svg/index.js')).svgWriter,
+  html: async () => (await import('../render/html/index.js')).writeHtml,
   png: async () => notAvailable('png'),
   speedscope: async () => notAvailable('speedscope'),
   pprof: async () => notAvailable('pprof'),

@@ -1,0 +1,198 @@
+// The HTML report in a real chromium: zoom, search, table sorting and highlighting, icicle toggle,
+// processes, metadata, tooltips; no console errors and no network requests. ~8 s.
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Page } from 'puppeteer-core';
+import { ProfileBuilder } from '../../src/profile/builder.js';
+import type { FrameKind } from '../../src/profile/model.js';
+import { HTML_DEFAULTS, renderHtml } from '../../src/render/html/index.js';
+import { launchBrowser, recordedPage, requireBrowser, type PageRecord, type TestBrowser } from '../helpers/browser.js';
+
+interface DrawnFrame {
+  index: number;
+  name: string;
+  depth: number;
+  x: number;
+  width: number;
+  y: number;
+  matched: boolean;
+}
+
+// Two processes with known weights (total 58): bash 17 = main(fork 12 via execute_command, readline 5),
+// node 38 = uv_run(epoll_wait 30 kernel, js_fn 8 JIT → inl 8 inline), and 3 in a thread-less stack.
+function sampleProfile() {
+  const b = new ProfileBuilder();
+  const f = (name: string, kind: FrameKind = 'user') => ({ name, kind });
+  b.addFrames([f('main'), f('execute_command'), f('fork')], 12, { comm: 'bash', pid: 10 });
+  b.addFrames([f('main'), f('readline')], 5, { comm: 'bash', pid: 10 });
+  b.addFrames([f('uv_run'), f('epoll_wait', 'kernel')], 30, { comm: 'node', pid: 20 });
+  b.addFrames([f('uv_run'), f('js_fn', 'jit'), f('inl', 'inline')], 8, { comm: 'node', pid: 20 });
+  b.addFrames([f('orphan')], 3);
+  return b.build({
+    host: 'build-host-7',
+    kernel: '6.18.0-test',
+    commandLine: 'profile record --duration 30',
+    frequencyHz: 99,
+    durationSeconds: 30,
+    samples: 61,
+    dropped: { 'kernel-stack-collision': 2, 'user-stack-missing': 1 },
+    notes: ['libfoo.so: no symbols (stripped)'],
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'profile-html-'));
+const file = join(dir, 'report.html');
+writeFileSync(file, renderHtml(sampleProfile(), { ...HTML_DEFAULTS, title: 'CPU of build-host-7', subtitle: 'thirty seconds' }));
+const url = pathToFileURL(file).href;
+
+let browser: TestBrowser | undefined;
+let page: Page;
+let record: PageRecord;
+t.teardown(async () => {
+  await browser?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const frames = (): Promise<DrawnFrame[]> => page.evaluate(() => (window as any).profileReport.frames());
+const frame = async (name: string): Promise<DrawnFrame> => {
+  const found = (await frames()).find((f) => f.name === name);
+  if (!found) throw new Error(`no frame ${name} drawn`);
+  return found;
+};
+const text = (selector: string): Promise<string> => page.$eval(selector, (e) => (e as HTMLElement).innerText);
+const columnTexts = (table: string, column: number): Promise<string[]> =>
+  page.$$eval(`${table} tbody tr`, (rows, c) => rows.map((r) => (r as HTMLTableRowElement).cells[c as number]!.textContent!), column);
+async function clickFrame(name: string): Promise<void> {
+  const target = await frame(name);
+  const box = (await (await page.$('#flame'))!.boundingBox())!;
+  await page.mouse.click(box.x + target.x + target.width / 2, box.y + target.y + 9);
+}
+
+t.test('the report opens in chromium', async (t) => {
+  if (!requireBrowser(t)) return;
+  browser = await launchBrowser();
+  ({ page, record } = await recordedPage(browser.browser, url));
+  await page.setViewport({ width: 1000, height: 800 });
+  await page.goto(url);
+  await page.waitForSelector('html[data-ready="true"]');
+  t.equal(await page.title(), 'CPU of build-host-7');
+  t.equal(await text('#subtitle'), 'thirty seconds');
+  t.equal((await frames()).length, 12, 'every frame of the tree is drawn');
+  t.end();
+});
+
+t.test('metadata, dropped samples, notes and the legend are shown', async (t) => {
+  if (!page) return t.skip('no browser');
+  const meta = await text('#meta');
+  for (const expected of ['build-host-7', '6.18.0-test', 'profile record --duration 30', '99 Hz', '30.0 s', '61', 'Dropped samples']) {
+    t.match(meta, expected);
+  }
+  t.match(await text('#dropped'), /kernel-stack-collision\s+2/);
+  t.match(await text('#notes'), 'libfoo.so: no symbols (stripped)');
+  const legend = await page.$$eval('#legend li', (items) => items.map((i) => i.textContent));
+  t.same(legend, ['user', 'kernel', 'JIT', 'inlined', 'process']);
+});
+
+t.test('the per-process breakdown lists root frames by weight; a click zooms into one', async (t) => {
+  if (!page) return t.skip('no browser');
+  t.same(await columnTexts('#processes', 0), ['node', 'bash', 'orphan']);
+  t.same(await columnTexts('#processes', 2), ['65.52%', '29.31%', '5.17%']);
+  await page.click('#processes tbody tr:nth-child(2)');
+  const bash = await frame('bash');
+  t.equal(Math.round(bash.width), 1000 - 32, 'bash spans the graph');
+  t.notOk((await frames()).some((f) => f.name === 'uv_run'), 'other processes are out of view');
+  await page.click('#reset');
+});
+
+t.test('clicking a frame zooms: its width becomes the full width, children scale with it', async (t) => {
+  if (!page) return t.skip('no browser');
+  const before = await frame('main');
+  const full = (await frame('all')).width;
+  t.equal(Math.round(before.width), Math.round((full * 17) / 58));
+  await clickFrame('main');
+  const state = await page.evaluate(() => (window as any).profileReport.state());
+  t.equal(state.zoom, before.index);
+  t.equal((await frame('main')).width, full);
+  t.equal(Math.round((await frame('execute_command')).width), Math.round((full * 12) / 17));
+  t.equal(Math.round((await frame('readline')).width), Math.round((full * 5) / 17));
+  t.equal((await frame('bash')).width, full, 'ancestors span the width');
+  t.match(await text('#details'), /bash → main/);
+  await page.click('#reset');
+  t.equal(Math.round((await frame('main')).width), Math.round((full * 17) / 58), 'reset restores the widths');
+});
+
+t.test('hovering shows a tooltip with samples and percentages', async (t) => {
+  if (!page) return t.skip('no browser');
+  const target = await frame('epoll_wait');
+  const box = (await (await page.$('#flame'))!.boundingBox())!;
+  await page.mouse.move(box.x + target.x + 5, box.y + target.y + 9);
+  const tip = await text('#tooltip');
+  t.match(tip, /epoll_wait/);
+  t.match(tip, /kernel · 30 samples \(51\.72% of all\)/);
+  await page.mouse.move(0, 0);
+});
+
+t.test('search highlights the matching frames with the matched share', async (t) => {
+  if (!page) return t.skip('no browser');
+  await page.type('#search', 'main|readline');
+  t.equal(await text('#matched'), 'Matched: 29.31% (17 of 58 samples)');
+  t.same((await frames()).filter((f) => f.matched).map((f) => f.name).sort(), ['main', 'readline']);
+  await page.click('#search', { clickCount: 3 });
+  await page.type('#search', '^(fork|epoll_wait)$');
+  t.equal(await text('#matched'), 'Matched: 72.41% (42 of 58 samples)');
+  await page.click('#search', { clickCount: 3 });
+  await page.type('#search', '([');
+  t.equal(await text('#matched'), 'invalid regular expression');
+  await page.click('#reset');
+  t.equal(await text('#matched'), '');
+});
+
+t.test('the functions table sorts by each column', async (t) => {
+  if (!page) return t.skip('no browser');
+  t.same((await columnTexts('#functions', 0)).slice(0, 3), ['uv_run', 'epoll_wait', 'main']);
+  await page.click('#functions th:nth-child(3)');
+  t.same((await columnTexts('#functions', 0)).slice(0, 2), ['epoll_wait', 'fork']);
+  t.same((await columnTexts('#functions', 2)).slice(0, 4), ['30', '12', '8', '5']);
+  await page.click('#functions th:nth-child(3)');
+  t.same((await columnTexts('#functions', 2)).slice(0, 1), ['0'], 'second click sorts ascending');
+  await page.click('#functions th:nth-child(1)');
+  const sorted = await columnTexts('#functions', 0);
+  t.same(sorted, sorted.slice().sort(), 'by name, ascending');
+  t.equal(await page.$eval('#functions th:nth-child(1)', (th) => th.getAttribute('aria-sort')), 'ascending');
+});
+
+t.test('clicking a function row highlights it in the graph', async (t) => {
+  if (!page) return t.skip('no browser');
+  const rows = await columnTexts('#functions', 0);
+  await page.click(`#functions tbody tr:nth-child(${rows.indexOf('fork') + 1})`);
+  t.equal(await page.$eval('#search', (e) => (e as HTMLInputElement).value), '^fork$');
+  t.same((await frames()).filter((f) => f.matched).map((f) => f.name), ['fork']);
+  t.equal(await text('#matched'), 'Matched: 20.69% (12 of 58 samples)');
+  await page.click('#reset');
+});
+
+t.test('the icicle toggle puts the root on top and back', async (t) => {
+  if (!page) return t.skip('no browser');
+  const flameRoot = await frame('all');
+  t.ok(flameRoot.y > 0, 'flame: root at the bottom');
+  await page.click('#orientation');
+  t.equal((await frame('all')).y, 0, 'icicle: root on top');
+  t.equal((await frame('main')).y, 2 * 18);
+  t.equal(await text('#orientation'), 'Flame');
+  await clickFrame('uv_run');
+  t.equal((await frame('uv_run')).width, flameRoot.width, 'zoom works in icicle mode');
+  await page.click('#orientation');
+  t.equal((await frame('all')).y, flameRoot.y);
+  await page.click('#reset');
+});
+
+t.test('no console errors, no page errors, no network requests, no dialogs', async (t) => {
+  if (!page) return t.skip('no browser');
+  t.same(record.consoleErrors, []);
+  t.same(record.pageErrors, []);
+  t.same(record.requests, []);
+  t.same(record.dialogs, []);
+});
