@@ -101,3 +101,13 @@ export function canUseBpf(): boolean {
     return false;
   }
 }
+
+/** Waits until a program of ours created since `mark` is loaded (a recorder is past its set-up). */
+export async function waitForOurProgram(mark: BpfMark, ms = 15000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (createdSince(mark).some((o) => o.kind === 'prog')) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
