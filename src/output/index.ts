@@ -42,7 +42,7 @@ const WRITERS: Record<OutputFormat, () => Promise<ProfileWriter>> = {
   folded: async () => (profile, sink, options) => writeFolded(profile, sink, options.folded),
   svg: async () => (await import('../render/svg/index.js')).svgWriter,
   html: async () => (await import('../render/html/index.js')).writeHtml,
-  png: async () => notAvailable('png'),
+  png: async () => (await import('../render/png.js')).writePng,
   speedscope: async () => notAvailable('speedscope'),
   pprof: async () => notAvailable('pprof'),
 };
