@@ -43,8 +43,8 @@ const WRITERS: Record<OutputFormat, () => Promise<ProfileWriter>> = {
   svg: async () => (await import('../render/svg/index.js')).svgWriter,
   html: async () => (await import('../render/html/index.js')).writeHtml,
   png: async () => (await import('../render/png.js')).writePng,
-  speedscope: async () => notAvailable('speedscope'),
-  pprof: async () => notAvailable('pprof'),
+  speedscope: async () => (await import('../export/speedscope.js')).writeSpeedscope,
+  pprof: async () => (await import('../export/pprof.js')).writePprof,
 };
 
 function notAvailable(format: OutputFormat): never {

@@ -1,28 +1,30 @@
 import type { FrameKind } from '../../profile/model.js';
+import { frameColor, type PaletteOptions } from '../palette.js';
 
 /**
- * Frame colours of the HTML report, per kind: a hue range the page picks from by hashing the
- * name, so neighbouring frames differ while a kind keeps one family of colours. Kept in this one
- * place so the report can follow src/render/palette.ts when the SVG palettes land.
- * Each entry is [hue from, hue to, saturation %, lightness from %, lightness to %].
+ * Frame colours of the HTML report come from the SVG's palettes (src/render/palette.ts), so
+ * `--colors`, `--hash` and the kind colours read the same in both. They are computed here, once
+ * per distinct name, and shipped as 24-bit integers: the page never needs the palette code.
  */
-export type ColourRange = readonly [number, number, number, number, number];
+export function packedColour(name: string, kind: FrameKind, palette: PaletteOptions): number {
+  const match = /rgb\((\d+),(\d+),(\d+)\)/.exec(frameColor(name, kind, palette));
+  if (!match) return 0xdddddd;
+  return (Number(match[1]) << 16) | (Number(match[2]) << 8) | Number(match[3]);
+}
 
-export const KIND_COLOURS: Readonly<Record<FrameKind | 'merged', ColourRange>> = Object.freeze({
-  // FlameGraph's "java" palette convention: kernel orange, user red-yellow, JIT green, inline aqua.
-  kernel: [28, 42, 90, 50, 60],
-  user: [0, 18, 75, 58, 70],
-  jit: [95, 130, 55, 45, 58],
-  inline: [175, 195, 60, 48, 60],
-  process: [220, 240, 30, 70, 80],
-  merged: [0, 0, 0, 80, 86],
-});
+/** Merged frames (too narrow to draw) are grey whatever the palette. */
+export const MERGED_COLOUR = 0xd4d4d4;
 
 export const KIND_LABELS: Readonly<Record<FrameKind | 'merged', string>> = Object.freeze({
-  kernel: 'kernel',
   user: 'user',
+  kernel: 'kernel',
   jit: 'JIT',
   inline: 'inlined',
   process: 'process',
   merged: 'merged (too narrow to draw)',
 });
+
+/** A representative colour per kind for the legend. */
+export function legendColour(kind: FrameKind | 'merged', palette: PaletteOptions): number {
+  return kind === 'merged' ? MERGED_COLOUR : packedColour(`${kind}-legend`, kind, palette);
+}

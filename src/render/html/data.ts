@@ -1,8 +1,9 @@
 import type { FrameKind, Profile, RunMetadata } from '../../profile/model.js';
 import { buildFlameTree, type FlameNode } from '../tree.js';
-import { KIND_COLOURS, KIND_LABELS, type ColourRange } from './colors.js';
+import { KIND_LABELS, legendColour, MERGED_COLOUR, packedColour } from './colors.js';
 import { MERGED_NAME, pruneTree } from './prune.js';
 import type { HtmlOptions } from './options.js';
+import type { PaletteOptions } from '../palette.js';
 
 const KINDS = ['user', 'kernel', 'jit', 'inline', 'process', 'merged'] as const;
 type ReportKind = (typeof KINDS)[number];
@@ -19,8 +20,11 @@ export interface ReportData {
   readonly subtitle: string;
   readonly unit: string;
   readonly inverted: boolean;
-  readonly kinds: readonly { readonly label: string; readonly colour: ColourRange }[];
+  /** Per kind: its label and a legend colour (0xRRGGBB). */
+  readonly kinds: readonly { readonly label: string; readonly colour: number }[];
   readonly names: readonly string[];
+  /** Fill colour (0xRRGGBB) per name index, from the palette and the kind the name was first seen with. */
+  readonly colours: readonly number[];
   /** Preorder columns: name index, kind index, total, self, number of children. */
   readonly tree: {
     readonly n: number[];
@@ -57,12 +61,15 @@ function kindOf(node: FlameNode): ReportKind {
 
 class Names {
   readonly list: string[] = [];
+  readonly colours: number[] = [];
   private readonly index = new Map<string, number>();
-  id(name: string): number {
+  constructor(private readonly palette: PaletteOptions) {}
+  id(name: string, kind: ReportKind): number {
     let id = this.index.get(name);
     if (id === undefined) {
       id = this.list.length;
       this.list.push(name);
+      this.colours.push(kind === 'merged' ? MERGED_COLOUR : packedColour(name, kind, this.palette));
       this.index.set(name, id);
     }
     return id;
@@ -73,17 +80,18 @@ const byName = (a: FlameNode, b: FlameNode): number => (a.name < b.name ? -1 : a
 
 /** Builds the data of an HTML report; `diff` turns it into a differential report. */
 export function prepareReport(profile: Profile, options: HtmlOptions, diff?: DiffInput): ReportData {
-  const full = diff?.tree ?? buildFlameTree(profile, { processFrame: options.processFrame });
+  const full = diff?.tree ?? buildFlameTree(profile, { processFrame: options.processFrame, reverse: options.reverse });
   const pruned = pruneTree(full, options.minFraction, options.maxNodes);
-  const names = new Names();
+  const names = new Names(options);
   const differential = diff !== undefined;
   const tree = { n: [] as number[], k: [] as number[], t: [] as number[], s: [] as number[], c: [] as number[], o: differential ? ([] as number[]) : undefined };
   // Iterative preorder: real stacks can be thousands of frames deep.
   const pending: FlameNode[] = [pruned.root];
   while (pending.length > 0) {
     const node = pending.pop()!;
-    tree.n.push(names.id(node.name));
-    tree.k.push(KIND_INDEX.get(kindOf(node))!);
+    const kind = kindOf(node);
+    tree.n.push(names.id(node.name, kind));
+    tree.k.push(KIND_INDEX.get(kind)!);
     tree.t.push(node.total);
     tree.s.push(node.self);
     tree.c.push(node.children.length);
@@ -93,14 +101,14 @@ export function prepareReport(profile: Profile, options: HtmlOptions, diff?: Dif
   }
 
   const functions = hottestFunctions(profile, options.functions).map(
-    ([name, kind, self, total]): [number, number, number, number] => [names.id(name), KIND_INDEX.get(kind)!, self, total],
+    ([name, kind, self, total]): [number, number, number, number] => [names.id(name, kind), KIND_INDEX.get(kind)!, self, total],
   );
   const processes = full.children
     .slice()
     .sort((a, b) => b.total - a.total)
-    .map((node): [number, number, number] => [names.id(node.name), KIND_INDEX.get(kindOf(node))!, node.total]);
+    .map((node): [number, number, number] => [names.id(node.name, kindOf(node)), KIND_INDEX.get(kindOf(node))!, node.total]);
   const changes = differential ? biggestChanges(full, options.functions).map(
-    ([name, kind, before, after]): [number, number, number, number] => [names.id(name), KIND_INDEX.get(kind)!, before, after],
+    ([name, kind, before, after]): [number, number, number, number] => [names.id(name, kind), KIND_INDEX.get(kind)!, before, after],
   ) : undefined;
 
   const metadata = profile.metadata;
@@ -115,8 +123,9 @@ export function prepareReport(profile: Profile, options: HtmlOptions, diff?: Dif
     subtitle: options.subtitle,
     unit: options.countName ?? metadata.unit ?? 'samples',
     inverted: options.inverted,
-    kinds: KINDS.map((kind) => ({ label: KIND_LABELS[kind], colour: KIND_COLOURS[kind] })),
+    kinds: KINDS.map((kind) => ({ label: KIND_LABELS[kind], colour: legendColour(kind, options) })),
     names: names.list,
+    colours: names.colours,
     tree: tree.o ? tree : { n: tree.n, k: tree.k, t: tree.t, s: tree.s, c: tree.c },
     total: full.total,
     ...(differential ? { otherTotal: diff.otherTotal } : {}),

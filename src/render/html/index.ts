@@ -14,5 +14,7 @@ export function renderHtml(profile: Profile, options: HtmlOptions, diff?: DiffIn
 
 /** Writer for `-o x.html`: options come from `WriteOptions.render`. */
 export const writeHtml: ProfileWriter = async (profile, sink, options) => {
-  await sink.write(renderHtml(profile, htmlOptionsFrom(options.render)));
+  const html = htmlOptionsFrom(options.render);
+  const title = options.render?.title ? html.title : profile.metadata.title ?? html.title;
+  await sink.write(renderHtml(profile, { ...html, title }));
 };

@@ -1,12 +1,16 @@
 import type { ProcessFrameStyle } from '../../profile/folded.js';
+import { isPalette, PALETTE_DEFAULTS, type PaletteOptions } from '../palette.js';
 
-export interface HtmlOptions {
+/** Palette options (`palette`, `hash`, `colorByKind`) are shared with the SVG (src/render/palette.ts). */
+export interface HtmlOptions extends PaletteOptions {
   /** Page and graph title. Default `Flame Graph`. */
   readonly title: string;
   /** Second line under the title. Default empty. */
   readonly subtitle: string;
   /** Start as an icicle (root on top) instead of a flame. Default false. */
   readonly inverted: boolean;
+  /** Merge stacks from the leaves (FlameGraph's `--reverse`). Default false. */
+  readonly reverse: boolean;
   /** What a unit of weight is called; default the profile's unit, else `samples`. */
   readonly countName?: string;
   /**
@@ -27,10 +31,12 @@ export const HTML_DEFAULTS: HtmlOptions = Object.freeze({
   title: 'Flame Graph',
   subtitle: '',
   inverted: false,
+  reverse: false,
   minFraction: 1e-5,
   maxNodes: 150_000,
   functions: 500,
   processFrame: 'comm',
+  ...PALETTE_DEFAULTS,
 });
 
 /** Picks the HTML report's options out of the shared `render` section of the write options. */
@@ -39,13 +45,17 @@ export function htmlOptionsFrom(render: Readonly<Record<string, unknown>> = {}):
     typeof render[key] === type ? { [key]: render[key] } : {};
   return {
     ...HTML_DEFAULTS,
-    ...pick('title', 'string'),
+    ...(typeof render.title === 'string' && render.title !== '' ? { title: render.title } : {}),
     ...pick('subtitle', 'string'),
     ...pick('inverted', 'boolean'),
-    ...pick('countName', 'string'),
+    ...(typeof render.countName === 'string' && render.countName !== '' ? { countName: render.countName } : {}),
+    ...pick('reverse', 'boolean'),
     ...pick('minFraction', 'number'),
     ...pick('maxNodes', 'number'),
     ...pick('functions', 'number'),
     ...pick('processFrame', 'string'),
+    ...pick('hash', 'boolean'),
+    ...pick('colorByKind', 'boolean'),
+    ...(typeof render.palette === 'string' && isPalette(render.palette) ? { palette: render.palette } : {}),
   };
 }
