@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+// `npm run bench -- record`: the cost of recording, side by side with perf, BCC and bpftrace.
+//  1. Overhead on a CPU-bound 2-thread workload (test/fixtures/programs/spin2.c), system-wide at
+//     99 and 999 Hz: workload wall time (median of REPS) and, exactly, BPF program time
+//     (kernel.bpf_stats_enabled → run_time_ns / run_cnt) plus the profiler process's own CPU time
+//     during the run, per sample and as a share of the machine.
+//  2. Start-to-exit time of a SECONDS system-wide recording to written folded stacks, idle and
+//     busy: profile record vs perf record + perf script + stackcollapse-perf.pl vs profile-bpfcc -f.
+//  3. Peak RSS of a RSS_SECONDS system-wide recording.
+// Environment: PROFILE_BENCH_REPS (5), PROFILE_BENCH_SECONDS (10), PROFILE_BENCH_RSS_SECONDS (30),
+// PROFILE_BENCH_WORK (workload size, 1000 ≈ 2 s of CPU per thread). Needs root.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench', 'out');
+const BIN = join(ROOT, 'bin', 'run.js');
+const REPS = Number(process.env.PROFILE_BENCH_REPS ?? 5);
+const SECONDS = Number(process.env.PROFILE_BENCH_SECONDS ?? 10);
+const RSS_SECONDS = Number(process.env.PROFILE_BENCH_RSS_SECONDS ?? 30);
+const WORK = process.env.PROFILE_BENCH_WORK ?? '1000';
+const FLAMEGRAPH = process.env.FLAMEGRAPH_DIR ?? '/work/peers/FlameGraph';
+const CPUS = availableParallelism();
+const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+if (process.getuid?.() !== 0) {
+  console.log('## record\n\nneeds root (BPF); skipped');
+  process.exit(0);
+}
+mkdirSync(OUT, { recursive: true });
+const workload = join(OUT, 'spin2');
+execFileSync('clang-14', ['-O1', '-fno-omit-frame-pointer', '-pthread', '-o', workload, join(ROOT, 'test', 'fixtures', 'programs', 'spin2.c')]);
+
+const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** System-wide profilers at `hz`: how to start one and stop it (SIGINT writes its output). */
+const PROFILERS = {
+  'profile record': (hz) => [process.execPath, BIN, 'record', '-F', String(hz), '-o', join(OUT, 'profile.folded')],
+  'perf record -g': have('perf') ? (hz) => ['perf', 'record', '-q', '-a', '-g', '-F', String(hz), '-o', join(OUT, 'perf.data')] : undefined,
+  'profile-bpfcc': have('profile-bpfcc') ? (hz) => ['profile-bpfcc', '-F', String(hz), '-f'] : undefined,
+  bpftrace: have('bpftrace') ? (hz) => ['bpftrace', '-e', `profile:hz:${hz} { @[kstack, ustack, comm] = count(); }`] : undefined,
+};
+
+function perfEventFds(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).includes('perf_event');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuNs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * TICK_NS;
+  } catch {
+    return 0;
+  }
+}
+
+function bpfPrograms() {
+  return JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' }) || '[]');
+}
+
+async function startProfiler(argv, output) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', output ?? 'ignore', 'ignore'] });
+  const deadline = Date.now() + 60_000;
+  while (perfEventFds(child.pid) === 0 && Date.now() < deadline) await sleep(20);
+  await sleep(300);
+  return child;
+}
+
+async function stop(child) {
+  const done = new Promise((r) => child.on('close', r));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await done;
+  clearTimeout(timer);
+}
+
+function runWorkload() {
+  const began = process.hrtime.bigint();
+  execFileSync(workload, [WORK]);
+  return Number(process.hrtime.bigint() - began) / 1e6;
+}
+
+async function overhead() {
+  const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+  const rows = [];
+  try {
+    for (const hz of [99, 999]) {
+      const walls = { none: [] };
+      const exact = {};
+      for (let rep = 0; rep < REPS; rep++) {
+        walls.none.push(runWorkload());
+        for (const [name, make] of Object.entries(PROFILERS)) {
+          if (!make) continue;
+          const mark = Math.max(0, ...bpfPrograms().map((p) => p.id));
+          const profiler = await startProfiler(make(hz), name === 'profile-bpfcc' ? 'pipe' : undefined);
+          profiler.stdout?.resume();
+          const cpuBefore = cpuNs(profiler.pid);
+          const wall = runWorkload();
+          const cpu = cpuNs(profiler.pid) - cpuBefore;
+          const progs = bpfPrograms().filter((p) => p.id > mark && p.type === 'perf_event');
+          const runNs = progs.reduce((s, p) => s + (p.run_time_ns ?? 0), 0);
+          const runs = progs.reduce((s, p) => s + (p.run_cnt ?? 0), 0);
+          await stop(profiler);
+          (walls[name] ??= []).push(wall);
+          (exact[name] ??= []).push({ wall, cpu, runNs, runs });
+        }
+      }
+      const base = median(walls.none);
+      rows.push(`| ${hz} Hz | no profiler | ${base.toFixed(0)} | — | — | — | — |`);
+      for (const name of Object.keys(PROFILERS)) {
+        if (!PROFILERS[name]) {
+          rows.push(`| ${hz} Hz | ${name} | absent | | | | |`);
+          continue;
+        }
+        const wall = median(walls[name]);
+        const m = exact[name];
+        const perSample = median(m.map((x) => (x.runs > 0 ? x.runNs / x.runs / 1000 : NaN)));
+        const bpfShare = median(m.map((x) => (100 * x.runNs) / (x.wall * 1e6 * CPUS)));
+        const cpuShare = median(m.map((x) => (100 * x.cpu) / (x.wall * 1e6 * CPUS)));
+        rows.push(
+          `| ${hz} Hz | ${name} | ${wall.toFixed(0)} | ${(((wall - base) / base) * 100).toFixed(1)} % | ` +
+            `${Number.isNaN(perSample) ? 'n/a' : perSample.toFixed(2)} | ${Number.isNaN(bpfShare) ? 'n/a' : bpfShare.toFixed(3)} % | ${cpuShare.toFixed(3)} % |`,
+        );
+      }
+    }
+  } finally {
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
+  }
+  console.log(`\n### Overhead on a CPU-bound 2-thread workload, system-wide (${CPUS} CPUs, median of ${REPS})\n`);
+  console.log('| rate | profiler | workload wall ms | wall overhead | BPF µs/sample | BPF share of machine | profiler process CPU share |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) console.log(row);
+}
+
+function timed(script) {
+  const began = process.hrtime.bigint();
+  const result = spawnSync('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'ignore'] });
+  if (result.status !== 0) return NaN;
+  return Number(process.hrtime.bigint() - began) / 1e9;
+}
+
+async function endToEnd() {
+  const stackcollapse = join(FLAMEGRAPH, 'stackcollapse-perf.pl');
+  const tools = {
+    'profile record': `node ${BIN} record --duration ${SECONDS} -o ${OUT}/e2e-profile.folded`,
+    'perf record + script + stackcollapse-perf.pl':
+      have('perf') && existsSync(stackcollapse)
+        ? `perf record -q -a -g -F 99 -o ${OUT}/e2e.data -- sleep ${SECONDS} && perf script -i ${OUT}/e2e.data | ${stackcollapse} > ${OUT}/e2e-perf.folded`
+        : undefined,
+    'profile-bpfcc -f': have('profile-bpfcc') ? `profile-bpfcc -F 99 -f ${SECONDS} > ${OUT}/e2e-bcc.folded` : undefined,
+  };
+  console.log(`\n### Start-to-exit time of a ${SECONDS} s system-wide recording to folded stacks (median of ${REPS}, s)\n`);
+  console.log('| tool | idle | busy (2 spinning threads) | busy − duration | vs profile record |');
+  console.log('| --- | --- | --- | --- | --- |');
+  const results = {};
+  for (const load of ['idle', 'busy']) {
+    const busy = load === 'busy' ? spawn(workload, ['100000000'], { stdio: 'ignore' }) : undefined;
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [name, script] of Object.entries(tools)) if (script) ((results[name] ??= {})[load] ??= []).push(timed(script));
+    }
+    busy?.kill();
+  }
+  const ours = median(results['profile record'].busy);
+  for (const [name, script] of Object.entries(tools)) {
+    if (!script) {
+      console.log(`| ${name} | absent | | | |`);
+      continue;
+    }
+    const idle = median(results[name].idle);
+    const busy = median(results[name].busy);
+    console.log(`| ${name} | ${idle.toFixed(2)} | ${busy.toFixed(2)} | ${(busy - SECONDS).toFixed(2)} | ${(busy / ours).toFixed(2)}× |`);
+  }
+}
+
+function peakRss() {
+  const out = join(OUT, 'rss.folded');
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'record', '--duration', String(RSS_SECONDS), '-o', out], { encoding: 'utf8' });
+  const kb = Number(result.stderr.trim().split('\n').pop());
+  const stacks = existsSync(out) ? readFileSync(out, 'utf8').split('\n').length - 1 : 0;
+  console.log(`\n### Peak RSS of a ${RSS_SECONDS} s system-wide recording\n`);
+  console.log(`profile record: ${(kb / 1024).toFixed(1)} MB peak RSS (${stacks} distinct folded stacks, ${statSync(out).size} bytes written)`);
+}
+
+console.log('## record');
+await overhead();
+await endToEnd();
+peakRss();
