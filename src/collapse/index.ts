@@ -3,10 +3,15 @@ import { InputError, excerpt } from '../errors.js';
 import { forEachLine } from '../io/lines.js';
 import type { Profile } from '../profile/model.js';
 import { foldedFormat } from './folded.js';
+import { bccFormat } from './bcc.js';
+import { bpftraceFormat } from './bpftrace.js';
 import { perfFormat } from './perf.js';
 import type { InputFormat, LineParser } from './types.js';
 
 export type { InputFormat, LineParser } from './types.js';
+export { PERF_DEFAULTS, type PerfOptions } from './perf.js';
+export { BPFTRACE_DEFAULTS, type BpftraceOptions } from './bpftrace.js';
+export { BCC_DEFAULTS, type BccOptions } from './bcc.js';
 
 /** Options shared by the collapsers; each format reads the fields it understands. */
 export interface CollapseOptions {
@@ -16,7 +21,7 @@ export interface CollapseOptions {
 }
 
 /** Formats in sniffing order: the most specific first, folded last because it is the loosest. */
-export const INPUT_FORMATS: readonly InputFormat<any>[] = [perfFormat, foldedFormat];
+export const INPUT_FORMATS: readonly InputFormat<any>[] = [perfFormat, bpftraceFormat, bccFormat, foldedFormat];
 
 const SNIFF_LINES = 200;
 

@@ -1,18 +1,22 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
-import { collapse, INPUT_FORMATS } from '../collapse/index.js';
+import { BPFTRACE_DEFAULTS, collapse, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
 import { openInput } from '../io/lines.js';
 import { writeProfile } from '../output/index.js';
+import { FOLDED_DEFAULTS } from '../profile/folded.js';
+import { printable } from '../errors.js';
 
 export default class Collapse extends BaseCommand {
   static override summary = 'Turn perf script, bpftrace or BCC profile output into folded stacks.';
   static override description =
     'The input format is detected from its first lines. Output is FlameGraph-compatible folded stacks ' +
-    '(`frame;frame;frame count`, root first), sorted, on standard output unless -o is given.';
+    '(`comm;frame;frame count`, root first), sorted, on standard output unless -o is given. For perf script ' +
+    'input the output matches stackcollapse-perf.pl byte for byte, options included.';
   static override examples = [
     'perf script | <%= config.bin %> collapse > out.folded',
     '<%= config.bin %> collapse perf.txt --pid -o out.folded',
     'bpftrace -e \'profile:hz:99 { @[kstack, ustack, comm] = count(); }\' > bt.txt; <%= config.bin %> collapse bt.txt',
+    'profile-bpfcc -df 10 | <%= config.bin %> collapse --kernel',
   ];
   static override args = {
     file: Args.string({ description: 'Input file (default: standard input).', required: false, ignoreStdin: true }),
@@ -23,12 +27,56 @@ export default class Collapse extends BaseCommand {
       options: INPUT_FORMATS.map((f) => f.name),
       summary: 'Skip detection and read this format.',
     })(),
+    pid: Flags.boolean({ summary: 'Name the root frame comm-PID (perf shows `?` when it printed only thread ids).', default: false }),
+    tid: Flags.boolean({ summary: 'Name the root frame comm-PID/TID.', default: false }),
+    kernel: Flags.boolean({ summary: 'Append _[k] to kernel frames.', default: FOLDED_DEFAULTS.annotateKernel }),
+    jit: Flags.boolean({ summary: 'Append _[j] to JIT frames (perf-PID.map).', default: FOLDED_DEFAULTS.annotateJit }),
+    inline: Flags.boolean({ summary: 'Append _[i] to inlined frames that perf printed as (inlined).', default: FOLDED_DEFAULTS.annotateInline }),
+    all: Flags.boolean({ summary: 'All annotations: --kernel --jit.', default: false }),
+    addrs: Flags.boolean({ summary: 'perf: keep the address of frames that have no symbol, [dso <addr>].', default: PERF_DEFAULTS.addrs }),
+    'event-filter': Flags.string({
+      summary: 'perf: keep samples of this event only (default: the first event seen).',
+      default: PERF_DEFAULTS.eventFilter || undefined,
+      helpValue: 'EVENT',
+    }),
+    weight: Flags.option({
+      options: ['period', 'samples'] as const,
+      summary: 'perf: weight samples by the period perf printed, or count each sample once.',
+      default: PERF_DEFAULTS.weight,
+    })(),
+    map: Flags.string({
+      summary: 'bpftrace: read only this map (repeatable; default: every map with stacks).',
+      multiple: true,
+      default: [...BPFTRACE_DEFAULTS.maps],
+      helpValue: '@NAME',
+    }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Collapse);
     const input = await openInput(args.file);
-    const profile = await collapse(input.stream, input.name, { format: flags['input-format'] });
-    await writeProfile(profile, { path: flags.output, format: flags.format });
+    const profile = await collapse(input.stream, input.name, {
+      format: flags['input-format'],
+      weight: flags.weight,
+      eventFilter: flags['event-filter'] ?? PERF_DEFAULTS.eventFilter,
+      addrs: flags.addrs,
+      maps: flags.map,
+    });
+    // Like stackcollapse-perf.pl, say so when events were left out, but on stderr only.
+    for (const note of profile.metadata.notes ?? []) {
+      if (note.startsWith('skipped ')) process.stderr.write(`profile: ${printable(note)}\n`);
+    }
+    await writeProfile(
+      profile,
+      { path: flags.output, format: flags.format },
+      {
+        folded: {
+          processFrame: flags.tid ? 'comm-pid/tid' : flags.pid ? 'comm-pid' : FOLDED_DEFAULTS.processFrame,
+          annotateKernel: flags.kernel || flags.all,
+          annotateJit: flags.jit || flags.all,
+          annotateInline: flags.inline,
+        },
+      },
+    );
   }
 }
