@@ -90,6 +90,11 @@ export class PerfMap {
     return this.names.length;
   }
 
+  /** Every symbol, in address order. */
+  *symbols(): IterableIterator<PerfMapSymbol> {
+    for (let i = 0; i < this.names.length; i++) yield { start: this.starts[i]!, end: this.ends[i]!, name: this.names[i]! };
+  }
+
   lookup(address: number | bigint): PerfMapSymbol | undefined {
     const at = Number(address);
     let lo = 0;
@@ -266,8 +271,9 @@ export class PerfMaps {
     return this.tracked.get(pid)?.map?.lookup(address);
   }
 
-  has(pid: number): boolean {
-    return this.tracked.get(pid)?.map !== undefined;
+  /** The latest map read for `pid`. */
+  mapOf(pid: number): PerfMap | undefined {
+    return this.tracked.get(pid)?.map;
   }
 
   /** The module name of this process's JIT frames. */

@@ -1,0 +1,117 @@
+// Real node processes with --perf-basic-prof: their samples recorded with the real BPF recorder
+// and named through their perf maps, and a node in its own mount+PID namespace whose map is found
+// through /proc/PID/root and NSpid. Takes ~6 s.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { DEFAULTS, record } from '../../src/record/index.js';
+import { PerfMaps } from '../../src/symbolize/perfmap.js';
+import { canUseBpf } from '../helpers/bpf.js';
+import { ROOT } from '../helpers/cli.js';
+import { missingTools } from '../helpers/tools.js';
+
+const HOT = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
+const NODE_FLAGS = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
+
+function needBpf(): string | undefined {
+  if (canUseBpf()) return undefined;
+  const reason = 'needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool';
+  if (process.env.CI === 'true') throw new Error(`CI: ${reason}`);
+  return reason;
+}
+
+t.test('samples of a node program are named by its perf map', async (t) => {
+  const skip = needBpf();
+  if (skip) return t.skip(skip);
+  const result = await record({ ...DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, HOT, '700'], commandStdout: 'stderr' });
+  t.equal(result.commandExitCode, 0);
+  const nodePids = new Set(result.raw.samples.filter((s) => s.comm === 'node' || s.comm.startsWith('node')).map((s) => s.pid));
+  t.equal(nodePids.size, 1, 'one node process sampled');
+  const [pid] = nodePids;
+  const warnings: string[] = [];
+  const maps = new PerfMaps({ warn: (w) => warnings.push(w) });
+  // The process is gone by now (node writes much of its map at exit): read on the host's /tmp.
+  t.ok(maps.refresh(pid!, { uid: 0, nsPids: [pid!] }), 'the perf map is read after the exit');
+  let total = 0;
+  let inHot = 0;
+  let inScript = 0;
+  let callerBelow = 0;
+  const leaves = new Map<string, number>();
+  for (const sample of result.raw.samples) {
+    if (sample.pid !== pid) continue;
+    total += sample.count;
+    // Leaf first: the names from the leaf down to main.
+    const names = sample.userStack.map((address) => maps.lookup(pid!, address)?.name ?? '');
+    const leaf = names.find((n) => n !== '') ?? '(native)';
+    leaves.set(leaf, (leaves.get(leaf) ?? 0) + sample.count);
+    if (names.some((n) => n.includes('/fixtures/jit/hot.js:'))) inScript += sample.count;
+    const hot = names.findIndex((n) => /^JS:[~^+*]innerHotLoop /.test(n));
+    if (hot < 0) continue;
+    inHot += sample.count;
+    if (names.slice(hot + 1).some((n) => /^JS:[~^+*]outerCaller /.test(n))) callerBelow += sample.count;
+  }
+  t.ok(total > 100, `${total} samples of node`);
+  const top = [...leaves].sort((a, b) => b[1] - a[1]);
+  const shown = top.slice(0, 4).map(([n, c]) => `${c} ${n}`).join('; ');
+  // Debian's node has no frame pointers in its C++ code, so a sample whose leaf is native code
+  // (libm, V8's runtime) often cannot be walked back into the JIT frames: count JS leaves.
+  t.match(top.find(([n]) => n.startsWith('JS:'))?.[0], /^JS:[~^+*]innerHotLoop /, `the hottest JS leaf is innerHotLoop (${shown})`);
+  t.ok(inScript > total * 0.1, `hot.js code in ${inScript} of ${total} samples`);
+  // Optimised code inlines innerHotLoop into outerCaller, so the caller is not always a frame of its own.
+  t.ok(callerBelow > 0, `outerCaller below innerHotLoop in ${callerBelow} samples`);
+  t.same(warnings, []);
+  maps.close();
+});
+
+/** Children of a process (their host PIDs). */
+function children(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+t.test('a node in its own mount and PID namespace, read through /proc/PID/root and NSpid', async (t) => {
+  const skip = missingTools('unshare', 'mount') ?? (process.getuid?.() === 0 ? undefined : 'needs root for unshare --pid --mount');
+  if (skip) return t.skip(skip);
+  // A private /tmp inside: the map exists only in the namespace, under the name perf-1.map.
+  const script = `mount -t tmpfs tmpfs /tmp && exec ${process.execPath} ${NODE_FLAGS.join(' ')} ${HOT} 900`;
+  const outer = spawn('unshare', ['--fork', '--pid', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  outer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => outer.once('exit', resolve));
+  let pid: number | undefined;
+  for (let i = 0; i < 100 && pid === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 30));
+    pid = children(outer.pid!).find((child) => readFileSync(`/proc/${child}/comm`, 'utf8').trim() === 'node');
+  }
+  t.ok(pid, 'node started inside the namespace');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  t.match(status, new RegExp(`NSpid:\\s+${pid}\\s+1\\n`), 'pid 1 inside');
+  const warnings: string[] = [];
+  const maps = new PerfMaps({ warn: (w) => warnings.push(w) });
+  // As the recorder would, look until V8 has created its map (soon after start).
+  let found = false;
+  for (let i = 0; i < 100 && !found; i++) {
+    found = maps.refresh(pid!);
+    if (!found) await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(found, 'found while running through /proc/PID/root/tmp/perf-1.map');
+  const early = [...(maps.mapOf(pid!)?.symbols() ?? [])].length;
+  t.notOk(existsSync(`/tmp/perf-${pid}.map`), 'not on the host');
+  t.equal(await exited, 0, stderr);
+  t.notOk(existsSync(`/proc/${pid}/root`), 'the process is gone');
+  maps.refreshAll();
+  // Read once more after the exit, through the descriptor held since first sight: node wrote its
+  // optimised code's lines late, and the namespace's /tmp is gone with the namespace.
+  const symbols = [...(maps.mapOf(pid!)?.symbols() ?? [])];
+  t.ok(symbols.length > early, `${early} symbols at first sight, ${symbols.length} after the exit`);
+  const hot = symbols.filter((s) => /^JS:[~^+*]innerHotLoop (file:\/\/)?\//.test(s.name));
+  t.ok(hot.length > 0, 'JS names of the contained process');
+  t.ok(hot.some((s) => s.name.startsWith('JS:*')), 'including the optimised code written late');
+  t.equal(maps.lookup(pid!, hot[0]!.start)?.name, hot[0]!.name);
+  t.same(warnings, []);
+  maps.close();
+});
