@@ -1,0 +1,128 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Profile as PprofProfile } from 'pprof-format';
+import { encodePprof } from '../../src/export/pprof.js';
+import { loadProfile } from '../../src/input/index.js';
+import { ProfileBuilder } from '../../src/profile/builder.js';
+import { foldedLines } from '../../src/profile/folded.js';
+import { missingTools } from '../helpers/tools.js';
+import { ROUND_TRIP_FILES } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'profile-pprof-'));
+
+/** A recording-like profile: two processes, kernel frames, an inlined frame, file/line, build-id. */
+function recorded() {
+  const b = new ProfileBuilder();
+  const main = { name: 'main', kind: 'user' as const, module: '/usr/bin/app', file: 'app.c', line: 40 };
+  const work = { name: 'work', kind: 'user' as const, module: '/usr/bin/app', file: 'app.c', line: 20 };
+  const hash = { name: 'hash_step', kind: 'inline' as const, module: '/usr/bin/app', file: 'hash.h', line: 7 };
+  const write = { name: '__libc_write', kind: 'user' as const, module: '/usr/lib/x86_64-linux-gnu/libc.so.6' };
+  const sys = { name: 'ksys_write', kind: 'kernel' as const };
+  const ext4 = { name: 'ext4_file_write_iter', kind: 'kernel' as const, module: 'ext4' };
+  b.addFrames([main, work, hash], 70, { comm: 'app', pid: 100, tid: 100 });
+  b.addFrames([main, work], 10, { comm: 'app', pid: 100, tid: 101 });
+  b.addFrames([main, write, sys, ext4], 15, { comm: 'app', pid: 100, tid: 100 });
+  b.addFrames([{ name: 'poll', kind: 'user' }], 5, { comm: 'other', pid: 200 });
+  return b.build({ frequencyHz: 99, durationSeconds: 1, startTime: '2024-05-01T10:00:00.000Z', extra: { buildIds: { '/usr/bin/app': 'deadbeef01' } } });
+}
+
+function goEnv(): NodeJS.ProcessEnv {
+  // No network and no writes to the real home: pprof only reads the local file.
+  const home = join(dir, 'home');
+  mkdirSync(home, { recursive: true });
+  return { ...process.env, HOME: home, GOPATH: join(home, 'go'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOTELEMETRY: 'off', PPROF_TMPDIR: dir };
+}
+
+function pprof(...args: string[]): string {
+  const result = spawnSync('go', ['tool', 'pprof', ...args], { env: goEnv(), encoding: 'utf8', timeout: 60_000 });
+  if (result.status !== 0) throw new Error(`go tool pprof ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+t.test('go tool pprof reads the export: top functions, totals, cpu time, labels, build-id, inline lines', async (t) => {
+  const skip = missingTools('go');
+  if (skip) return t.skip(skip);
+  const file = join(dir, 'rec.pb.gz');
+  writeFileSync(file, encodePprof(recorded()));
+
+  const samples = pprof('-top', '-sample_index=samples', file);
+  t.match(samples, /Showing nodes accounting for 100, 100% of 100 total/);
+  const flat = (text: string, name: string): string | undefined => text.split('\n').find((l) => l.trim().endsWith(` ${name}`) || l.trim().endsWith(` ${name} (inline)`))?.trim().split(/\s+/)[0];
+  t.equal(flat(samples, 'hash_step'), '70', 'inlined leaf keeps its own samples');
+  t.equal(flat(samples, 'work'), '10');
+  t.equal(flat(samples, 'ext4_file_write_iter'), '15');
+  t.equal(flat(samples, 'poll'), '5');
+  const topLine = samples.split('\n').find((l) => /^\s+\d/.test(l));
+  t.match(topLine, /hash_step \(inline\)$/, 'hottest function first, shown as inlined');
+
+  // cpu = samples × 1e9/99 ns (10101010 ns period): 100 samples ≈ 1.01 s.
+  const cpu = pprof('-top', '-sample_index=cpu', '-unit=ms', file);
+  t.match(cpu, /of 1010\.10ms total/);
+
+  const raw = pprof('-raw', file);
+  t.match(raw, /PeriodType: cpu nanoseconds\nPeriod: 10101010/);
+  t.match(raw, /samples\/count cpu\/nanoseconds/);
+  t.match(raw, /70  707070700: /);
+  t.match(raw, /comm:\[app\]/);
+  t.match(raw, /pid:\[100\]/);
+  t.match(raw, /tid:\[101\]/);
+  t.match(raw, /\/usr\/bin\/app deadbeef01/, 'mapping carries the build-id');
+  t.match(raw, /hash_step hash\.h:7 s=0\n\s+work app\.c:20 s=0/, 'inlined frame listed before its caller on one location');
+  t.match(raw, /\[kernel\.kallsyms\]/);
+  t.match(raw, /\[ext4\]/);
+
+  const tagged = pprof('-top', '-sample_index=samples', '-tagfocus=comm=other', file);
+  t.match(tagged, /Showing nodes accounting for 5, 5\.00% of 100 total\n.*\n\s+5\s+5\.00%.*poll\n/, 'comm label selects a process');
+});
+
+t.test('the encoded message keeps what pprof requires', async (t) => {
+  const message = PprofProfile.decode(gunzipSync(encodePprof(recorded())));
+  const strings = message.stringTable.strings;
+  t.equal(strings[0], '', 'string table starts with the empty string');
+  t.same(message.sampleType.map((s) => `${strings[Number(s.type)]}/${strings[Number(s.unit)]}`), ['samples/count', 'cpu/nanoseconds']);
+  t.ok(message.sample.every((s) => s.value.length === 2), 'every sample has one value per sample type');
+  t.ok(message.function.every((f) => Number(f.id) > 0) && message.location.every((l) => l.line.every((line) => Number(line.functionId) > 0)), 'no id 0');
+  t.equal(Number(message.timeNanos), Date.parse('2024-05-01T10:00:00.000Z') * 1e6);
+  t.equal(Number(message.durationNanos), 1e9);
+});
+
+t.test('folded → pprof → folded is identical on real fixture files', async (t) => {
+  for (const file of ROUND_TRIP_FILES) {
+    const profile = await loadProfile(file);
+    const out = join(dir, 'rt.pb.gz');
+    writeFileSync(out, encodePprof(profile));
+    const back = await loadProfile(out);
+    t.same(foldedLines(back), foldedLines(profile), file);
+    t.same(foldedLines(back, { processFrame: 'comm-pid/tid', annotateKernel: true, annotateJit: true }), foldedLines(profile, { processFrame: 'comm-pid/tid', annotateKernel: true, annotateJit: true }), `${file}: threads and kinds`);
+  }
+});
+
+t.test('recorded profiles round-trip kinds, modules, files, lines and threads', async (t) => {
+  const profile = recorded();
+  const out = join(dir, 'rec2.pb.gz');
+  writeFileSync(out, encodePprof(profile));
+  const back = await loadProfile(out);
+  t.same(foldedLines(back, { processFrame: 'comm-pid/tid', annotateKernel: true, annotateInline: true }), foldedLines(profile, { processFrame: 'comm-pid/tid', annotateKernel: true, annotateInline: true }));
+  const frame = (name: string) => back.frames.find((f) => f.name === name);
+  t.same(frame('hash_step'), { name: 'hash_step', kind: 'inline', module: '/usr/bin/app', file: 'hash.h', line: 7 });
+  t.same(frame('ext4_file_write_iter'), { name: 'ext4_file_write_iter', kind: 'kernel', module: 'ext4' });
+  t.equal(back.metadata.frequencyHz, 99);
+  t.equal(back.metadata.durationSeconds, 1);
+});
+
+t.test('a Go profile from the real toolchain reads', async (t) => {
+  const profile = await loadProfile(join(import.meta.dirname, '../fixtures/fuzz/pprof-go.pb.gz'));
+  t.ok(profile.stacks.length > 0);
+  t.ok(profile.frames.some((f) => f.file?.endsWith('.go')), 'Go file names kept');
+  t.same(foldedLines(await loadProfile(join(import.meta.dirname, '../fixtures/fuzz/pprof-go.pb'))), foldedLines(profile), 'uncompressed file (Go writes time_nanos first, recognised by its .pb name) reads the same');
+});
+
+t.test('fractional weights are refused with a clear error', async (t) => {
+  const b = new ProfileBuilder();
+  b.addFrames([{ name: 'x', kind: 'user' }], 1.5);
+  t.throws(() => encodePprof(b.build()), /pprof values are whole numbers/);
+});
