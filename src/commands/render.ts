@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
-import { collapse, INPUT_FORMATS } from '../collapse/index.js';
+import { INPUT_FORMATS } from '../collapse/index.js';
 import { ProfileError } from '../errors.js';
-import { openInput } from '../io/lines.js';
+import { loadProfile } from '../input/index.js';
 import { resolveFormat, writeProfile } from '../output/index.js';
 import type { Profile } from '../profile/model.js';
 import { HTML_DEFAULTS } from '../render/html/options.js';
@@ -12,14 +12,13 @@ import { SVG_DEFAULTS } from '../render/svg/options.js';
 
 /** Every input `render` understands, read in one place so new loaders plug in here. */
 async function readProfile(file: string | undefined, format: string | undefined): Promise<Profile> {
-  const input = await openInput(file);
-  return collapse(input.stream, input.name, { format });
+  return loadProfile(file, { format });
 }
 
 export default class Render extends BaseCommand {
   static override summary = 'Draw a profile as an SVG flame graph, an HTML report or a PNG.';
   static override description =
-    'Reads folded stacks or anything `profile collapse` reads (perf script, bpftrace, BCC), from FILE or standard input. ' +
+    'Reads folded stacks, pprof (.pb.gz), speedscope JSON or anything `profile collapse` reads (perf script, bpftrace, BCC), from FILE or standard input. ' +
     'The output format follows the -o extension: .svg (interactive flame graph), .html (self-contained report with ' +
     'search, zoom, tables of functions and processes, run metadata), .png (rendered by chromium), .folded.';
   static override examples = [

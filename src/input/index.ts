@@ -83,6 +83,8 @@ function isText(bytes: Buffer): boolean {
 /** Reads FILE (or standard input for undefined and `-`) as a profile of whichever format it holds. */
 export async function loadProfile(file: string | undefined, options: LoadOptions = {}, stdin: Readable = process.stdin): Promise<Profile> {
   const input = await openInput(file, stdin);
+  // A forced text format (`--input-format`) skips sniffing altogether.
+  if (options.format !== undefined) return collapse(input.stream, input.name, options);
   const iterator = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   const chunks: Buffer[] = [];
   let length = 0;
