@@ -1,11 +1,13 @@
 // Real node processes with --perf-basic-prof: their samples recorded with the real BPF recorder
 // and named through their perf maps, and a node in its own mount+PID namespace whose map is found
 // through /proc/PID/root and NSpid. Takes ~6 s.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULTS, record } from '../../src/record/index.js';
+import { JitSymbolizer } from '../../src/symbolize/jit.js';
 import { PerfMaps } from '../../src/symbolize/perfmap.js';
 import { canUseBpf } from '../helpers/bpf.js';
 import { ROOT } from '../helpers/cli.js';
@@ -62,6 +64,45 @@ t.test('samples of a node program are named by its perf map', async (t) => {
   t.ok(callerBelow > 0, `outerCaller below innerHotLoop in ${callerBelow} samples`);
   t.same(warnings, []);
   maps.close();
+});
+
+t.test('a TypeScript program profiled: its .ts names and lines through the source map', async (t) => {
+  const skip = needBpf();
+  if (skip) return t.skip(skip);
+  const dir = mkdtempSync(join(tmpdir(), 'profile-ts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'src'));
+  const source = join(ROOT, 'test', 'fixtures', 'jit', 'shapes.ts');
+  copyFileSync(source, join(dir, 'src', 'shapes.ts'));
+  // A package.json of its own: the fixture runs as CommonJS (absolute paths in the perf map).
+  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--sourceMap', '--target', 'es2022', '--module', 'commonjs', '--outDir', join(dir, 'out'), join(dir, 'src', 'shapes.ts')]);
+  const result = await record({ ...DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, join(dir, 'out', 'shapes.js'), '700'], commandStdout: 'stderr' });
+  t.equal(result.commandExitCode, 0);
+  const warnings: string[] = [];
+  const jit = new JitSymbolizer({}, { warn: (w) => warnings.push(w) });
+  jit.finish(result.raw.processes);
+  const [pid] = new Set(result.raw.samples.filter((s) => s.comm === 'node').map((s) => s.pid));
+  t.ok(jit.seen(pid!, { uid: 0, nsPids: [pid!] }));
+  const weights = new Map<string, number>();
+  for (const sample of result.raw.samples) {
+    if (sample.pid !== pid) continue;
+    for (const address of sample.userStack) {
+      const frame = await jit.frame(pid!, address);
+      if (frame?.file?.endsWith('.ts')) weights.set(`${frame.name}|${frame.line}|${frame.kind}|${frame.module}`, (weights.get(`${frame.name}|${frame.line}|${frame.kind}|${frame.module}`) ?? 0) + sample.count);
+    }
+  }
+  const lines = readFileSync(source, 'utf8').split('\n');
+  const lineOf = (text: string): number => lines.findIndex((l) => l.includes(text)) + 1;
+  const ts = join(dir, 'src', 'shapes.ts');
+  const found = [...weights.keys()];
+  t.ok(
+    found.some((k) => k.startsWith(`spinTypeScript ${ts}:${lineOf('function spinTypeScript')}:`) && k.endsWith(`|${lineOf('function spinTypeScript')}|jit|[perf-${pid}.map]`)),
+    `spinTypeScript at its .ts line (${found.join(', ')})`,
+  );
+  t.ok(found.some((k) => k.startsWith(`area ${ts}:${lineOf('  area(): number')}:`)) || found.some((k) => k.startsWith(`spinTypeScript ${ts}`)), 'area, unless inlined into spinTypeScript');
+  t.same(warnings, []);
+  jit.close();
 });
 
 /** Children of a process (their host PIDs). */

@@ -1,0 +1,77 @@
+/**
+ * Frames for JIT code: what the symbolizer asks about an address that lies in no file-backed
+ * mapping. Perf maps give the name; for JavaScript, source maps then give the original file,
+ * line and function. One instance per run.
+ *
+ * Hooks, in the order of a run: `seen(pid)` when a process is first seen (the perf map is
+ * opened then, while `/proc/PID/root` still exists), `seen(pid)` again at its exit if the
+ * recorder knows it, `finish(processes)` at the end of the run (node flushes most of its map
+ * late, often at exit), then `frame(pid, address)` per address, and `close()`.
+ */
+import type { Frame } from '../profile/model.js';
+import type { ProcessSnapshot } from '../profile/raw.js';
+import { PerfMaps, type PerfMapReader } from './perfmap.js';
+import { SourceMaps } from './sourcemap.js';
+
+export interface JitOptions {
+  /** Map JavaScript frames through source maps. Default true. */
+  readonly sourceMaps: boolean;
+}
+
+export const JIT_DEFAULTS: JitOptions = Object.freeze({ sourceMaps: true });
+
+export interface JitHooks {
+  readonly warn?: (message: string) => void;
+  readonly reader?: PerfMapReader;
+}
+
+export class JitSymbolizer {
+  private readonly perfMaps: PerfMaps;
+  private readonly sourceMaps?: SourceMaps;
+  private readonly frames = new Map<string, Promise<Frame | undefined>>();
+  private readonly roots = new Map<number, string>();
+
+  constructor(options: Partial<JitOptions> = {}, hooks: JitHooks = {}) {
+    this.perfMaps = new PerfMaps({ warn: hooks.warn, reader: hooks.reader });
+    if (options.sourceMaps ?? JIT_DEFAULTS.sourceMaps) this.sourceMaps = new SourceMaps({ warn: hooks.warn });
+  }
+
+  /** A process was seen (first, or at its exit): open or re-read its perf map. */
+  seen(pid: number, snapshot?: Pick<ProcessSnapshot, 'uid' | 'nsPids'>): boolean {
+    const nsPids = snapshot?.nsPids;
+    // Scripts and source maps of a process in its own mount namespace are read through its root.
+    if (nsPids !== undefined && nsPids.length > 1) this.roots.set(pid, `/proc/${pid}/root`);
+    return this.perfMaps.refresh(pid, { uid: snapshot?.uid, nsPids });
+  }
+
+  /** End of the run: every process's perf map is read once more. */
+  finish(processes: ReadonlyMap<number, Pick<ProcessSnapshot, 'uid' | 'nsPids'>> = new Map()): void {
+    for (const [pid, snapshot] of processes) this.seen(pid, snapshot);
+    this.perfMaps.refreshAll();
+  }
+
+  /** The frame of a JIT address, or undefined when no perf map of `pid` covers it. */
+  frame(pid: number, address: bigint | number): Promise<Frame | undefined> {
+    const symbol = this.perfMaps.lookup(pid, address);
+    if (symbol === undefined) return Promise.resolve(undefined);
+    const key = `${pid}\0${symbol.name}`;
+    let frame = this.frames.get(key);
+    if (frame === undefined) {
+      frame = this.resolve(pid, symbol.name);
+      this.frames.set(key, frame);
+    }
+    return frame;
+  }
+
+  close(): void {
+    this.perfMaps.close();
+    this.sourceMaps?.destroy();
+  }
+
+  private async resolve(pid: number, name: string): Promise<Frame> {
+    const module = PerfMaps.moduleName(pid);
+    const js = await this.sourceMaps?.frameFor(name, this.roots.get(pid) ?? '');
+    if (js === undefined) return { name, kind: 'jit', module };
+    return { name: js.name, kind: 'jit', module, file: js.file, line: js.line };
+  }
+}
