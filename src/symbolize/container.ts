@@ -51,3 +51,16 @@ export function containerFromCgroup(cgroup: string): Container | undefined {
 export function containerFrameName(container: Container): string {
   return `${container.runtime}:${container.id}`;
 }
+
+export interface ContainerOptions {
+  /** Add the container as a root frame (kind `process`) above the process. Default false. */
+  readonly containerFrame: boolean;
+}
+
+export const CONTAINER_DEFAULTS: ContainerOptions = Object.freeze({ containerFrame: false });
+
+/** The root frame for a process's container, or undefined on the host or when the cgroup is unknown. */
+export function containerFrame(cgroup: string | undefined): { readonly name: string; readonly kind: 'process' } | undefined {
+  const container = cgroup === undefined ? undefined : containerFromCgroup(cgroup);
+  return container && { name: containerFrameName(container), kind: 'process' };
+}

@@ -44,6 +44,18 @@ export function isMangled(name: string): boolean {
   return MANGLED.test(name);
 }
 
+export interface DemangleOptions {
+  /** Show C++ and Rust names demangled (`--no-demangle` turns it off). Default true. */
+  readonly demangle: boolean;
+}
+
+export const DEMANGLE_DEFAULTS: DemangleOptions = Object.freeze({ demangle: true });
+
+/** The demangler the options ask for. */
+export function demanglerFor(options: Partial<DemangleOptions> = {}): Promise<Demangler> {
+  return (options.demangle ?? DEMANGLE_DEFAULTS.demangle) ? loadDemangler() : Promise.resolve(IDENTITY_DEMANGLER);
+}
+
 let loading: Promise<Demangler> | undefined;
 
 /** The demangler, loaded once per process (~15 ms to compile the 0.5 MB module). */

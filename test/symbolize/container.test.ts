@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { processCgroup } from '../../src/host/files.js';
-import { containerFrameName, containerFromCgroup } from '../../src/symbolize/container.js';
+import { CONTAINER_DEFAULTS, containerFrame, containerFrameName, containerFromCgroup } from '../../src/symbolize/container.js';
 
 const ID = '3f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081';
 
@@ -40,4 +40,11 @@ t.test('the cgroup of a real process', async (t) => {
   if (scope.status !== 0) return t.skip('no systemd to create a scope');
   t.match(scope.stdout, new RegExp(`profile-test-${process.pid}\\.scope`));
   t.equal(containerFromCgroup(scope.stdout.trim().split(':').pop()!), undefined, 'a plain scope is not a container');
+});
+
+t.test('the root frame', async (t) => {
+  t.same(containerFrame(`/system.slice/docker-${ID}.scope`), { name: 'docker:3f4e5a6b7c8d', kind: 'process' });
+  t.equal(containerFrame('/system.slice/ssh.service'), undefined);
+  t.equal(containerFrame(undefined), undefined);
+  t.equal(CONTAINER_DEFAULTS.containerFrame, false, 'off unless asked for');
 });

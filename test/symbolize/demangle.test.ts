@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { IDENTITY_DEMANGLER, isMangled, loadDemangler } from '../../src/symbolize/demangle.js';
+import { demanglerFor, IDENTITY_DEMANGLER, isMangled, loadDemangler } from '../../src/symbolize/demangle.js';
 import { missingTools } from '../helpers/tools.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -35,6 +35,8 @@ t.test('plain names, JIT names and the identity demangler are left alone', async
   t.ok(isMangled('_ZN3foo3barEv') && isMangled('_RNvC5crate3foo') && isMangled('__Z3fooi'));
   t.notOk(isMangled('main') || isMangled('Z3foo'));
   t.equal(await loadDemangler(), d, 'loaded once');
+  t.equal(await demanglerFor({}), d, 'on by default');
+  t.equal(await demanglerFor({ demangle: false }), IDENTITY_DEMANGLER, '--no-demangle');
 });
 
 t.test('suffixes and names no demangler accepts', async (t) => {
