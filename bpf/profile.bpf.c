@@ -110,8 +110,11 @@ static __always_inline void announce(__u32 tgid, struct sample_key *key)
 	event->tgid = tgid;
 	event->pid = key->pid;
 	__builtin_memcpy(event->comm, key->comm, TASK_COMM_LEN);
-	/* User space polls with ring_buffer__consume on a timer: no wake-up needed. */
-	bpf_ringbuf_submit(event, BPF_RB_NO_WAKEUP);
+	/*
+	 * Flags 0: the kernel wakes the reader (through irq_work, safe from this context) only when
+	 * it had caught up, so a burst of new processes costs one wake-up, and steady state none.
+	 */
+	bpf_ringbuf_submit(event, 0);
 }
 
 /* bpf_get_stackid() into `stacks`, or into `fallback_stacks` when its bucket there is taken. */

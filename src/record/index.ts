@@ -29,7 +29,8 @@ export interface RecordOptions {
   readonly includeIdle: boolean;
   /**
    * Entries in the stack-trace map (one per distinct stack), plus a quarter of it for stacks whose
-   * bucket is taken. Default 32768 (~40 MB of kernel memory in all, allocated at load).
+   * bucket is taken. Default 16384 (~20 MB of kernel memory in all, allocated at load, as
+   * BCC's default): the fallback map keeps collisions rare (see bpf/profile.bpf.c).
    */
   readonly stackStorageSize: number;
   /** Entries in the counts hash (distinct thread+stack pairs). Default 65536. */
@@ -38,8 +39,6 @@ export interface RecordOptions {
   readonly command?: readonly string[];
   /** Where the command's standard output goes. Default `inherit`. */
   readonly commandStdout: 'inherit' | 'stderr';
-  /** How often the process announcements are read, ms. Default 15. */
-  readonly pollIntervalMs: number;
   readonly title?: string;
   readonly commandLine?: string;
 }
@@ -50,10 +49,9 @@ export const DEFAULTS: RecordOptions = Object.freeze({
   userOnly: false,
   kernelOnly: false,
   includeIdle: false,
-  stackStorageSize: 32768,
+  stackStorageSize: 16384,
   countsSize: 65536,
   commandStdout: 'inherit',
-  pollIntervalMs: 15,
 });
 
 export interface Progress {
@@ -142,10 +140,10 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       if (hooks.signal?.aborted) resolve('aborted');
       hooks.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
       launched?.exited.then(() => resolve('command-exit'));
-      timers.push(setInterval(() => session.poll(), options.pollIntervalMs));
       let lost = 0;
       timers.push(
         setInterval(() => {
+          session.poll(); // a safety net: announcements normally arrive through the watch
           const counters = session.counters();
           // Announcements lost to a full ring buffer: find the unseen processes in the counts.
           if (counters.INFO_EVENTS_LOST > lost) {

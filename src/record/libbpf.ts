@@ -31,6 +31,8 @@ export interface LibBpf {
   lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
   ringBufferNew(mapFd: number, onEvent: (data: Buffer) => void): Pointer;
   ringBufferConsume(rb: Pointer): number;
+  /** Calls `onReadable` (on the event loop) whenever the ring buffer has data; returns a stopper. */
+  ringBufferWatch(fd: number, onReadable: () => void): () => void;
   ringBufferFree(rb: Pointer): void;
   perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
   close(fd: number): number;
@@ -123,6 +125,14 @@ export function loadLibBpf(): LibBpf {
       return rb;
     },
     ringBufferConsume: lib.func('int ring_buffer__consume(void *rb)') as never,
+    ringBufferWatch(fd, onReadable) {
+      // koffi calls back with (status, events), unlike its type declaration says.
+      const handle = koffi.node.poll(fd, { readable: true }, ((status: number, events: { readable: boolean }) => {
+        if (status >= 0 && events.readable) onReadable();
+      }) as never);
+      handle.unref();
+      return () => handle.close();
+    },
     ringBufferFree(rb) {
       ringBufferFree(rb);
       const cb = callbacks.get(rb);

@@ -61,6 +61,7 @@ export class RecordingSession {
   private readonly lib: LibBpf;
   private obj: Pointer = null;
   private rb: Pointer = null;
+  private unwatch: (() => void) | undefined;
   private sampling: Pointer[] = [];
   private tracing: Pointer[] = [];
   private perfFds: number[] = [];
@@ -127,7 +128,8 @@ export class RecordingSession {
     this.fds.targets = lib.mapFd(map(MAPS.targets));
     for (const pid of options.pids ?? []) this.addTarget(pid);
 
-    this.rb = lib.ringBufferNew(lib.mapFd(map(MAPS.events)), (data) => {
+    const events = lib.mapFd(map(MAPS.events));
+    this.rb = lib.ringBufferNew(events, (data) => {
       if (data.length < SEEN_EVENT.size) return;
       onSeen({
         tgid: data.readUInt32LE(SEEN_EVENT.tgid),
@@ -136,6 +138,8 @@ export class RecordingSession {
       });
     });
     if (!this.rb) this.fail('creating the ring buffer', 0);
+    // Event-driven: no timer wakes this process while no new process shows up.
+    this.unwatch = lib.ringBufferWatch(events, () => this.poll());
 
     const exec = lib.attach(prog(PROGRAMS.exec));
     if (!exec) this.fail('attaching to sched_process_exec', 0);
@@ -247,6 +251,8 @@ export class RecordingSession {
     this.stop();
     for (const link of this.tracing.splice(0)) this.lib.linkDestroy(link);
     for (const fd of this.perfFds.splice(0)) this.lib.close(fd);
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.rb) this.lib.ringBufferFree(this.rb);
     this.rb = null;
     if (this.obj) this.lib.objectClose(this.obj);
