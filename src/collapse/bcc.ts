@@ -58,7 +58,7 @@ export class BccParser implements LineParser {
       return;
     }
     if (this.frames.length === 0 && this.delimiterAt < 0) this.stackLine = lineNumber;
-    const name = text.slice(4);
+    const name = text.slice(4).trimEnd();
     if (name === '--') this.delimiterAt = this.frames.length;
     else this.frames.push(name);
   }
