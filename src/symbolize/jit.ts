@@ -3,10 +3,12 @@
  * mapping. Perf maps give the name; for JavaScript, source maps then give the original file,
  * line and function. One instance per run.
  *
- * Hooks, in the order of a run: `seen(pid)` when a process is first seen (the perf map is
- * opened then, while `/proc/PID/root` still exists), `seen(pid)` again at its exit if the
- * recorder knows it, `finish(processes)` at the end of the run (node flushes most of its map
- * late, often at exit), then `frame(pid, address)` per address, and `close()`.
+ * Hooks, in the order of a run: when a process is first seen, its capture opens the perf map
+ * (`openPerfMap` in perfmap.ts, descriptor kept in `ProcessSnapshot.fds`) while `/proc/PID/root`
+ * still exists — or `seen(pid)` does the same for a caller that keeps this object for the whole
+ * run; `seen(pid)` again at its exit if the recorder knows it; `finish(processes)` at the end of
+ * the run reads every map once more (node flushes most of its map late, often at exit); then
+ * `frame(pid, address)` per address, and `close()`.
  */
 import type { Frame } from '../profile/model.js';
 import type { ProcessSnapshot } from '../profile/raw.js';
@@ -37,15 +39,15 @@ export class JitSymbolizer {
   }
 
   /** A process was seen (first, or at its exit): open or re-read its perf map. */
-  seen(pid: number, snapshot?: Pick<ProcessSnapshot, 'uid' | 'nsPids'>): boolean {
+  seen(pid: number, snapshot?: Pick<ProcessSnapshot, 'uid' | 'nsPids' | 'fds'>): boolean {
     const nsPids = snapshot?.nsPids;
     // Scripts and source maps of a process in its own mount namespace are read through its root.
     if (nsPids !== undefined && nsPids.length > 1) this.roots.set(pid, `/proc/${pid}/root`);
-    return this.perfMaps.refresh(pid, { uid: snapshot?.uid, nsPids });
+    return this.perfMaps.refresh(pid, { uid: snapshot?.uid, nsPids, fds: snapshot?.fds });
   }
 
   /** End of the run: every process's perf map is read once more. */
-  finish(processes: ReadonlyMap<number, Pick<ProcessSnapshot, 'uid' | 'nsPids'>> = new Map()): void {
+  finish(processes: ReadonlyMap<number, Pick<ProcessSnapshot, 'uid' | 'nsPids' | 'fds'>> = new Map()): void {
     for (const [pid, snapshot] of processes) this.seen(pid, snapshot);
     this.perfMaps.refreshAll();
   }

@@ -198,11 +198,31 @@ export interface PerfMapsOptions {
   readonly reader?: PerfMapReader;
 }
 
+/** The key of a perf map's descriptor in `ProcessSnapshot.fds`: its path as the process sees it. */
+export function perfMapKey(nsPid: number): string {
+  return `/tmp/perf-${nsPid}.map`;
+}
+
+/**
+ * For process capture (src/host): opens a live process's perf map now, ownership checked, so that
+ * it can be read at the end of the run even when the process and its container are gone. Store
+ * the descriptor in `ProcessSnapshot.fds` under `key`; the capturer closes it after symbolizing.
+ */
+export function openPerfMap(pid: number, reader: PerfMapReader = HOST_READER): { readonly key: string; readonly fd: number } | undefined {
+  const identity = reader.identity(pid);
+  if (identity === undefined) return undefined;
+  const key = perfMapKey(identity.nsPids[identity.nsPids.length - 1] ?? pid);
+  const opened = reader.open(`/proc/${pid}/root${key}`, { uids: [identity.uid] });
+  return opened.ok ? { key, fd: opened.fd } : undefined;
+}
+
 interface Tracked {
   readonly uid?: number;
   readonly nsPid: number;
   /** Held from first sight: the file stays readable after the process (and its container) is gone. */
   fd?: number;
+  /** The descriptor belongs to a process snapshot, which closes it. */
+  adopted?: boolean;
   map?: PerfMap;
   mtimeMs?: number;
   readSize?: number;
@@ -224,7 +244,7 @@ export class PerfMaps {
    * Reads (again) the perf map of `pid`. `known` carries what a process snapshot already holds
    * (uid, NSpid list) for a process that may be gone by now. Returns whether a map is known.
    */
-  refresh(pid: number, known: { readonly uid?: number; readonly nsPids?: readonly number[] } = {}): boolean {
+  refresh(pid: number, known: { readonly uid?: number; readonly nsPids?: readonly number[]; readonly fds?: ReadonlyMap<string, number> } = {}): boolean {
     let entry = this.tracked.get(pid);
     if (entry === undefined) {
       const identity = this.reader.identity(pid);
@@ -232,6 +252,11 @@ export class PerfMaps {
       // The map is named by the PID the process sees itself as: the innermost namespace's.
       entry = { uid: known.uid ?? identity?.uid, nsPid: nsPids[nsPids.length - 1] ?? pid };
       this.tracked.set(pid, entry);
+    }
+    const held = known.fds?.get(perfMapKey(entry.nsPid));
+    if (entry.fd === undefined && held !== undefined) {
+      entry.fd = held;
+      entry.adopted = true;
     }
     // Without an owner to compare with, nothing can be trusted.
     if (entry.uid === undefined) return entry.map !== undefined;
@@ -284,7 +309,7 @@ export class PerfMaps {
   /** Releases the held files; lookups keep answering from what was read. */
   close(): void {
     for (const entry of this.tracked.values()) {
-      if (entry.fd !== undefined) this.reader.close(entry.fd);
+      if (entry.fd !== undefined && entry.adopted !== true) this.reader.close(entry.fd);
       entry.fd = undefined;
     }
   }

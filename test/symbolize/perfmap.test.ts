@@ -1,10 +1,10 @@
 // Perf map parsing, overlap resolution and the ownership checks on real files of real processes.
 // Takes ~1 s.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, fstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { parsePerfMap, PerfMap, PerfMaps } from '../../src/symbolize/perfmap.js';
+import { openPerfMap, parsePerfMap, PerfMap, PerfMaps, perfMapKey } from '../../src/symbolize/perfmap.js';
 import { ROOT } from '../helpers/cli.js';
 
 const HOSTILE = join(ROOT, 'test', 'fixtures', 'jit', 'hostile.map');
@@ -144,3 +144,21 @@ t.test('no map, no warning; a process never seen alive is not guessed at', async
   t.equal(PerfMaps.moduleName(42), '[perf-42.map]');
 });
 
+
+t.test('a descriptor opened at capture is adopted, read at the end, and left to its owner', async (t) => {
+  const child = await sleeper();
+  const path = mapFile(child.pid, '1000 10 at_capture\n');
+  const held = openPerfMap(child.pid);
+  t.same(held && held.key, perfMapKey(child.pid));
+  appendFileSync(path, '2000 10 written_at_exit\n');
+  child.kill();
+  await new Promise((resolve) => child.once('exit', resolve));
+  rmSync(path);
+  const maps = new PerfMaps();
+  t.ok(maps.refresh(child.pid, { uid: 0, nsPids: [child.pid], fds: new Map([[held!.key, held!.fd]]) }));
+  t.equal(maps.lookup(child.pid, 0x2000)?.name, 'written_at_exit', 'read after the process and the file are gone');
+  maps.close();
+  t.ok(fstatSync(held!.fd).isFile(), 'still open: the snapshot owns it');
+  closeSync(held!.fd);
+  t.equal(openPerfMap(2 ** 22 + 17), undefined, 'no process, nothing opened');
+});
