@@ -1,6 +1,7 @@
 // Reference: https://www.speedscope.app/file-format-schema.json
-import { InputError } from '../errors.js';
+import { InputError, excerpt } from '../errors.js';
 import { fromModuleLabel } from '../export/modules.js';
+import { jsonErrorPosition } from './json-position.js';
 import { kindFromAnnotation } from '../profile/folded.js';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { FrameId, Profile, ThreadInfo } from '../profile/model.js';
@@ -19,15 +20,16 @@ export function lineAt(text: string, position: number): number {
   return line;
 }
 
-/** Parses JSON, reporting a syntax error with its line (V8 gives a character position). */
+/** Parses JSON, reporting a syntax error with its line. */
 export function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const position = /position (\d+)/.exec(message);
-    const line = position ? lineAt(text, Number(position[1])) : /line (\d+)/.exec(message) ? Number(/line (\d+)/.exec(message)![1]) : undefined;
-    throw new InputError(`not valid JSON: ${message.replace(/\s*\(line \d+ column \d+\)/, '')}`, file, line);
+    const position = jsonErrorPosition(text);
+    const line = position >= 0 ? lineAt(text, position) : undefined;
+    const what = position < 0 ? message : position >= text.length ? 'unexpected end of input' : `unexpected ${excerpt(text.slice(position, position + 10), 10)}`;
+    throw new InputError(`not valid JSON: ${what}`, file, line);
   }
 }
 

@@ -1,0 +1,105 @@
+/**
+ * Differential profiles: BEFORE and AFTER compared frame by frame, as in Brendan Gregg's
+ * differential flame graphs (difffolded.pl + flamegraph.pl), and per function.
+ *
+ * Reference: https://www.brendangregg.com/blog/2014-11-09/differential-flame-graphs.html
+ */
+import { Profile, type Frame, type FrameId, type WeightedStack } from '../profile/model.js';
+import { buildFlameTree, type FlameNode } from '../render/tree.js';
+import type { ProcessFrameStyle } from '../profile/folded.js';
+
+export { functionChanges, type FunctionChange } from './changes.js';
+export { formatChangesTable, changesJson } from './table.js';
+
+export interface DiffOptions {
+  /**
+   * Compare shares of each side's total instead of raw counts, so that a longer or shorter
+   * AFTER run does not make everything look grown or shrunk. Default true.
+   */
+  readonly normalize: boolean;
+  /**
+   * Shape the tree like BEFORE instead of AFTER (flamegraph.pl `--negate` style): `total` is
+   * then BEFORE's and `otherTotal` AFTER's, so frames that disappeared keep their width. Default false.
+   */
+  readonly negate: boolean;
+  /** Root frame per process for stacks that know their thread. Default `comm`. */
+  readonly processFrame: ProcessFrameStyle;
+}
+
+export const DIFF_DEFAULTS: DiffOptions = Object.freeze({ normalize: true, negate: false, processFrame: 'comm' });
+
+export interface ProfileDiff {
+  /** The shape side (AFTER, or BEFORE with `negate`) re-expressed over the frames of both sides. */
+  readonly profile: Profile;
+  /**
+   * Tree shaped like the shape side: `total`/`self` are its counts, `otherTotal`/`otherSelf` the
+   * other side's (0 where a frame is missing there). Frames only in the other side are present
+   * with `total` 0, so they are counted in tables but take no width. Raw counts: renderers and
+   * tables normalise with `beforeTotal`/`afterTotal` as `options.normalize` says.
+   */
+  readonly tree: FlameNode;
+  readonly before: Profile;
+  readonly after: Profile;
+  readonly beforeTotal: number;
+  readonly afterTotal: number;
+  readonly options: DiffOptions;
+}
+
+function frameKey(frame: Frame): string {
+  return `${frame.kind}\0${frame.name}\0${frame.module ?? ''}\0${frame.file ?? ''}\0${frame.line ?? ''}`;
+}
+
+/** Both profiles over one frame table, so frame ids in either tree mean the same frame. */
+function unify(before: Profile, after: Profile): [Profile, Profile] {
+  const frames: Frame[] = [];
+  const ids = new Map<string, FrameId>();
+  const remap = (profile: Profile): FrameId[] =>
+    profile.frames.map((frame) => {
+      const key = frameKey(frame);
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = frames.length;
+        frames.push(frame);
+        ids.set(key, id);
+      }
+      return id;
+    });
+  const restack = (profile: Profile, map: FrameId[]): WeightedStack[] =>
+    profile.stacks.map((s) => ({ ...s, frames: s.frames.map((id) => map[id]!) }));
+  const afterMap = remap(after);
+  const beforeMap = remap(before);
+  return [new Profile(frames, restack(before, beforeMap), before.metadata), new Profile(frames, restack(after, afterMap), after.metadata)];
+}
+
+/** Copies `shape` and records `other`'s counts on every matching node; adds other-only nodes with zero width. */
+function mergeTrees(shape: FlameNode | undefined, other: FlameNode | undefined): FlameNode {
+  const base = (shape ?? other)!;
+  const node: FlameNode = {
+    name: base.name,
+    kind: base.kind,
+    frameId: base.frameId,
+    total: shape?.total ?? 0,
+    self: shape?.self ?? 0,
+    otherTotal: other?.total ?? 0,
+    otherSelf: other?.self ?? 0,
+    children: [],
+  };
+  const key = (n: FlameNode): string => `${n.kind}\0${n.name}`;
+  const others = new Map((other?.children ?? []).map((c) => [key(c), c]));
+  for (const child of shape?.children ?? []) {
+    const match = others.get(key(child));
+    others.delete(key(child));
+    node.children.push(mergeTrees(child, match));
+  }
+  for (const rest of others.values()) node.children.push(mergeTrees(undefined, rest));
+  return node;
+}
+
+/** The differential profile of BEFORE → AFTER. */
+export function diffProfiles(before: Profile, after: Profile, options: Partial<DiffOptions> = {}): ProfileDiff {
+  const opts = { ...DIFF_DEFAULTS, ...options };
+  const [b, a] = unify(before, after);
+  const [shape, other] = opts.negate ? [b, a] : [a, b];
+  const tree = mergeTrees(buildFlameTree(shape, { processFrame: opts.processFrame }), buildFlameTree(other, { processFrame: opts.processFrame }));
+  return { profile: shape, tree, before: b, after: a, beforeTotal: b.totalWeight, afterTotal: a.totalWeight, options: opts };
+}
