@@ -10,6 +10,7 @@ import { missingPrivileges } from '../record/privileges.js';
 
 interface Symbolizer {
   captureProcess?: (pid: number) => ProcessSnapshot | undefined;
+  closeCapturedFiles?: () => void;
   symbolize?: (raw: RawProfile, options?: object) => Promise<Profile> | Profile;
 }
 
@@ -22,9 +23,13 @@ async function symbolizer(): Promise<Symbolizer> {
       return {};
     }
   };
-  const host = await load(new URL('../host/index.js', import.meta.url).href);
+  const host = { ...(await load(new URL('../host/procfs.js', import.meta.url).href)), ...(await load(new URL('../host/index.js', import.meta.url).href)) };
   const symbolize = await load(new URL('../symbolize/index.js', import.meta.url).href);
-  return { captureProcess: host.captureProcess as Symbolizer['captureProcess'], symbolize: symbolize.symbolize as Symbolizer['symbolize'] };
+  return {
+    captureProcess: host.captureProcess as Symbolizer['captureProcess'],
+    closeCapturedFiles: host.closeCapturedFiles as Symbolizer['closeCapturedFiles'],
+    symbolize: symbolize.symbolize as Symbolizer['symbolize'],
+  };
 }
 
 function cpuList(text: string): number[] {
@@ -127,6 +132,7 @@ export default class RecordCommand extends BaseCommand {
       );
       if (tty) process.stderr.write('\r\x1b[K');
       const profile = stages.symbolize ? await stages.symbolize(result.raw, {}) : addressProfile(result.raw);
+      stages.closeCapturedFiles?.();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       process.stderr.write(`${summary(result)}\n`);
       if (result.commandExitCode !== undefined && result.commandExitCode !== 0) this.exit(result.commandExitCode);
