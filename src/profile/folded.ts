@@ -145,7 +145,9 @@ const FOLDED_COUNT = /\s(\d+(?:\.\d*)?)$/;
 export function parseFoldedLine(line: string): FoldedLine | undefined {
   const match = FOLDED_COUNT.exec(line);
   if (!match) return undefined;
-  const stack = line.slice(0, match.index).trimEnd();
+  // Exactly one separator, as flamegraph.pl's `\s+?` takes: a leaf named `[unknown] ` (perf's
+  // trailing space) keeps its space, so folded output reads back unchanged.
+  const stack = line.slice(0, match.index);
   return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(match[1]) };
 }
 
