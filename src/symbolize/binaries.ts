@@ -1,0 +1,116 @@
+/**
+ * The binaries that processes mapped, each opened and parsed once per run and shared by every
+ * process mapping the same file (same device and inode, or same build-id): a system-wide profile
+ * of 500 shell processes reads libc's symbols once.
+ */
+import { basename } from 'node:path';
+import type { ProcessSnapshot } from '../profile/raw.js';
+import { findLocalDebugFile, type DebugFile, type DebugFileOptions } from './debuginfo.js';
+import { ElfError, ElfFile } from './elf/file.js';
+import { readSymbols, SymbolTable } from './elf/symbols.js';
+import type { ByteSource, SymbolHost } from './source.js';
+
+export interface Binary {
+  /** The path the process mapped (for messages and package look-ups). */
+  readonly path: string;
+  /** Module name shown in frames: the file's base name. */
+  readonly module: string;
+  readonly buildId?: string;
+  readonly elf: ElfFile;
+  readonly symbols: SymbolTable;
+  /** The separate debug file, when one was found and verified. */
+  debug?: DebugFile;
+  /** True when the binary itself or its debug file has DWARF line information. */
+  readonly hasDwarf: boolean;
+  /** Extension slot for the DWARF engine (dwarf/): opened on first use. */
+  dwarfState?: unknown;
+}
+
+export interface BinaryLoaderOptions extends DebugFileOptions {
+  readonly warn: (message: string) => void;
+}
+
+export function hasDebugLines(elf: ElfFile): boolean {
+  const section = elf.section('.debug_line');
+  return section !== undefined && section.size > 0 && section.type !== 8;
+}
+
+export class Binaries {
+  private readonly byFile = new Map<string, Binary | null>();
+  private readonly byBuildId = new Map<string, Binary>();
+  private readonly failed = new Set<string>();
+
+  constructor(
+    private readonly host: SymbolHost,
+    private readonly options: BinaryLoaderOptions,
+  ) {}
+
+  /** The binary `pid` mapped at `path`, or undefined when it cannot be read (warned once per file). */
+  get(pid: number, snapshot: ProcessSnapshot | undefined, path: string): Binary | undefined {
+    const source = this.host.openMapped(pid, snapshot, path);
+    if (!source) {
+      this.warnOnce(path, `${path}: cannot open (process ${pid}); its frames keep module and offset`);
+      return undefined;
+    }
+    const fileKey = source.inode !== undefined ? `${source.dev}:${source.inode}` : `path:${source.path}`;
+    const known = this.byFile.get(fileKey);
+    if (known !== undefined) {
+      source.close();
+      return known ?? undefined;
+    }
+    const binary = this.load(source, path);
+    this.byFile.set(fileKey, binary ?? null);
+    return binary;
+  }
+
+  all(): Binary[] {
+    return [...new Set([...this.byFile.values()].filter((b): b is Binary => b !== null))];
+  }
+
+  private load(source: ByteSource, path: string): Binary | undefined {
+    let elf: ElfFile;
+    let buildId: string | undefined;
+    try {
+      elf = new ElfFile(source);
+      buildId = elf.buildId();
+    } catch (error) {
+      source.close();
+      this.warnOnce(path, `${path}: ${error instanceof ElfError ? error.message : String(error)}; its frames keep module and offset`);
+      return undefined;
+    }
+    if (buildId !== undefined) {
+      const shared = this.byBuildId.get(buildId);
+      if (shared) {
+        source.close();
+        return shared;
+      }
+    }
+    const warn = (message: string): void => this.warnOnce(message, message);
+    const debug = findLocalDebugFile(elf, path, buildId, this.host, this.options, warn);
+    const tables: SymbolTable[] = [];
+    for (const file of debug ? [debug.elf, elf] : [elf]) {
+      try {
+        tables.push(readSymbols(file));
+      } catch (error) {
+        this.warnOnce(file.source.path, `${file.source.path}: ${error instanceof ElfError ? error.message : String(error)}; its symbols are not used`);
+      }
+    }
+    const binary: Binary = {
+      path,
+      module: basename(path.replace(/ \(deleted\)$/, '')),
+      buildId,
+      elf,
+      symbols: SymbolTable.merge(tables),
+      debug,
+      hasDwarf: (debug !== undefined && hasDebugLines(debug.elf)) || hasDebugLines(elf),
+    };
+    if (buildId !== undefined) this.byBuildId.set(buildId, binary);
+    return binary;
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.failed.has(key)) return;
+    this.failed.add(key);
+    this.options.warn(message);
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The symbolizer: RawProfile (addresses + process snapshots) → Profile (named frames).
+ *
+ * For each sample, root first: the user stack (outermost caller first), then the kernel stack.
+ * Each address goes through the steps below, in order; the first that knows it names it:
+ *   kernel address  → kallsyms (module names kept)
+ *   user address    → the process's mapping → its binary (symbols, separate debug file, DWARF
+ *                      lines and inlined frames) — see binaries.ts, debuginfo.ts, dwarf/
+ *                   → an address in anonymous executable memory: the JIT step (perf maps)
+ *                   → otherwise a frame that keeps what is known: `[libfoo.so+0x1a2b]`
+ * then names pass through the name step (demangling), and a root-frame step may put a frame
+ * above the whole stack (the container). What could not be named is counted per module and
+ * reported (report.ts).
+ */
+import { basename } from 'node:path';
+import { ProfileBuilder } from '../profile/builder.js';
+import type { Frame, FrameId, Profile } from '../profile/model.js';
+import type { Mapping, ProcessSnapshot, RawProfile } from '../profile/raw.js';
+import { HOST } from '../host/index.js';
+import { Binaries, type Binary } from './binaries.js';
+import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
+import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
+import { GapCounter, reportLines, type FrameFacts, type SymbolizeReport } from './report.js';
+import type { SymbolHost } from './source.js';
+
+export type { ModuleGap, SymbolizeReport } from './report.js';
+export { reportLines } from './report.js';
+
+export interface SymbolizeOptions {
+  /** Inlined functions as their own frames (kind `inline`) when DWARF is available. Default true (`--no-inline` turns it off). */
+  readonly inline: boolean;
+  /** Directories searched for separate debug files by build-id and debuglink. Default `/usr/lib/debug`. */
+  readonly debugDirectories: readonly string[];
+  /** Warnings (one per file or server), e.g. printed on stderr by the CLI. Default: ignored (they are also in the report). */
+  readonly warn: (message: string) => void;
+  /** Where kallsyms and binaries are read from. Default: this machine (src/host). */
+  readonly host: SymbolHost;
+}
+
+export const DEFAULTS: SymbolizeOptions = Object.freeze({
+  inline: true,
+  debugDirectories: DEBUG_FILE_DEFAULTS.debugDirectories,
+  warn: () => {},
+  host: HOST,
+});
+
+interface ProcessView {
+  readonly pid: number;
+  readonly snapshot?: ProcessSnapshot;
+  /** Executable mappings sorted by start. */
+  readonly mappings: readonly Mapping[];
+  readonly binaries: Map<string, Binary | undefined>;
+  readonly resolved: Map<bigint, Resolved>;
+}
+
+function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
+  if (!snapshot) return [];
+  return snapshot.mappings.filter((m) => m.perms[2] === 'x').sort((a, b) => (a.start < b.start ? -1 : 1));
+}
+
+function findMapping(mappings: readonly Mapping[], address: bigint): Mapping | undefined {
+  let lo = 0;
+  let hi = mappings.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const m = mappings[mid]!;
+    if (address < m.start) hi = mid - 1;
+    else if (address >= m.end) lo = mid + 1;
+    else return m;
+  }
+  return undefined;
+}
+
+const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
+
+/** One address, named: its frames (root first; more than one with inlined functions) and what the report needs. */
+interface Resolved {
+  readonly ids: readonly FrameId[];
+  readonly facts: FrameFacts;
+}
+
+/**
+ * Names addresses for one run. Holds the caches (kallsyms, binaries by file and build-id, each
+ * process's resolved addresses) so a run pays for each binary and each address once.
+ */
+export class Symbolizer {
+  readonly options: SymbolizeOptions;
+  private readonly gaps = new GapCounter();
+  private readonly warnings: string[] = [];
+  private readonly binaries: Binaries;
+  private kallsyms: Kallsyms | undefined | null = null;
+  private readonly kernel = new Map<bigint, Resolved>();
+  private readonly processes = new Map<number, ProcessView>();
+
+  constructor(
+    private readonly builder: ProfileBuilder,
+    private readonly snapshots: ReadonlyMap<number, ProcessSnapshot>,
+    options: Partial<SymbolizeOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    const warn = (message: string): void => {
+      this.warnings.push(message);
+      this.options.warn(message);
+    };
+    this.binaries = new Binaries(this.options.host, { debugDirectories: this.options.debugDirectories, warn });
+  }
+
+  /** Root-first frame ids of one sample (user part, then kernel part); counts its gaps. */
+  stack(pid: number, userStack: readonly bigint[], kernelStack: readonly bigint[], weight: number): FrameId[] {
+    const frames: FrameId[] = [];
+    const facts: FrameFacts[] = [];
+    if (userStack.length > 0) {
+      const view = this.view(pid);
+      for (let i = userStack.length - 1; i >= 0; i--) {
+        const address = userStack[i]!;
+        let resolved = view.resolved.get(address);
+        if (resolved === undefined) {
+          resolved = this.resolveUser(view, address, i > 0);
+          view.resolved.set(address, resolved);
+        }
+        for (const id of resolved.ids) frames.push(id);
+        facts.push(resolved.facts);
+      }
+    }
+    for (let i = kernelStack.length - 1; i >= 0; i--) {
+      const resolved = this.resolveKernel(kernelStack[i]!, i > 0);
+      for (const id of resolved.ids) frames.push(id);
+      facts.push(resolved.facts);
+    }
+    this.gaps.add(facts, weight);
+    return frames;
+  }
+
+  report(): SymbolizeReport {
+    return this.gaps.finish((paths) => this.options.host.packageOf(paths), this.warnings);
+  }
+
+  private view(pid: number): ProcessView {
+    let view = this.processes.get(pid);
+    if (!view) {
+      const snapshot = this.snapshots.get(pid);
+      view = { pid, snapshot, mappings: executableMappings(snapshot), binaries: new Map(), resolved: new Map() };
+      this.processes.set(pid, view);
+    }
+    return view;
+  }
+
+  private resolveKernel(address: bigint, isReturnAddress: boolean): Resolved {
+    let resolved = this.kernel.get(address);
+    if (resolved) return resolved;
+    if (this.kallsyms === null) {
+      const text = this.options.host.kallsyms();
+      this.kallsyms = text === undefined ? undefined : Kallsyms.parse(text);
+      if (!this.kallsyms) this.warn('/proc/kallsyms: unreadable, or every address is 0 (kernel.kptr_restrict): kernel frames keep their addresses');
+    }
+    // A return address points after the call, and the call may be its function's last instruction.
+    const symbol = this.kallsyms?.lookup(isReturnAddress ? address - 1n : address);
+    const frame: Frame = symbol ? { name: symbol.name, kind: 'kernel', module: symbol.module } : { name: hex(address), kind: 'kernel', module: KERNEL_MODULE };
+    resolved = { ids: [this.builder.internFrame(frame)], facts: { module: frame.module!, named: symbol !== undefined, debugInfo: true } };
+    this.kernel.set(address, resolved);
+    return resolved;
+  }
+
+  private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {
+    const mapping = findMapping(view.mappings, address);
+    if (!mapping) {
+      const module = view.snapshot ? '[unknown]' : '[process not captured]';
+      return { ids: [this.builder.internFrame({ name: hex(address), kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
+    }
+    if (mapping.inode === 0 || !mapping.path.startsWith('/')) {
+      // JIT step: anonymous executable memory is named by perf maps (jit.ts) here.
+      const module = mapping.path === '' ? '[anon]' : mapping.path;
+      const name = `[${module.replace(/^\[|\]$/g, '')}+${hex(address - mapping.start)}]`;
+      return { ids: [this.builder.internFrame({ name, kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
+    }
+    let binary = view.binaries.get(mapping.path);
+    if (binary === undefined && !view.binaries.has(mapping.path)) {
+      binary = this.binaries.get(view.pid, view.snapshot, mapping.path);
+      view.binaries.set(mapping.path, binary);
+    }
+    const path = mapping.path.replace(/ \(deleted\)$/, '');
+    const module = binary?.module ?? basename(path);
+    const fileOffset = Number(address - mapping.start + mapping.offset);
+    const vaddr = binary?.elf.vaddrOfOffset(fileOffset);
+    const lookupAt = vaddr === undefined ? undefined : isReturnAddress ? vaddr - 1 : vaddr;
+    const symbol = lookupAt === undefined ? undefined : binary!.symbols.lookup(lookupAt);
+    const facts: FrameFacts = { module, path, named: symbol !== undefined, debugInfo: binary?.hasDwarf ?? false };
+    if (!symbol) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
+    // Name step: demangling (demangle.ts) applies to symbol.name here.
+    return { ids: [this.builder.internFrame({ name: symbol.name, kind: 'user', module })], facts };
+  }
+
+  private warn(message: string): void {
+    this.warnings.push(message);
+    this.options.warn(message);
+  }
+}
+
+/** The profile with a `symbolization` report in `metadata.extra` and one note per module with gaps. */
+export interface SymbolizeResult {
+  readonly profile: Profile;
+  readonly report: SymbolizeReport;
+}
+
+export async function symbolizeWithReport(raw: RawProfile, options: Partial<SymbolizeOptions> = {}): Promise<SymbolizeResult> {
+  const builder = new ProfileBuilder();
+  const symbolizer = new Symbolizer(builder, raw.processes, options);
+  for (const sample of raw.samples) {
+    const frames = symbolizer.stack(sample.pid, sample.userStack, sample.kernelStack, sample.count);
+    // Root-frame step: a container frame (container.ts) goes in front of `frames` here.
+    builder.addStack(frames, sample.count, { comm: sample.comm, pid: sample.pid, tid: sample.tid });
+  }
+  const report = symbolizer.report();
+  const notes = reportLines(report);
+  const metadata = {
+    ...raw.metadata,
+    notes: [...(raw.metadata.notes ?? []), ...notes],
+    extra: { ...(raw.metadata.extra ?? {}), symbolization: report },
+  };
+  return { profile: builder.build(metadata), report };
+}
+
+/** RawProfile → Profile. What could not be named is in `metadata.notes` and `metadata.extra.symbolization`. */
+export async function symbolize(raw: RawProfile, options: Partial<SymbolizeOptions> = {}): Promise<Profile> {
+  return (await symbolizeWithReport(raw, options)).profile;
+}

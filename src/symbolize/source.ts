@@ -1,0 +1,29 @@
+/**
+ * What the symbolizer needs from the machine, as an interface: src/host implements it over /proc
+ * and the file system; tests can hand in fixtures. Nothing else in src/symbolize touches the host.
+ */
+import type { ProcessSnapshot } from '../profile/raw.js';
+
+/** Random access to a file's bytes. */
+export interface ByteSource {
+  readonly size: number;
+  /** Where it was opened from, for messages. */
+  readonly path: string;
+  /** Identity of the file (stat), when known: two mappings of one file share it. */
+  readonly dev?: number;
+  readonly inode?: number;
+  /** Up to `length` bytes at `offset` (fewer at the end of the file). */
+  read(offset: number, length: number): Buffer;
+  close(): void;
+}
+
+export interface SymbolHost {
+  /** The text of /proc/kallsyms, or undefined when unreadable. */
+  kallsyms(): string | undefined;
+  /** A binary that `snapshot`'s process mapped at `path`: its captured descriptor, its root, then the path. */
+  openMapped(pid: number, snapshot: ProcessSnapshot | undefined, path: string): ByteSource | undefined;
+  /** A file by path (debug files). */
+  openFile(path: string): ByteSource | undefined;
+  /** The Debian package that owns `path` (`dpkg -S`), for advice; undefined when unknown. */
+  packageOf(paths: readonly string[]): ReadonlyMap<string, string>;
+}
