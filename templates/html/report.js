@@ -56,25 +56,9 @@
 
   const state = { zoom: 0, inverted: !!data.inverted, width: 0, matchedName: null, matchedTotal: 0, hover: -1 };
 
-  // Colours: a hue/lightness inside the kind's range picked by a hash of the name, as
-  // FlameGraph does, so a function keeps its colour everywhere in the graph.
-  const colourCache = new Map();
-  function hash(text) {
-    let h = 2166136261;
-    for (let i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 16777619); }
-    return (h >>> 0) / 4294967296;
-  }
-  function kindColour(kind, name) {
-    const key = kind + ':' + name;
-    let colour = colourCache.get(key);
-    if (colour === undefined) {
-      const [h0, h1, s, l0, l1] = data.kinds[kind].colour;
-      const v = hash(names[name]);
-      colour = `hsl(${(h0 + (h1 - h0) * v).toFixed(1)},${s}%,${(l0 + (l1 - l0) * ((v * 7) % 1)).toFixed(1)}%)`;
-      colourCache.set(key, colour);
-    }
-    return colour;
-  }
+  // Colours come precomputed per name from the SVG palettes (src/render/html/colors.ts).
+  const css = (packed) => '#' + (packed >>> 0).toString(16).padStart(6, '0');
+  const nameColour = data.colours.map(css);
   // Differential colouring: red where a frame's share of its profile grew, blue where it shrank.
   let maxDelta = 0;
   const delta = differential ? new Float64Array(N) : null;
@@ -93,7 +77,7 @@
       const fade = Math.round(245 - 190 * v);
       return delta[i] >= 0 ? `rgb(245,${fade},${fade})` : `rgb(${fade},${fade},245)`;
     }
-    return kindColour(tree.k[i], tree.n[i]);
+    return tree.k[i] === MERGED_KIND ? css(data.kinds[MERGED_KIND].colour) : nameColour[tree.n[i]];
   }
 
   const FONT = '12px ui-monospace, "DejaVu Sans Mono", monospace';
@@ -391,8 +375,7 @@
     const li = document.createElement('li');
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
-    const [h0, h1, s, l0, l1] = kind.colour;
-    swatch.style.background = `hsl(${(h0 + h1) / 2},${s}%,${(l0 + l1) / 2}%)`;
+    swatch.style.background = css(kind.colour);
     li.append(swatch, document.createTextNode(kind.label));
     legend.appendChild(li);
   });
@@ -465,4 +448,5 @@
   setInverted(state.inverted);
   renderFunctions();
   document.documentElement.dataset.ready = 'true';
+  performance.mark('profile-ready');
 })();
