@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
+import { pushFlags, pushWithFlags } from '../cli/push.js';
 import { ProfileError } from '../errors.js';
 import { writeProfile } from '../output/index.js';
 import type { Profile } from '../profile/model.js';
@@ -84,6 +85,8 @@ export default class RecordCommand extends BaseCommand {
       summary: 'Distinct stacks the kernel can hold; stacks beyond it are counted as dropped.',
       default: DEFAULTS.stackStorageSize,
     }),
+    push: Flags.string({ summary: 'Also send the profile to this Pyroscope-compatible server (see `profile push`).', helpValue: 'URL' }),
+    ...pushFlags,
   };
 
   async run(): Promise<void> {
@@ -135,6 +138,9 @@ export default class RecordCommand extends BaseCommand {
       stages.closeCapturedFiles?.();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       process.stderr.write(`${summary(result)}\n`);
+      if (flags.push !== undefined) {
+        await pushWithFlags(profile, flags.push, flags, flags.output && flags.output !== '-' ? `the profile is kept in ${flags.output}` : 'the profile went to standard output');
+      }
       if (result.commandExitCode !== undefined && result.commandExitCode !== 0) this.exit(result.commandExitCode);
     } finally {
       process.off('SIGINT', onSignal);

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import { readPprof } from '../../src/input/index.js';
+import { loadProfile, readPprof } from '../../src/input/index.js';
 import { foldedLines } from '../../src/profile/folded.js';
-import { loadProfile } from '../../src/input/index.js';
+import { canUseBpf } from '../helpers/bpf.js';
 import { runCli } from '../helpers/cli.js';
 import { startIngestServer } from '../helpers/ingest.js';
 
@@ -15,7 +16,7 @@ t.test('profile push FILE --server sends pprof with name, token from the environ
   t.teardown(() => server.close());
   const result = await runCli(['push', file, '--server', server.url, '--name', 'web{env=ci}', '--tenant', 'team-a'], { env: { PROFILE_PUSH_TOKEN: 'from-env' } });
   t.equal(result.code, 0, result.stderr);
-  t.match(result.stderr, new RegExp(`pushed .*before\\.folded to ${server.url}/ingest`));
+  t.equal(result.stderr, `profile: pushed to ${server.url}/ingest\n`);
   const req = server.requests[0]!;
   t.equal(req.query.get('name'), 'web{env=ci}');
   t.equal(req.headers.authorization, 'Bearer from-env');
@@ -35,4 +36,25 @@ t.test('a failing server: retried, then one line, exit 1, the file kept', async 
   t.notMatch(result.stderr, /secret-token/);
   t.equal(server.requests.length, 2);
   t.ok(existsSync(file) && readFileSync(file).equals(before));
+});
+
+t.test('profile record --push sends the recording it also writes', async (t) => {
+  if (!canUseBpf()) {
+    if (process.env.CI === 'true') return t.fail('CI: profile record --push needs root with BPF');
+    return t.skip('needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool');
+  }
+  const server = await startIngestServer([503]);
+  t.teardown(() => server.close());
+  const out = join(mkdtempSync(join(tmpdir(), 'profile-push-')), 'rec.pb.gz');
+  const result = await runCli(['record', '-o', out, '--push', server.url, '--name', 'rec{ci=1}', '--retries', '2', '--', 'sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'], { timeoutMs: 120_000 });
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stderr, /pushed to http:\/\/127\.0\.0\.1:\d+\/ingest/);
+  t.equal(server.requests.length, 2, 'a 503 is retried');
+  const req = server.requests[1]!;
+  t.equal(req.query.get('name'), 'rec{ci=1}');
+  t.equal(req.query.get('sampleRate'), '99');
+  t.ok(Number(req.query.get('until')) >= Number(req.query.get('from')));
+  const pushed = readPprof(gunzipSync(req.profileFile!), 'pushed');
+  t.same(foldedLines(pushed), foldedLines(await loadProfile(out)), 'the server got what was written');
+  t.ok(pushed.stacks.some((s) => s.thread?.comm === 'sh'), 'the recorded command is in it');
 });
