@@ -65,7 +65,8 @@ function fromBytes(bytes: Buffer, file: string, options: LoadOptions, depth: num
     case 'pprof':
       return readPprof(bytes, file);
     case 'json': {
-      const doc = parseJson(bytes.toString('utf8'), file);
+      // TextDecoder drops a UTF-8 byte-order mark, which JSON.parse would reject.
+      const doc = parseJson(new TextDecoder().decode(bytes), file);
       if (!isSpeedscope(doc)) throw new InputError('JSON input is not a speedscope file (its $schema does not name speedscope)', file, 1);
       return readSpeedscope(doc, file);
     }
