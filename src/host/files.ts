@@ -96,6 +96,30 @@ export function closeFile(fd: number): void {
   }
 }
 
+/** Where a process writes its JIT perf map, as it sees its file system (NSPID: its innermost PID). */
+export function perfMapPath(nsPid: number): string {
+  return `/tmp/perf-${nsPid}.map`;
+}
+
+const heldPerfMaps = new Set<number>();
+
+/**
+ * Opens a live process's perf map through its root, ownership checked against `uid`, for process
+ * capture: held until `closePerfMaps()`, the map can be read at the end of the run even after the
+ * process and its container are gone. Undefined when there is none (yet) or it is refused.
+ */
+export function openPerfMapFile(pid: number, uid: number, nsPid: number): number | undefined {
+  const opened = openTrustedFile(`/proc/${pid}/root${perfMapPath(nsPid)}`, { uids: [uid] });
+  if (!opened.ok) return undefined;
+  heldPerfMaps.add(opened.fd);
+  return opened.fd;
+}
+
+export function closePerfMaps(): void {
+  for (const fd of heldPerfMaps) closeFile(fd);
+  heldPerfMaps.clear();
+}
+
 export interface ProcessIdentity {
   /** Real uid. */
   readonly uid: number;

@@ -10,7 +10,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
-import { processCgroup } from './files.js';
+import { closePerfMaps, openPerfMapFile, perfMapPath, processCgroup } from './files.js';
 
 const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/;
 
@@ -89,6 +89,7 @@ export function closeCapturedFiles(): void {
     }
   }
   fdsByFile.clear();
+  closePerfMaps();
 }
 
 function read(path: string): string | undefined {
@@ -115,11 +116,15 @@ export function captureProcess(pid: number): ProcessSnapshot | undefined {
     const fd = openMappedFile(pid, mapping);
     if (fd !== undefined) fds.set(mapping.path, fd);
   }
+  // A JIT's perf map, opened while /proc/PID/root exists (src/symbolize/perfmap.ts reads it at the end).
+  const nsPids = nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid];
+  const perfMap = uid ? openPerfMapFile(pid, Number(uid[1]), nsPids[nsPids.length - 1]!) : undefined;
+  if (perfMap !== undefined) fds.set(perfMapPath(nsPids[nsPids.length - 1]!), perfMap);
   return {
     pid,
     comm,
     mappings,
-    nsPids: nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid],
+    nsPids,
     uid: uid ? Number(uid[1]) : undefined,
     cgroup: processCgroup(pid),
     fds,

@@ -18,6 +18,9 @@ import type { Frame, FrameId, Profile } from '../profile/model.js';
 import type { Mapping, ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { HOST } from '../host/index.js';
 import { Binaries, type Binary } from './binaries.js';
+import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './container.js';
+import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, type Demangler, type DemangleOptions } from './demangle.js';
+import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
 import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
 import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
 import { GapCounter, reportLines, type FrameFacts, type SymbolizeReport } from './report.js';
@@ -26,7 +29,7 @@ import type { SymbolHost } from './source.js';
 export type { ModuleGap, SymbolizeReport } from './report.js';
 export { reportLines } from './report.js';
 
-export interface SymbolizeOptions {
+export interface SymbolizeOptions extends DemangleOptions, ContainerOptions, JitOptions {
   /** Inlined functions as their own frames (kind `inline`) when DWARF is available. Default true (`--no-inline` turns it off). */
   readonly inline: boolean;
   /** Directories searched for separate debug files by build-id and debuglink. Default `/usr/lib/debug`. */
@@ -38,6 +41,9 @@ export interface SymbolizeOptions {
 }
 
 export const DEFAULTS: SymbolizeOptions = Object.freeze({
+  ...DEMANGLE_DEFAULTS,
+  ...CONTAINER_DEFAULTS,
+  ...JIT_DEFAULTS,
   inline: true,
   debugDirectories: DEBUG_FILE_DEFAULTS.debugDirectories,
   warn: () => {},
@@ -91,11 +97,16 @@ export class Symbolizer {
   private kallsyms: Kallsyms | undefined | null = null;
   private readonly kernel = new Map<bigint, Resolved>();
   private readonly processes = new Map<number, ProcessView>();
+  private readonly jit: JitSymbolizer;
+  /** Names stay as the symbol tables have them until `prepare` has loaded the demangler. */
+  private demangler: Demangler = IDENTITY_DEMANGLER;
 
   constructor(
     private readonly builder: ProfileBuilder,
     private readonly snapshots: ReadonlyMap<number, ProcessSnapshot>,
     options: Partial<SymbolizeOptions> = {},
+    /** `RunMetadata.startTime` of the recording, when known. */
+    runStart?: string,
   ) {
     this.options = { ...DEFAULTS, ...options };
     const warn = (message: string): void => {
@@ -103,6 +114,30 @@ export class Symbolizer {
       this.options.warn(message);
     };
     this.binaries = new Binaries(this.options.host, { debugDirectories: this.options.debugDirectories, warn });
+    this.jit = new JitSymbolizer(this.options, { warn, notBeforeMs: runStart === undefined ? undefined : Date.parse(runStart) });
+  }
+
+  /**
+   * The asynchronous part, before `stack`: loads the demangler, reads every process's perf map
+   * once more (JITs such as node write theirs late, often at exit) and maps JavaScript frames
+   * through source maps.
+   */
+  async prepare(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): Promise<void> {
+    this.demangler = await demanglerFor(this.options);
+    this.jit.finish(this.snapshots);
+    await this.jit.prepare(samples);
+  }
+
+  /** Root frames above a process's stacks (its container, when asked for). */
+  rootFrames(pid: number): FrameId[] {
+    if (!this.options.containerFrame) return [];
+    const frame = containerFrame(this.snapshots.get(pid)?.cgroup);
+    return frame ? [this.builder.internFrame(frame)] : [];
+  }
+
+  /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
+  close(): void {
+    this.jit.close();
   }
 
   /** Root-first frame ids of one sample (user part, then kernel part); counts its gaps. */
@@ -163,12 +198,16 @@ export class Symbolizer {
 
   private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {
     const mapping = findMapping(view.mappings, address);
+    // JIT step: code in anonymous memory, or in memory mapped after the process was captured.
+    if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) {
+      const jit = this.jit.frameNow(view.pid, address);
+      if (jit) return { ids: [this.builder.internFrame(jit)], facts: { module: jit.module!, named: true, debugInfo: false } };
+    }
     if (!mapping) {
       const module = view.snapshot ? '[unknown]' : '[process not captured]';
       return { ids: [this.builder.internFrame({ name: hex(address), kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
     }
     if (mapping.inode === 0 || !mapping.path.startsWith('/')) {
-      // JIT step: anonymous executable memory is named by perf maps (jit.ts) here.
       const module = mapping.path === '' ? '[anon]' : mapping.path;
       const name = `[${module.replace(/^\[|\]$/g, '')}+${hex(address - mapping.start)}]`;
       return { ids: [this.builder.internFrame({ name, kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
@@ -186,8 +225,7 @@ export class Symbolizer {
     const symbol = lookupAt === undefined ? undefined : binary!.symbols.lookup(lookupAt);
     const facts: FrameFacts = { module, path, named: symbol !== undefined, debugInfo: binary?.hasDwarf ?? false };
     if (!symbol) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
-    // Name step: demangling (demangle.ts) applies to symbol.name here.
-    return { ids: [this.builder.internFrame({ name: symbol.name, kind: 'user', module })], facts };
+    return { ids: [this.builder.internFrame({ name: this.demangler.demangle(symbol.name), kind: 'user', module })], facts };
   }
 
   private warn(message: string): void {
@@ -204,11 +242,16 @@ export interface SymbolizeResult {
 
 export async function symbolizeWithReport(raw: RawProfile, options: Partial<SymbolizeOptions> = {}): Promise<SymbolizeResult> {
   const builder = new ProfileBuilder();
-  const symbolizer = new Symbolizer(builder, raw.processes, options);
-  for (const sample of raw.samples) {
-    const frames = symbolizer.stack(sample.pid, sample.userStack, sample.kernelStack, sample.count);
-    // Root-frame step: a container frame (container.ts) goes in front of `frames` here.
-    builder.addStack(frames, sample.count, { comm: sample.comm, pid: sample.pid, tid: sample.tid });
+  const symbolizer = new Symbolizer(builder, raw.processes, options, raw.metadata.startTime);
+  try {
+    await symbolizer.prepare(raw.samples);
+    for (const sample of raw.samples) {
+      const frames = symbolizer.stack(sample.pid, sample.userStack, sample.kernelStack, sample.count);
+      const roots = symbolizer.rootFrames(sample.pid);
+      builder.addStack(roots.length > 0 ? [...roots, ...frames] : frames, sample.count, { comm: sample.comm, pid: sample.pid, tid: sample.tid });
+    }
+  } finally {
+    symbolizer.close();
   }
   const report = symbolizer.report();
   const notes = reportLines(report);

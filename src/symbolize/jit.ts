@@ -25,16 +25,20 @@ export const JIT_DEFAULTS: JitOptions = Object.freeze({ sourceMaps: true });
 export interface JitHooks {
   readonly warn?: (message: string) => void;
   readonly reader?: PerfMapReader;
+  /** When the run started (ms since the epoch); see `PerfMapsOptions.notBeforeMs`. */
+  readonly notBeforeMs?: number;
 }
 
 export class JitSymbolizer {
   private readonly perfMaps: PerfMaps;
   private readonly sourceMaps?: SourceMaps;
   private readonly frames = new Map<string, Promise<Frame | undefined>>();
+  /** Frames resolved by `prepare`, for the synchronous `frameNow`. */
+  private readonly ready = new Map<string, Frame>();
   private readonly roots = new Map<number, string>();
 
   constructor(options: Partial<JitOptions> = {}, hooks: JitHooks = {}) {
-    this.perfMaps = new PerfMaps({ warn: hooks.warn, reader: hooks.reader });
+    this.perfMaps = new PerfMaps({ warn: hooks.warn, reader: hooks.reader, notBeforeMs: hooks.notBeforeMs });
     if (options.sourceMaps ?? JIT_DEFAULTS.sourceMaps) this.sourceMaps = new SourceMaps({ warn: hooks.warn });
   }
 
@@ -63,6 +67,34 @@ export class JitSymbolizer {
       this.frames.set(key, frame);
     }
     return frame;
+  }
+
+  /**
+   * Resolves (source maps are asynchronous) the frames of every user address of `samples` that a
+   * perf map covers, so that `frameNow` can answer synchronously from the symbolizer's stack walk.
+   */
+  async prepare(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    const asked = new Set<string>();
+    for (const sample of samples) {
+      if (!this.perfMaps.mapOf(sample.pid)) continue;
+      for (const address of sample.userStack) {
+        const symbol = this.perfMaps.lookup(sample.pid, address);
+        if (symbol === undefined) continue;
+        const key = `${sample.pid}\0${symbol.name}`;
+        if (asked.has(key)) continue;
+        asked.add(key);
+        pending.push(this.frame(sample.pid, address).then((frame) => frame && this.ready.set(key, frame)));
+      }
+    }
+    await Promise.all(pending);
+  }
+
+  /** The frame of a JIT address from what `prepare` resolved; the perf map's own name otherwise. */
+  frameNow(pid: number, address: bigint | number): Frame | undefined {
+    const symbol = this.perfMaps.lookup(pid, address);
+    if (symbol === undefined) return undefined;
+    return this.ready.get(`${pid}\0${symbol.name}`) ?? { name: symbol.name, kind: 'jit', module: PerfMaps.moduleName(pid) };
   }
 
   close(): void {

@@ -14,7 +14,7 @@
  * `lookup(pid, address)` then answers from the latest successful read.
  */
 import { excerpt } from '../errors.js';
-import { closeFile, openTrustedFile, processIdentity, readTrustedFd, type TrustedOpen, type TrustedRead, type TrustedReadOptions } from '../host/files.js';
+import { closeFile, openTrustedFile, perfMapPath, processIdentity, readTrustedFd, type TrustedOpen, type TrustedRead, type TrustedReadOptions } from '../host/files.js';
 
 export interface PerfMapSymbol {
   readonly start: number;
@@ -228,17 +228,22 @@ export interface PerfMapsOptions {
   /** Called once per file with a one-line warning (refused file, bad lines). */
   readonly warn?: (message: string) => void;
   readonly reader?: PerfMapReader;
+  /**
+   * When the run started (ms since the epoch). A map found only after its process is gone must
+   * have been written since then: PIDs are reused, and node never deletes its map, so /tmp may
+   * hold an older process's map under the same name.
+   */
+  readonly notBeforeMs?: number;
 }
 
 /** The key of a perf map's descriptor in `ProcessSnapshot.fds`: its path as the process sees it. */
-export function perfMapKey(nsPid: number): string {
-  return `/tmp/perf-${nsPid}.map`;
-}
+export const perfMapKey = perfMapPath;
 
 /**
- * For process capture (src/host): opens a live process's perf map now, ownership checked, so that
- * it can be read at the end of the run even when the process and its container are gone. Store
- * the descriptor in `ProcessSnapshot.fds` under `key`; the capturer closes it after symbolizing.
+ * Opens a live process's perf map now, ownership checked, so that it can be read at the end of the
+ * run even when the process and its container are gone; the caller closes the descriptor. Process
+ * capture (src/host/procfs.ts) does the same with `openPerfMapFile` and keeps it in
+ * `ProcessSnapshot.fds` under `key`.
  */
 export function openPerfMap(pid: number, reader: PerfMapReader = HOST_READER): { readonly key: string; readonly fd: number } | undefined {
   const identity = reader.identity(pid);
@@ -255,6 +260,8 @@ interface Tracked {
   fd?: number;
   /** The descriptor belongs to a process snapshot, which closes it. */
   adopted?: boolean;
+  /** Opened on the host's /tmp after the process was gone. */
+  gone?: boolean;
   map?: PerfMap;
   mtimeMs?: number;
   readSize?: number;
@@ -266,10 +273,12 @@ export class PerfMaps {
   private readonly warned = new Set<string>();
   private readonly reader: PerfMapReader;
   private readonly warn: (message: string) => void;
+  private readonly notBeforeMs: number;
 
   constructor(options: PerfMapsOptions = {}) {
     this.reader = options.reader ?? HOST_READER;
     this.warn = options.warn ?? (() => undefined);
+    this.notBeforeMs = options.notBeforeMs ?? -Infinity;
   }
 
   /**
@@ -297,15 +306,26 @@ export class PerfMaps {
     const shown = entry.nsPid === pid ? inside : `/proc/${pid}/root${inside}`;
     if (entry.fd === undefined) {
       let opened = this.reader.open(`/proc/${pid}/root${inside}`, options);
+      let fromRoot = true;
       // A process that is gone has no root any more; in our own PID namespace its map is ours too.
-      if (!opened.ok && opened.missing && entry.nsPid === pid && this.reader.identity(pid) === undefined) opened = this.reader.open(inside, options);
+      if (!opened.ok && opened.missing && entry.nsPid === pid && this.reader.identity(pid) === undefined) {
+        opened = this.reader.open(inside, options);
+        fromRoot = false;
+      }
       if (!opened.ok) {
         if (!opened.missing) this.warnOnce(shown, `${shown}: perf map refused: ${opened.reason}`);
         return entry.map !== undefined;
       }
       entry.fd = opened.fd;
+      entry.gone = !fromRoot;
     }
     const result = this.reader.read(entry.fd, options);
+    if (result.ok && entry.gone === true && result.mtimeMs < this.notBeforeMs) {
+      this.warnOnce(shown, `${shown}: perf map not used: written before this run, by an earlier process with the same PID`);
+      this.reader.close(entry.fd);
+      entry.fd = undefined;
+      return entry.map !== undefined;
+    }
     if (!result.ok) {
       this.warnOnce(shown, `${shown}: perf map refused: ${result.reason}`);
       return entry.map !== undefined;
