@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { oneLineError, runCli } from '../helpers/cli.js';
 import { golden, svgFrames } from '../helpers/svg.js';
+import { launchBrowser, recordedPage, requireBrowser } from '../helpers/browser.js';
+import { pathToFileURL } from 'node:url';
 
 const fixtures = join(import.meta.dirname, '../fixtures/diff');
 const before = join(fixtures, 'before.folded');
@@ -55,6 +57,23 @@ t.test('-o diff.html is a differential report', async (t) => {
   t.match(html, /Differential Flame Graph/);
   t.match(html, /parse_json/);
   t.match(html, /"otherTotal":200/, 'baseline total embedded');
+});
+
+t.test('the differential report opens offline in chromium and shows what changed', async (t) => {
+  if (!requireBrowser(t)) return;
+  const out = join(dir, 'view.html');
+  t.equal((await runCli(['diff', before, after, '-o', out])).code, 0);
+  const browser = await launchBrowser();
+  t.teardown(() => browser.close());
+  const url = pathToFileURL(out).href;
+  const { page, record } = await recordedPage(browser.browser, url);
+  await page.goto(url, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.body.innerText.includes('Biggest changes'), { timeout: 20_000 });
+  const text = (await page.evaluate(() => document.body.innerText)).replace(/[ \t]+/g, ' ');
+  t.match(text, /Biggest changes\n.*\nparse_json user 20 \(10\.00%\) 120 \(30\.00%\) \+20\.00 pp/, 'biggest change first');
+  t.match(text, /old_path user 20 \(10\.00%\) 0 \(0\.00%\) -10\.00 pp/, 'a BEFORE-only function is listed');
+  t.same(record.pageErrors, []);
+  t.same(record.requests, [], 'no network request');
 });
 
 t.test('pprof and speedscope inputs diff like their folded sources', async (t) => {
