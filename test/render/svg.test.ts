@@ -65,7 +65,9 @@ t.test('frames, counts and percentages as flamegraph.pl writes them', async (t) 
   const bash = frames.find((f) => f.title.startsWith('bash ('))!;
   const main = frames.find((f) => f.title.startsWith('main ('))!;
   t.equal(bash.width, Math.round((1180 * 22) / 168 * 100) / 100, 'width is proportional to the count');
-  t.ok(main.x < frames.find((f) => f.title.startsWith('main2 ('))!.x, 'siblings in flamegraph.pl order: main;… sorts before main2;…');
+  const topMain = frames.find((f) => f.title.startsWith('main (') && f.y === frames[0]!.y - 16)!;
+  t.ok(frames.find((f) => f.title.startsWith('main2 ('))!.x < topMain.x, "siblings in flamegraph.pl order: its sorted lines put main2;… before main;… (';' > '2')");
+  t.ok(main.x > 0);
   // A node's own samples come first, then its children (flamegraph.pl's sorted lines put "bash;main 2" before "bash;main;…").
   const execute = frames.find((f) => f.title.startsWith('execute_command ('))!;
   t.equal(execute.x, Math.round((10 + (1180 * 2) / 168) * 100) / 100);

@@ -1,13 +1,15 @@
 // Reference: flamegraph.pl (https://github.com/brendangregg/FlameGraph) for the layout, the
 // tooltip text and the pruning rule, so the same folded input draws the same frames.
+import type { Readable } from 'node:stream';
 import { ProfileError } from '../../errors.js';
-import { Profile } from '../../profile/model.js';
+import { Profile, type FrameKind } from '../../profile/model.js';
 import type { Sink } from '../../output/sink.js';
 import { background, diffColor, frameColor, isPalette, type PaletteOptions } from '../palette.js';
-import { buildFlameChart, buildFlameTree, profileChartStacks, type FlameNode } from '../tree.js';
+import type { FlameNode } from '../tree.js';
 import { cssFontFamily, cut, xmlText } from './escape.js';
 import { coord, countText, fixed } from './format.js';
 import { minWeight, SVG_DEFAULTS, type SvgOptions } from './options.js';
+import { foldedStacks, profileStacks, type Stacks } from './stacks.js';
 import { svgTemplates } from './templates.js';
 
 export { SVG_DEFAULTS, type SvgOptions } from './options.js';
@@ -31,33 +33,79 @@ interface Geometry {
   readonly minWeight: number;
 }
 
+/** A frame to draw: weight units for position and width, depth 0 for the root. */
+interface Drawn {
+  readonly name: string;
+  readonly kind: FrameKind;
+  readonly depth: number;
+  readonly start: number;
+  readonly weight: number;
+  /** Differential trees only: the node, for the other side's counts. */
+  readonly node?: FlameNode;
+}
+
 /**
- * Writes an interactive SVG flame graph of `input` (a profile, or a tree from `buildFlameTree` /
- * `buildFlameChart`, differential when its root has `otherTotal`) to `sink`, piece by piece.
+ * Writes an interactive SVG flame graph of `input` to `sink`, piece by piece. A profile is laid
+ * out from its sorted stacks the way flamegraph.pl does (no tree in memory, only the frames wide
+ * enough to draw); a tree from `buildFlameTree` / `buildFlameChart` is drawn as given, and is
+ * differential when its root has `otherTotal`.
  */
 export async function writeSvg(input: Profile | FlameNode, sink: Sink, options: Partial<SvgOptions> = {}): Promise<void> {
   const opts: SvgOptions = { ...SVG_DEFAULTS, ...options };
   validate(opts);
-  const profile = input instanceof Profile ? input : undefined;
-  const root = profile
-    ? opts.flamechart
-      ? buildFlameChart(profileChartStacks(profile, { reverse: opts.reverse, processFrame: opts.processFrame }))
-      : buildFlameTree(profile, { reverse: opts.reverse, processFrame: opts.processFrame })
-    : (input as FlameNode);
+  if (input instanceof Profile) {
+    const stacks = profileStacks(input, opts);
+    await render(sink, opts, stacks.total, (smallest) => flowLayout(stacks, smallest), {
+      countName: opts.countName || input.metadata.unit || 'samples',
+      title: opts.title || input.metadata.title || defaultTitle(opts, opts.flamechart),
+    });
+    return;
+  }
+  const root = input;
   const chart = root.offset !== undefined;
-  const countName = opts.countName || profile?.metadata.unit || 'samples';
-  const title = opts.title || profile?.metadata.title || (chart ? 'Flame Chart' : opts.inverted ? 'Icicle Graph' : 'Flame Graph');
-  const out = new Chunks(sink);
+  const diff = root.otherTotal !== undefined ? new DiffScale(root, opts.normalizeDiff) : undefined;
+  await render(sink, opts, root.total, (smallest) => treeLayout(root, smallest, chart), { countName: opts.countName || 'samples', title: opts.title || defaultTitle(opts, chart), diff });
+}
 
-  const total = root.total;
+/**
+ * The SVG of folded text read straight from `input` (`file` names it in errors): the fast path
+ * for `profile render` of folded files, with no Profile in between. Same output as
+ * `writeSvg(await readFolded(…))`; for a flame chart every line stays where it is.
+ */
+export async function writeSvgFromFolded(input: Readable, file: string, sink: Sink, options: Partial<SvgOptions> = {}): Promise<void> {
+  const opts: SvgOptions = { ...SVG_DEFAULTS, ...options };
+  validate(opts);
+  const stacks = await foldedStacks(input, file, opts);
+  await render(sink, opts, stacks.total, (smallest) => flowLayout(stacks, smallest), {
+    countName: opts.countName || 'samples',
+    title: opts.title || defaultTitle(opts, opts.flamechart),
+  });
+}
+
+function defaultTitle(opts: SvgOptions, chart: boolean): string {
+  return chart ? 'Flame Chart' : opts.inverted ? 'Icicle Graph' : 'Flame Graph';
+}
+
+async function render(
+  sink: Sink,
+  opts: SvgOptions,
+  total: number,
+  layout: (smallest: number) => Drawn[],
+  text: { readonly countName: string; readonly title: string; readonly diff?: DiffScale },
+): Promise<void> {
+  const out = new Chunks(sink);
   if (!(total > 0)) {
-    await writeEmpty(out, opts, title);
+    await writeEmpty(out, opts, text.title);
     return;
   }
   const widthPerWeight = (opts.width - 2 * XPAD) / total;
   const smallest = minWeight(opts.minWidth, total, 1 / widthPerWeight);
-  const diff = root.otherTotal !== undefined ? new DiffScale(root, opts.normalizeDiff) : undefined;
-  const depthMax = measure(root, smallest, diff);
+  const frames = layout(smallest);
+  let depthMax = 0;
+  for (const frame of frames) {
+    if (frame.depth > depthMax) depthMax = frame.depth;
+    if (text.diff && frame.node && frame.depth > 0) text.diff.maxDelta = Math.max(text.diff.maxDelta, Math.abs(text.diff.delta(frame.node)));
+  }
   const ypad1 = opts.fontSize * 3;
   const ypad2 = opts.fontSize * 2 + 10;
   const ypad3 = opts.subtitle ? opts.fontSize * 2 : 0;
@@ -70,10 +118,75 @@ export async function writeSvg(input: Profile | FlameNode, sink: Sink, options: 
     widthPerWeight,
     minWeight: smallest,
   };
-  await writeHeader(out, opts, geometry, title);
-  await writeFrames(out, root, opts, geometry, countName, chart, diff);
+  await writeHeader(out, opts, geometry, text.title);
+  await writeFrames(out, frames, total, opts, geometry, text.countName, text.diff);
   await out.write('</g>\n</svg>\n');
   await out.flush();
+}
+
+/**
+ * flamegraph.pl's layout: walk the stacks in order, a frame starts where a stack first reaches
+ * it and ends where the next stack leaves it. Only frames at least `smallest` wide are kept;
+ * they come out parents first (children right to left), as the browser script expects.
+ */
+function flowLayout(stacks: Stacks, smallest: number): Drawn[] {
+  const drawn: Drawn[] = [];
+  const { pool, offsets, names, kinds } = stacks;
+  // The frames of the previous stack, as positions in pool, and when each started.
+  let previous = 0;
+  let previousLength = 0;
+  const starts: number[] = [];
+  let time = 0;
+  const close = (from: number): void => {
+    for (let i = previousLength - 1; i >= from; i--) {
+      const weight = time - starts[i]!;
+      const id = pool[previous + i]!;
+      if (weight >= smallest && weight > 0) drawn.push({ name: names[id]!, kind: kinds[id]!, depth: i + 1, start: starts[i]!, weight });
+    }
+  };
+  for (const s of stacks.order) {
+    const begin = offsets[s]!;
+    const length = offsets[s + 1]! - begin;
+    let same = 0;
+    while (same < previousLength && same < length && pool[previous + same] === pool[begin + same]) same++;
+    close(same);
+    for (let i = same; i < length; i++) starts[i] = time;
+    time += stacks.weights[s]!;
+    previous = begin;
+    previousLength = length;
+  }
+  close(0);
+  drawn.push({ name: 'all', kind: 'user', depth: 0, start: 0, weight: stacks.total });
+  return drawn.reverse();
+}
+
+/** Children in flamegraph.pl's order (`name;` sorted, see stacks.ts), so the frames line up with its graphs. */
+function ordered(children: readonly FlameNode[], chart: boolean): readonly FlameNode[] {
+  if (chart || children.length < 2) return children;
+  const keys = children.map((child, index) => ({ key: child.name + ';', kind: child.kind, index }));
+  keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.index - b.index));
+  return keys.map((k) => children[k.index]!);
+}
+
+/** The frames of a tree wide enough to draw, parents first. */
+function treeLayout(root: FlameNode, smallest: number, chart: boolean): Drawn[] {
+  const drawn: Drawn[] = [];
+  const pending: { node: FlameNode; start: number; depth: number }[] = [{ node: root, start: 0, depth: 0 }];
+  while (pending.length > 0) {
+    const { node, start, depth } = pending.pop()!;
+    drawn.push({ name: depth === 0 ? 'all' : node.name, kind: depth === 0 ? 'user' : node.kind, depth, start, weight: node.total, node });
+    const children = ordered(node.children, chart);
+    const next: { node: FlameNode; start: number; depth: number }[] = [];
+    let offset = start + node.self;
+    for (const child of children) {
+      const childStart = chart ? start + (child.offset ?? 0) : offset;
+      offset += child.total;
+      if (child.total >= smallest && child.total > 0) next.push({ node: child, start: childStart, depth: depth + 1 });
+    }
+    // Reversed so that the leftmost child is written first.
+    for (let i = next.length - 1; i >= 0; i--) pending.push(next[i]!);
+  }
+  return drawn;
 }
 
 function validate(opts: SvgOptions): void {
@@ -141,25 +254,6 @@ class DiffScale {
   }
 }
 
-/** The deepest drawn depth; also finds the largest change for the differential colour scale. */
-function measure(root: FlameNode, smallest: number, diff: DiffScale | undefined): number {
-  let depthMax = 0;
-  const nodes: FlameNode[] = [root];
-  const depths: number[] = [0];
-  while (nodes.length > 0) {
-    const node = nodes.pop()!;
-    const depth = depths.pop()!;
-    if (depth > depthMax) depthMax = depth;
-    if (diff && depth > 0) diff.maxDelta = Math.max(diff.maxDelta, Math.abs(diff.delta(node)));
-    for (const child of node.children) {
-      if (child.total < smallest || child.total <= 0) continue;
-      nodes.push(child);
-      depths.push(depth + 1);
-    }
-  }
-  return depthMax;
-}
-
 async function writeEmpty(out: Chunks, opts: SvgOptions, title: string): Promise<void> {
   const height = opts.fontSize * 5;
   await out.write(
@@ -206,80 +300,46 @@ async function writeHeader(out: Chunks, opts: SvgOptions, g: Geometry, title: st
   for (const part of parts) await out.write(part);
 }
 
-/** Children in the order flamegraph.pl draws them: its input lines sorted bytewise put `name;…` in `name` + ';' order. */
-function ordered(children: readonly FlameNode[], chart: boolean): readonly FlameNode[] {
-  if (chart || children.length < 2) return children;
-  const keys = children.map((child, index) => ({ key: child.name + ';', kind: child.kind, index }));
-  keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.index - b.index));
-  return keys.map((k) => children[k.index]!);
-}
-
-async function writeFrames(out: Chunks, root: FlameNode, opts: SvgOptions, g: Geometry, countName: string, chart: boolean, diff: DiffScale | undefined): Promise<void> {
+async function writeFrames(out: Chunks, frames: readonly Drawn[], total: number, opts: SvgOptions, g: Geometry, countName: string, diff: DiffScale | undefined): Promise<void> {
   const palette: PaletteOptions = { palette: opts.palette, colorByKind: opts.colorByKind, hash: opts.hash };
   const unit = xmlText(countName);
-  const total = root.total;
   const charWidth = opts.fontSize * opts.fontWidth;
   const rectHeight = coord(opts.frameHeight - FRAME_PAD);
   const colors = new Map<string, string>();
-  // Depth-first, parents before children: the browser script rebuilds the tree from this order.
-  const nodes: FlameNode[] = [root];
-  const starts: number[] = [0];
-  const depths: number[] = [0];
-  while (nodes.length > 0) {
-    const node = nodes.pop()!;
-    const start = starts.pop()!;
-    const depth = depths.pop()!;
-    const x1 = XPAD + start * g.widthPerWeight;
-    const x2 = XPAD + (start + node.total) * g.widthPerWeight;
+  for (const frame of frames) {
+    const x1 = XPAD + frame.start * g.widthPerWeight;
+    const width = frame.weight * g.widthPerWeight;
     const y1 = opts.inverted
-      ? g.ypad1 + g.ypad3 + depth * opts.frameHeight
-      : g.height - g.ypad2 - (depth + 1) * opts.frameHeight + FRAME_PAD;
-    const isRoot = depth === 0;
-    const shown = isRoot ? 'all' : node.name.replace(ANNOTATION, '');
+      ? g.ypad1 + g.ypad3 + frame.depth * opts.frameHeight
+      : g.height - g.ypad2 - (frame.depth + 1) * opts.frameHeight + FRAME_PAD;
+    const shown = frame.name.replace(ANNOTATION, '');
     const name = xmlText(shown);
     let info: string;
-    if (isRoot) {
-      info = `all (${countText(node.total)} ${unit}, 100%)`;
+    if (frame.depth === 0) {
+      info = `all (${countText(frame.weight)} ${unit}, 100%)`;
     } else {
       // flamegraph.pl computes the percentage from the rounded count it shows.
-      const rounded = Number(fixed(node.total, 0));
-      info = `${name} (${countText(node.total)} ${unit}, ${fixed((100 * rounded) / total, 2)}%`;
-      info += diff ? `; before ${countText(node.otherTotal ?? 0)} ${unit}, ${diff.otherPercent(node)}%; change ${diff.deltaText(node)})` : ')';
+      const rounded = Number(fixed(frame.weight, 0));
+      info = `${name} (${countText(frame.weight)} ${unit}, ${fixed((100 * rounded) / total, 2)}%`;
+      const node = frame.node;
+      info += diff && node ? `; before ${countText(node.otherTotal ?? 0)} ${unit}, ${diff.otherPercent(node)}%; change ${diff.deltaText(node)})` : ')';
     }
     let fill: string;
-    if (diff) {
-      fill = diffColor(diff.delta(node), diff.maxDelta);
+    if (diff && frame.node) {
+      fill = diffColor(diff.delta(frame.node), diff.maxDelta);
     } else {
-      const key = `${node.kind}\0${node.name}`;
-      fill = colors.get(key) ?? frameColor(node.name, isRoot ? 'user' : node.kind, palette);
+      const key = `${frame.kind}\0${frame.name}`;
+      fill = colors.get(key) ?? frameColor(frame.name, frame.kind, palette);
       colors.set(key, fill);
     }
-    const chars = Math.floor((x2 - x1) / charWidth);
+    const chars = Math.floor(width / charWidth);
     let label = '';
     if (chars >= 3) label = xmlText(chars < shown.length ? cut(shown, chars - 2) + '..' : shown);
-    const w = out.write(
-      `<g><title>${info}</title><rect x="${coord(x1)}" y="${coord(y1)}" width="${coord(x2 - x1)}" height="${rectHeight}" fill="${fill}" rx="2" ry="2"/>` +
+    const pending = out.write(
+      `<g><title>${info}</title><rect x="${coord(x1)}" y="${coord(y1)}" width="${coord(width)}" height="${rectHeight}" fill="${fill}" rx="2" ry="2"/>` +
         `<text x="${coord(x1 + 3)}" y="${coord(y1 + 3 + (opts.frameHeight - FRAME_PAD) / 2)}">${label}</text></g>\n`,
     );
-    if (w) await w;
-    const children = ordered(node.children, chart);
-    let next = start + node.self;
-    const pending: number[] = [];
-    for (const child of children) {
-      const childStart = chart ? start + (child.offset ?? 0) : next;
-      next += child.total;
-      if (child.total < g.minWeight || child.total <= 0) continue;
-      pending.push(childStart);
-    }
-    // Pushed in reverse so that the leftmost child is written first.
-    let p = pending.length - 1;
-    for (let i = children.length - 1; i >= 0; i--) {
-      const child = children[i]!;
-      if (child.total < g.minWeight || child.total <= 0) continue;
-      nodes.push(child);
-      starts.push(pending[p--]!);
-      depths.push(depth + 1);
-    }
+    if (pending) await pending;
   }
 }
 
