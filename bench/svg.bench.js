@@ -133,7 +133,7 @@ try {
   } else {
     console.log('| flamegraph.pl | — | absent (set FLAMEGRAPH_DIR) | | | | | |');
   }
-  console.log(`\nOur runs: ${ours.map((s) => s.toFixed(2)).join(', ')} s wall${peer.length ? `; flamegraph.pl: ${peer.map((s) => s.toFixed(2)).join(', ')} s wall (${PEER_RUNS} run${PEER_RUNS === 1 ? '' : 's'}: it takes tens of seconds each)` : ''}. Target: ≥ 10× faster than flamegraph.pl, same frames.`);
+  console.log(`\nOur runs: ${ours.map((s) => s.toFixed(2)).join(', ')} s wall${peer.length ? `; flamegraph.pl: ${peer.map((s) => s.toFixed(2)).join(', ')} s wall (${PEER_RUNS} run${PEER_RUNS === 1 ? '' : 's'}, SVG_BENCH_PEER_RUNS: each takes minutes)` : ''}. Target: ≥ 10× faster than flamegraph.pl, same frames.`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
