@@ -57,7 +57,13 @@ export function toPprof(profile: Profile): PprofProfile {
   // Ids start at 1: pprof reserves 0 for "none" (pprof-format throws on functionId 0).
   const functions: FunctionInput[] = [];
   const functionIds = new Map<string, number>();
+  // Per frame id, the function and the single-frame location (most locations): building a
+  // string key per frame of every stack made a 100k-stack export spend most of its time in GC.
+  const functionByFrame: (number | undefined)[] = [];
+  const locationByFrame: (number | undefined)[] = [];
   const functionFor = (frameId: FrameId): number => {
+    const known = functionByFrame[frameId];
+    if (known !== undefined) return known;
     const frame = profile.frames[frameId]!;
     const key = `${frame.name}\0${frame.file ?? ''}`;
     let id = functionIds.get(key);
@@ -66,12 +72,17 @@ export function toPprof(profile: Profile): PprofProfile {
       functions.push({ id, name: str(frame.name), systemName: str(frame.name), filename: str(frame.file) });
       functionIds.set(key, id);
     }
+    functionByFrame[frameId] = id;
     return id;
   };
 
   const locations: LocationInput[] = [];
   const locationIds = new Map<string, number>();
   const locationFor = (group: readonly FrameId[]): number => {
+    if (group.length === 1) {
+      const known = locationByFrame[group[0]!];
+      if (known !== undefined) return known;
+    }
     const key = group.join(',');
     let id = locationIds.get(key);
     if (id === undefined) {
@@ -81,6 +92,7 @@ export function toPprof(profile: Profile): PprofProfile {
       locations.push({ id, mappingId: mappingFor(moduleLabel(physical)), address: 0, line });
       locationIds.set(key, id);
     }
+    if (group.length === 1) locationByFrame[group[0]!] = id;
     return id;
   };
 
