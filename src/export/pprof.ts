@@ -137,10 +137,17 @@ export function toPprof(profile: Profile): PprofProfile {
   ].filter((c): c is string => typeof c === 'string' && c.length > 0);
   const start = meta.startTime === undefined ? NaN : Date.parse(meta.startTime);
 
+  // pprof shows the first mapping as the profile's main binary ("File:"): a program, not
+  // `[kernel.kallsyms]` or `[vdso]`, so mappings of real files go first.
+  const order = mappings.slice().sort((x, y) => Number(strings.strings[Number(x.filename)]!.startsWith('[')) - Number(strings.strings[Number(y.filename)]!.startsWith('[')));
+  const renumber = new Map(order.map((m, i) => [Number(m.id), i + 1]));
+  for (const m of order) m.id = renumber.get(Number(m.id))!;
+  for (const l of locations) if (l.mappingId) l.mappingId = renumber.get(Number(l.mappingId))!;
+
   return new PprofProfile({
     sampleType,
     sample: samples,
-    mapping: mappings,
+    mapping: order,
     location: locations,
     function: functions,
     stringTable: strings,

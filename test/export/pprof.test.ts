@@ -10,6 +10,8 @@ import { loadProfile } from '../../src/input/index.js';
 import { ProfileBuilder } from '../../src/profile/builder.js';
 import { foldedLines } from '../../src/profile/folded.js';
 import { missingTools } from '../helpers/tools.js';
+import { runCli } from '../helpers/cli.js';
+import { bpfUnavailable, buildProgram } from '../record/fixtures.js';
 import { ROUND_TRIP_FILES } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'profile-pprof-'));
@@ -125,4 +127,27 @@ t.test('fractional weights are refused with a clear error', async (t) => {
   const b = new ProfileBuilder();
   b.addFrames([{ name: 'x', kind: 'user' }], 1.5);
   t.throws(() => encodePprof(b.build()), /pprof values are whole numbers/);
+});
+
+t.test('a real recording exported as pprof: go tool pprof finds the known call tree', async (t) => {
+  const skip = missingTools('go');
+  if (skip) return t.skip(skip);
+  const bpf = bpfUnavailable();
+  if (bpf) return process.env.CI === 'true' ? t.fail(`CI: ${bpf}`) : t.skip(bpf);
+  const program = buildProgram('calltree');
+  const out = join(dir, 'calltree.pb.gz');
+  const result = await runCli(['record', '-o', out, '--', program, '2', join(dir, 'tally')], { timeoutMs: 120_000 });
+  t.equal(result.code, 0, result.stderr);
+  const top = pprof('-top', '-sample_index=samples', out);
+  const total = Number(/of (\d+) total/.exec(top)?.[1]);
+  t.ok(total > 100, `${total} samples`);
+  // calltree spends 50 % in a, 30 % in b and 20 % in d (main→c→d).
+  for (const [name, share] of [['a', 50], ['b', 30], ['d', 20]] as const) {
+    const line = top.split('\n').find((l) => l.trim().endsWith(` ${name}`));
+    const flat = Number(line?.trim().split(/\s+/)[0]);
+    t.ok(Math.abs((100 * flat) / total - share) < 12, `${name}: ${flat} of ${total} samples, expected ~${share} %`);
+  }
+  t.match(pprof('-traces', '-sample_index=samples', out), /\s+d\n\s+c\n\s+main\n/, 'main→c→d kept as a call chain');
+  t.match(pprof('-top', '-sample_index=cpu', '-unit=ms', out), new RegExp(`Type: cpu[\\s\\S]*of ${((total * 1000) / 99).toFixed(2)}ms total`), 'cpu = samples × 1/99 s');
+  t.match(top, /^File: calltree$/m, 'the profiled program is the main mapping');
 });
