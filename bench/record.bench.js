@@ -98,6 +98,12 @@ function runWorkload() {
 async function overhead() {
   const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
   writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+  const restore = () => {
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
+    process.exit(130);
+  };
+  process.once('SIGINT', restore);
+  process.once('SIGTERM', restore);
   const rows = [];
   try {
     for (const hz of [99, 999]) {
@@ -118,6 +124,7 @@ async function overhead() {
           const runs = progs.reduce((s, p) => s + (p.run_cnt ?? 0), 0);
           await stop(profiler);
           (walls[name] ??= []).push(wall);
+          process.stderr.write(`${hz} Hz ${name} rep ${rep}: ${wall.toFixed(0)} ms, ${runs} runs, ${(runNs / Math.max(1, runs) / 1000).toFixed(2)} µs, cpu ${(cpu / 1e6).toFixed(0)} ms\n`);
           (exact[name] ??= []).push({ wall, cpu, runNs, runs });
         }
       }
@@ -141,6 +148,8 @@ async function overhead() {
     }
   } finally {
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
+    process.off('SIGINT', restore);
+    process.off('SIGTERM', restore);
   }
   console.log(`\n### Overhead on a CPU-bound 2-thread workload, system-wide (${CPUS} CPUs, median of ${REPS})\n`);
   console.log('| rate | profiler | workload wall ms | wall overhead | BPF µs/sample | BPF share of machine | profiler process CPU share |');

@@ -19,13 +19,18 @@ else {
   const calltree = buildProgram('calltree');
   const mark = bpfMark();
   const folded = /^[^\n]+ \d+$/;
+  /** Resolves once `pid` is recording (it holds perf events), not while node is still starting. */
+  const recording = async (pid: number): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (!kernelFds(pid).some((fd) => fd.includes('perf_event')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  };
 
   t.test('-- COMMAND: stops when it exits and reports its exit code', async (t) => {
     const began = Date.now();
-    const result = await runCli(['record', '-F', '199', '--duration', '60', '--', calltree, '0.5', join(dir, 'tally'), '5']);
+    const result = await runCli(['record', '-F', '199', '--duration', '600', '--', calltree, '0.5', join(dir, 'tally'), '5'], { timeoutMs: 200_000 });
     const seconds = (Date.now() - began) / 1000;
     t.equal(result.code, 5, 'record exits with the command\'s exit code');
-    t.ok(seconds < 20, `stopped at the command's exit (${seconds.toFixed(1)} s, not 60)`);
+    t.ok(seconds < 200, `stopped at the command's exit (${seconds.toFixed(1)} s, not 600)`);
     t.match(result.stderr, /^profile: \d+ samples, \d+ processes, \d+ dropped.*command exited with 5$/m, 'summary line');
     const lines = result.stdout.trim().split('\n');
     t.ok(lines.length > 0 && lines.every((l) => folded.test(l)), 'folded stacks on stdout');
@@ -39,9 +44,7 @@ else {
       const child = spawn(process.execPath, [BIN, 'record', '-F', '499', '-o', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      // Signal it once it is recording (it holds perf events), not while node is still starting.
-      const deadline = Date.now() + 15_000;
-      while (!kernelFds(child.pid!).some((fd) => fd.includes('perf_event')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await recording(child.pid!);
       await new Promise((r) => setTimeout(r, 1000));
       child.kill(signal);
       const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
@@ -55,6 +58,27 @@ else {
       t.notOk(existsSync(`/proc/${child.pid}`), 'the recorder has exited');
     });
   }
+
+  // Names come from src/symbolize, which lands separately; until it is in the tree the CLI writes
+  // raw addresses and these assertions are skipped.
+  const named = existsSync(join(ROOT, 'src', 'symbolize', 'index.ts'));
+  t.test('a 200 ms process in a system-wide run shows named user and kernel frames', { skip: named ? false : 'no symbolizer in this tree' }, async (t) => {
+    const out = join(dir, 'short.folded');
+    const child = spawn(process.execPath, [BIN, 'record', '-F', '199', '-o', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await recording(child.pid!);
+    const short = spawn(calltree, ['0.2'], { stdio: 'ignore' });
+    await new Promise((r) => short.on('close', r));
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    t.equal(code, 0, stderr);
+    const lines = readFileSync(out, 'utf8').split('\n');
+    const mine = lines.filter((l) => l.startsWith('calltree;'));
+    t.ok(mine.some((l) => /;main;(a|b|c;d) \d+$/.test(l)), `its own functions by name: ${mine.slice(0, 3).join(' | ')}`);
+    t.ok(lines.some((l) => /;(entry_SYSCALL_64\w*|asm_sysvec_\w+|do_syscall_64);/.test(l)), 'kernel frames by name');
+  });
 
   t.test('without privileges: one line saying what to do, exit 1', async (t) => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
