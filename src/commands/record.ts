@@ -8,6 +8,8 @@ import type { ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { addressProfile } from '../record/addresses.js';
 import { DEFAULTS, droppedByReason, record, type Progress, type RecordResult } from '../record/index.js';
 import { missingPrivileges } from '../record/privileges.js';
+import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
+import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
 
 interface Symbolizer {
   captureProcess?: (pid: number) => ProcessSnapshot | undefined;
@@ -85,6 +87,8 @@ export default class RecordCommand extends BaseCommand {
       summary: 'Distinct stacks the kernel can hold; stacks beyond it are counted as dropped.',
       default: DEFAULTS.stackStorageSize,
     }),
+    demangle: Flags.boolean({ summary: 'Show C++ and Rust names demangled (--no-demangle keeps them as in the symbol table).', default: DEMANGLE_DEFAULTS.demangle, allowNo: true }),
+    container: Flags.boolean({ summary: 'Add each process\'s container (docker, containerd, podman, …, from its cgroup) as a frame under the process name.', default: CONTAINER_DEFAULTS.containerFrame }),
     push: Flags.string({ summary: 'Also send the profile to this Pyroscope-compatible server (see `profile push`).', helpValue: 'URL' }),
     ...pushFlags,
   };
@@ -134,7 +138,7 @@ export default class RecordCommand extends BaseCommand {
         { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess: stages.captureProcess },
       );
       if (tty) process.stderr.write('\r\x1b[K');
-      const profile = stages.symbolize ? await stages.symbolize(result.raw, {}) : addressProfile(result.raw);
+      const profile = stages.symbolize ? await stages.symbolize(result.raw, { demangle: flags.demangle, containerFrame: flags.container }) : addressProfile(result.raw);
       stages.closeCapturedFiles?.();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       process.stderr.write(`${summary(result)}\n`);

@@ -142,15 +142,21 @@ export function processIdentity(pid: number): ProcessIdentity | undefined {
   return { uid: Number(uid[1]), nsPids };
 }
 
-/** The cgroup v2 path of a live process (`0::/system.slice/…`), or undefined. */
+/**
+ * The cgroup path of a live process, or undefined. The unified (v2) path when it says more than
+ * `/`; on a hybrid v1 host, where runtimes put containers in the v1 controllers and leave the v2
+ * line at `/`, the first v1 path that is not the root (pids, then any controller).
+ */
 export function processCgroup(pid: number): string | undefined {
+  let text: string;
   try {
-    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    const v2 = /^0::(.*)$/m.exec(text);
-    if (v2) return v2[1];
-    // cgroup v1: the line of a controller every container runtime uses.
-    return /^\d+:[^:]*\bpids\b[^:]*:(.*)$/m.exec(text)?.[1] ?? /^\d+:[^:]*:(.*)$/m.exec(text)?.[1];
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
   } catch {
     return undefined;
   }
+  const lines = text.split('\n').map((line) => /^(\d+):([^:]*):(.*)$/.exec(line)).filter((m) => m !== null);
+  const v2 = lines.find((m) => m[1] === '0' && m[2] === '')?.[3];
+  if (v2 !== undefined && v2 !== '/') return v2;
+  const v1 = lines.filter((m) => m[2] !== '' && m[3] !== '/');
+  return (v1.find((m) => m[2]!.split(',').includes('pids')) ?? v1[0])?.[3] ?? v2;
 }

@@ -1,6 +1,11 @@
-// Cgroup paths as the runtimes write them, and the cgroup of a real process. Takes < 1 s.
+// Cgroup paths as the runtimes write them, the cgroup of a real process, and `profile record
+// --container` on a process moved into a docker-named cgroup. Takes ~3 s.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
+import { canUseBpf } from '../helpers/bpf.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 import { processCgroup } from '../../src/host/files.js';
 import { CONTAINER_DEFAULTS, containerFrame, containerFrameName, containerFromCgroup } from '../../src/symbolize/container.js';
 
@@ -47,4 +52,29 @@ t.test('the root frame', async (t) => {
   t.equal(containerFrame('/system.slice/ssh.service'), undefined);
   t.equal(containerFrame(undefined), undefined);
   t.equal(CONTAINER_DEFAULTS.containerFrame, false, 'off unless asked for');
+});
+
+t.test('profile record --container names the container of a process in a docker-style cgroup', async (t) => {
+  if (!canUseBpf()) {
+    if (process.env.CI === 'true') throw new Error('CI: needs root with BPF');
+    return t.skip('needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool');
+  }
+  // cgroup v2 alone, or the v1 pids hierarchy of a hybrid host: where docker's cgroupfs driver puts containers.
+  const hierarchy = existsSync('/sys/fs/cgroup/cgroup.procs') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids';
+  const cgroup = join(hierarchy, 'docker', ID);
+  mkdirSync(cgroup, { recursive: true });
+  t.teardown(() => {
+    rmdirSync(cgroup);
+    rmdirSync(join(hierarchy, 'docker'));
+  });
+  const hot = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
+  const script = `echo $$ > ${cgroup}/cgroup.procs && exec ${process.execPath} ${hot} 500`;
+  const result = await runCli(['record', '-F', '499', '--container', '--', 'sh', '-c', script], { env: { NODE_OPTIONS: '' }, timeoutMs: 120_000 });
+  t.equal(result.code, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n');
+  const inContainer = lines.filter((line) => line.startsWith('node;docker:3f4e5a6b7c8d;'));
+  t.ok(inContainer.length > 0, 'node stacks under the container frame');
+  t.same(lines.filter((line) => line.startsWith('node;') && !line.startsWith('node;docker:3f4e5a6b7c8d;')), [], 'every node stack');
+  const plain = await runCli(['record', '-F', '499', '--', 'sh', '-c', script], { env: { NODE_OPTIONS: '' }, timeoutMs: 120_000 });
+  t.notMatch(plain.stdout, /docker:/, 'no container frame unless asked for');
 });

@@ -10,7 +10,7 @@ import { DEFAULTS, record } from '../../src/record/index.js';
 import { JitSymbolizer } from '../../src/symbolize/jit.js';
 import { PerfMaps } from '../../src/symbolize/perfmap.js';
 import { canUseBpf } from '../helpers/bpf.js';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 import { missingTools } from '../helpers/tools.js';
 
 const HOT = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
@@ -103,6 +103,34 @@ t.test('a TypeScript program profiled: its .ts names and lines through the sourc
   t.ok(found.some((k) => k.startsWith(`area ${ts}:${lineOf('  area(): number')}:`)) || found.some((k) => k.startsWith(`spinTypeScript ${ts}`)), 'area, unless inlined into spinTypeScript');
   t.same(warnings, []);
   jit.close();
+});
+
+t.test('end to end: profile record -- node --perf-basic-prof shows JavaScript and TypeScript names', async (t) => {
+  const skip = needBpf();
+  if (skip) return t.skip(skip);
+  const dir = mkdtempSync(join(tmpdir(), 'profile-e2e-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'src'));
+  copyFileSync(join(ROOT, 'test', 'fixtures', 'jit', 'shapes.ts'), join(dir, 'src', 'shapes.ts'));
+  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--sourceMap', '--target', 'es2022', '--module', 'commonjs', '--outDir', join(dir, 'out'), join(dir, 'src', 'shapes.ts')]);
+  // Without tap's NODE_OPTIONS, so the profiled node runs only the program.
+  const env = { NODE_OPTIONS: '' };
+  const js = await runCli(['record', '-F', '499', '--', process.execPath, ...NODE_FLAGS, HOT, '800'], { env, timeoutMs: 120_000 });
+  t.equal(js.code, 0, js.stderr);
+  const hotPath = HOT.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  t.match(js.stdout, new RegExp(`;outerCaller ${hotPath}:\\d+:\\d+;innerHotLoop ${hotPath}:\\d+:\\d+[; ]`), 'JS caller and callee by name (ES module URL shown as a path), in order');
+  t.match(js.stdout, /;node::Start\(int, char\*\*\);/, 'node\'s own C++ frames demangled');
+  const ts = await runCli(['record', '-F', '499', '--', process.execPath, ...NODE_FLAGS, join(dir, 'out', 'shapes.js'), '800'], { env, timeoutMs: 120_000 });
+  t.equal(ts.code, 0, ts.stderr);
+  const tsPath = join(dir, 'src', 'shapes.ts').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const line = readFileSync(join(dir, 'src', 'shapes.ts'), 'utf8').split('\n').findIndex((l) => l.includes('function spinTypeScript')) + 1;
+  t.match(ts.stdout, new RegExp(`;spinTypeScript ${tsPath}:${line}:\\d+[; ]`), 'the TypeScript name, file and line');
+  t.notMatch(ts.stdout, /shapes\.js:/, 'no frame left at a .js position');
+  const demangled = await runCli(['record', '-F', '499', '--no-demangle', '--', process.execPath, HOT, '300'], { env, timeoutMs: 120_000 });
+  t.equal(demangled.code, 0, demangled.stderr);
+  t.match(demangled.stdout, /;_ZN4node5StartEiPPc;/, '--no-demangle keeps mangled names');
+  t.notMatch(demangled.stdout, /node::Start/);
 });
 
 /** Children of a process (their host PIDs). */
