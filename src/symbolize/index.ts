@@ -201,7 +201,8 @@ export class Symbolizer {
     // JIT step: code in anonymous memory, or in memory mapped after the process was captured.
     if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) {
       const jit = this.jit.frameNow(view.pid, address);
-      if (jit) return { ids: [this.builder.internFrame(jit)], facts: { module: jit.module!, named: true, debugInfo: false } };
+      // A perf map is all a JIT offers: no debug package would add to it, so no gap to report.
+      if (jit) return { ids: [this.builder.internFrame(jit)], facts: { module: jit.module!, named: true, debugInfo: true } };
     }
     if (!mapping) {
       const module = view.snapshot ? '[unknown]' : '[process not captured]';
