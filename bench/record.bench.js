@@ -46,6 +46,13 @@ const PROFILERS = {
   bpftrace: have('bpftrace') ? (hz) => ['bpftrace', '-e', `profile:hz:${hz} { @[kstack, ustack, comm] = count(); }`] : undefined,
 };
 
+/** How each profiler's sampling program is named in `bpftool prog show` (perf has none). */
+const PROGRAM_NAME = {
+  'profile record': (n) => n === 'do_sample',
+  'profile-bpfcc': (n) => n === 'do_perf_event',
+  bpftrace: (n, hz) => n === String(hz) || n.startsWith('profile'),
+};
+
 function perfEventFds(pid) {
   try {
     return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
@@ -119,7 +126,8 @@ async function overhead() {
           const cpuBefore = cpuNs(profiler.pid);
           const wall = runWorkload();
           const cpu = cpuNs(profiler.pid) - cpuBefore;
-          const progs = bpfPrograms().filter((p) => p.id > mark && p.type === 'perf_event');
+          // By program name: other BPF users on the machine may load perf_event programs meanwhile.
+          const progs = bpfPrograms().filter((p) => p.id > mark && p.type === 'perf_event' && PROGRAM_NAME[name]?.(p.name ?? '', hz));
           const runNs = progs.reduce((s, p) => s + (p.run_time_ns ?? 0), 0);
           const runs = progs.reduce((s, p) => s + (p.run_cnt ?? 0), 0);
           await stop(profiler);
