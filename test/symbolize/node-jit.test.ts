@@ -16,6 +16,17 @@ import { missingTools } from '../helpers/tools.js';
 const HOT = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
 const NODE_FLAGS = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
 
+// node never deletes its perf map: remove the ones this file's processes left in /tmp (new maps
+// that name one of its programs; other tests may be running node at the same time).
+const perfMapsBefore = new Set(readdirSync('/tmp').filter((f) => /^perf-\d+\.map$/.test(f)));
+t.teardown(() => {
+  for (const f of readdirSync('/tmp')) {
+    if (!/^perf-\d+\.map$/.test(f) || perfMapsBefore.has(f)) continue;
+    const text = readFileSync(join('/tmp', f), 'utf8');
+    if (text.includes('/fixtures/jit/hot.js:') || /\/profile-(ts|e2e)-[^/]+\/out\/shapes\.js:/.test(text)) rmSync(join('/tmp', f), { force: true });
+  }
+});
+
 function needBpf(): string | undefined {
   if (canUseBpf()) return undefined;
   const reason = 'needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool';
