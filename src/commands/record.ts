@@ -3,6 +3,7 @@ import { BaseCommand, outputFlags } from '../cli/base.js';
 import { pushFlags, pushWithFlags } from '../cli/push.js';
 import { ProfileError } from '../errors.js';
 import { writeProfile } from '../output/index.js';
+import { openInBrowser } from '../render/open.js';
 import type { Profile } from '../profile/model.js';
 import type { ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { addressProfile } from '../record/addresses.js';
@@ -66,6 +67,7 @@ export default class RecordCommand extends BaseCommand {
   static override examples = [
     '<%= config.bin %> record --duration 30 > machine.folded',
     '<%= config.bin %> record -p 4242 -o cpu.svg',
+    '<%= config.bin %> record --duration 30 -o cpu.html --open',
     '<%= config.bin %> record -F 999 -o run.folded -- ./my-benchmark --quick',
   ];
   static override strict = false; // everything after `--` is the command
@@ -89,6 +91,7 @@ export default class RecordCommand extends BaseCommand {
     }),
     demangle: Flags.boolean({ summary: 'Show C++ and Rust names demangled (--no-demangle keeps them as in the symbol table).', default: DEMANGLE_DEFAULTS.demangle, allowNo: true }),
     container: Flags.boolean({ summary: 'Add each process\'s container (docker, containerd, podman, …, from its cgroup) as a frame under the process name.', default: CONTAINER_DEFAULTS.containerFrame }),
+    open: Flags.boolean({ summary: 'Open the written file (-o) in your browser; prints its path when there is no desktop.' }),
     push: Flags.string({ summary: 'Also send the profile to this Pyroscope-compatible server (see `profile push`).', helpValue: 'URL' }),
     ...pushFlags,
   };
@@ -98,6 +101,7 @@ export default class RecordCommand extends BaseCommand {
     const command = (argv as string[]).length > 0 ? (argv as string[]) : undefined;
     const missing = missingPrivileges();
     if (missing) throw new ProfileError(missing, { exitCode: 1 });
+    if (flags.open && (flags.output === undefined || flags.output === '-')) throw new ProfileError('--open needs -o FILE');
     const duration = flags.duration === undefined ? undefined : Number(flags.duration);
     if (duration !== undefined && !(duration > 0)) throw new ProfileError(`--duration must be a positive number of seconds, not ${JSON.stringify(flags.duration)}`);
 
@@ -141,6 +145,7 @@ export default class RecordCommand extends BaseCommand {
       const profile = stages.symbolize ? await stages.symbolize(result.raw, { demangle: flags.demangle, containerFrame: flags.container }) : addressProfile(result.raw);
       stages.closeCapturedFiles?.();
       await writeProfile(profile, { path: flags.output, format: flags.format });
+      if (flags.open && flags.output) await openInBrowser(flags.output);
       process.stderr.write(`${summary(result)}\n`);
       if (flags.push !== undefined) {
         await pushWithFlags(profile, flags.push, flags, flags.output && flags.output !== '-' ? `the profile is kept in ${flags.output}` : 'the profile went to standard output');
