@@ -77,6 +77,29 @@ export function readTrustedFd(fd: number, options: TrustedReadOptions): TrustedR
   return { ok: true, text: buffer.toString('utf8', 0, length), size: length, mtimeMs: stat.mtimeMs };
 }
 
+/**
+ * Reads a regular file of at most `maxBytes`, or undefined. For paths that untrusted text names
+ * (a script path in a perf map, a sourceMappingURL): O_NONBLOCK and the regular-file check keep a
+ * FIFO or a device from blocking or flooding the profiler.
+ */
+export function readRegularFile(path: string, maxBytes: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > maxBytes) return undefined;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `openTrustedFile`, read, close. */
 export function readTrustedFile(path: string, options: TrustedReadOptions): TrustedRead {
   const opened = openTrustedFile(path, options);

@@ -14,11 +14,11 @@
  *
  * Reference: https://tc39.es/source-map/ ; V8's name format: src/logging/log.cc (PerfBasicLogger).
  */
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SourceMapConsumer, type BasicSourceMapConsumer, type IndexedSourceMapConsumer, type RawSourceMap } from 'source-map';
 import { excerpt } from '../errors.js';
+import { readRegularFile } from '../host/files.js';
 
 /** A perf-map name of JavaScript code, taken apart. */
 export interface JsCodeName {
@@ -75,14 +75,6 @@ interface ScriptMap {
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-function readPlain(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The source maps of one run's scripts, loaded once per script. Call `destroy()` at the end:
  * the WASM consumers hold memory outside the JS heap.
@@ -97,8 +89,8 @@ export class SourceMaps {
 
   constructor(options: SourceMapsOptions = {}) {
     this.warn = options.warn ?? (() => undefined);
-    this.readFile = options.readFile ?? readPlain;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.readFile = options.readFile ?? ((path) => readRegularFile(path, this.maxBytes));
   }
 
   /**
@@ -169,6 +161,9 @@ export class SourceMaps {
       mapPath = path;
     } else if (url !== undefined) {
       mapPath = url.startsWith('file://') ? fileURLToPath(url) : resolve(dirname(path), decodeURIComponent(url));
+      // We may run as root and the script is the profiled program's: it does not get to make us
+      // parse any file it likes (/etc/shadow) as a source map.
+      if (!mapPath.endsWith('.map')) throw new Error(`its sourceMappingURL ${excerpt(url)} does not name a .map file`);
       mapText = this.read(mapPath, root);
       if (mapText === undefined) throw new Error(`its sourceMappingURL ${excerpt(url)} cannot be read`);
     } else {
@@ -179,8 +174,9 @@ export class SourceMaps {
     let raw: RawSourceMap;
     try {
       raw = JSON.parse(mapText) as RawSourceMap;
-    } catch (error) {
-      throw new Error(`${mapPath}: not JSON (${(error as Error).message})`);
+    } catch {
+      // Not the parser's message: it quotes the file's first bytes, which are not ours to show.
+      throw new Error(`${mapPath}: not JSON`);
     }
     if (typeof raw !== 'object' || raw === null || (typeof raw.mappings !== 'string' && !('sections' in raw))) throw new Error(`${mapPath}: not a source map (no "mappings")`);
     let consumer: Consumer;

@@ -162,3 +162,35 @@ t.test('paths are read under the process root', async (t) => {
   t.equal(frame?.file, join(dir, 'rooted', 'src', 'shapes.ts'), 'shown as the process sees it');
   maps.destroy();
 });
+
+t.test('hostile scripts: no file contents in warnings, no arbitrary files, no FIFOs', async (t) => {
+  const base = join(dir, 'hostile');
+  mkdirSync(base, { recursive: true });
+  const secret = join(base, 'secret.map');
+  writeFileSync(secret, 'root:x:0:0:TOP-SECRET-HASH\n');
+  const fifo = join(base, 'pipe.map');
+  execFileSync('mkfifo', [fifo]);
+  const scriptFifo = join(base, 'script-fifo.js');
+  execFileSync('mkfifo', [scriptFifo]);
+  const cases: [string, string, RegExp][] = [
+    ['/etc/passwd', 'outside.js', /its sourceMappingURL "\/etc\/passwd" does not name a \.map file$/],
+    ['secret.map', 'leak.js', /secret\.map: not JSON$/],
+    ['pipe.map', 'fifo.js', /its sourceMappingURL "pipe.map" cannot be read$/],
+  ];
+  for (const [url, name, expected] of cases) {
+    const js = join(base, name);
+    writeFileSync(js, `function f() {}\n//# sourceMappingURL=${url}\n`);
+    const warnings: string[] = [];
+    const maps = new SourceMaps({ warn: (w) => warnings.push(w) });
+    const frame = await maps.frameFor(`JS:~f ${js}:1:11`);
+    t.equal(frame?.mapped, false, `${url}: not mapped`);
+    t.equal(warnings.length, 1);
+    t.match(warnings[0], expected);
+    t.notMatch(warnings.join('\n'), /TOP-SECRET|root:x/, 'nothing of the file in the warning');
+    maps.destroy();
+  }
+  const maps = new SourceMaps();
+  const frame = await maps.frameFor(`JS:~f ${scriptFifo}:1:11`);
+  t.same(frame, { name: `f ${scriptFifo}:1:11`, func: 'f', file: scriptFifo, line: 1, column: 11, mapped: false }, 'a FIFO named as the script is not read');
+  maps.destroy();
+});
