@@ -3,7 +3,7 @@
  * the process lived. Reads only the ranges asked for: a 100 MB binary costs its headers and
  * symbol tables, not 100 MB.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { ByteSource } from '../symbolize/source.js';
 
 class FileSource implements ByteSource {
@@ -71,10 +71,35 @@ export function fromDescriptor(fd: number, path: string): ByteSource | undefined
   }
 }
 
+/**
+ * A whole file as text. /proc files report size 0 and readFileSync reads them in small steps
+ * (kallsyms, 5 MB: ~0.7 s); a large reused buffer takes ~0.12 s.
+ */
 export function readText(path: string): string | undefined {
+  return readWhole(path)?.toString('utf8');
+}
+
+/** A whole file's bytes, read the way `readText` explains. */
+export function readWhole(path: string): Buffer | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY);
   } catch {
     return undefined;
+  }
+  try {
+    // /proc files answer a few KB per read whatever the buffer: reuse one buffer and copy.
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n <= 0) break;
+      chunks.push(Buffer.from(buffer.subarray(0, n)));
+    }
+    return Buffer.concat(chunks);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }

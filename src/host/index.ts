@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import type { ProcessSnapshot } from '../profile/raw.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
-import { fromDescriptor, openFile, readText } from './binary.js';
+import { fromDescriptor, openFile, readWhole } from './binary.js';
 
 export { captureProcess, closeCapturedFiles, parseMaps } from './procfs.js';
 export { openFile } from './binary.js';
@@ -36,7 +36,7 @@ function packageOf(paths: readonly string[]): ReadonlyMap<string, string> {
 }
 
 export const HOST: SymbolHost = {
-  kallsyms: () => readText('/proc/kallsyms'),
+  kallsyms: () => readWhole('/proc/kallsyms'),
   openMapped,
   openFile,
   packageOf,

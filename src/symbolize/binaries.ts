@@ -87,12 +87,20 @@ export class Binaries {
     }
     const warn = (message: string): void => this.warnOnce(message, message);
     const debug = findLocalDebugFile(elf, path, buildId, this.host, this.options, warn);
-    const tables: SymbolTable[] = [];
-    for (const file of debug ? [debug.elf, elf] : [elf]) {
-      try {
-        tables.push(readSymbols(file));
-      } catch (error) {
-        this.warnOnce(file.source.path, `${file.source.path}: ${error instanceof ElfError ? error.message : String(error)}; its symbols are not used`);
+    let symbols = SymbolTable.EMPTY;
+    const files = debug ? [debug.elf, elf] : [elf];
+    try {
+      symbols = readSymbols(files);
+    } catch (error) {
+      const message = error instanceof ElfError ? error.message : String(error);
+      // One bad table must not cost the good one: retry with the binary alone.
+      this.warnOnce(path, `${debug && files.length > 1 ? debug.path : path}: ${message}; its symbols are not used`);
+      if (debug) {
+        try {
+          symbols = readSymbols([elf]);
+        } catch {
+          // nothing usable
+        }
       }
     }
     const binary: Binary = {
@@ -100,7 +108,7 @@ export class Binaries {
       module: basename(path.replace(/ \(deleted\)$/, '')),
       buildId,
       elf,
-      symbols: SymbolTable.merge(tables),
+      symbols,
       debug,
       hasDwarf: (debug !== undefined && hasDebugLines(debug.elf)) || hasDebugLines(elf),
     };

@@ -17,7 +17,8 @@ import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile } from '../profile/model.js';
 import type { Mapping, ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { HOST } from '../host/index.js';
-import { Binaries, type Binary } from './binaries.js';
+import { Binaries, hasDebugLines, type Binary } from './binaries.js';
+import { DwarfFile } from './dwarf/index.js';
 import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './container.js';
 import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, type Demangler, type DemangleOptions } from './demangle.js';
 import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
@@ -97,6 +98,7 @@ export class Symbolizer {
   private kallsyms: Kallsyms | undefined | null = null;
   private readonly kernel = new Map<bigint, Resolved>();
   private readonly processes = new Map<number, ProcessView>();
+  private readonly opened: DwarfFile[] = [];
   private readonly jit: JitSymbolizer;
   /** Names stay as the symbol tables have them until `prepare` has loaded the demangler. */
   private demangler: Demangler = IDENTITY_DEMANGLER;
@@ -138,6 +140,8 @@ export class Symbolizer {
   /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
   close(): void {
     this.jit.close();
+    for (const dwarf of this.opened) dwarf.close();
+    this.opened.length = 0;
   }
 
   /** Root-first frame ids of one sample (user part, then kernel part); counts its gaps. */
@@ -224,9 +228,35 @@ export class Symbolizer {
     const vaddr = binary?.elf.vaddrOfOffset(fileOffset);
     const lookupAt = vaddr === undefined ? undefined : isReturnAddress ? vaddr - 1 : vaddr;
     const symbol = lookupAt === undefined ? undefined : binary!.symbols.lookup(lookupAt);
-    const facts: FrameFacts = { module, path, named: symbol !== undefined, debugInfo: binary?.hasDwarf ?? false };
-    if (!symbol) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
-    return { ids: [this.builder.internFrame({ name: this.demangler.demangle(symbol.name), kind: 'user', module })], facts };
+    const source = lookupAt === undefined ? [] : (this.dwarf(binary!)?.frames(lookupAt, this.options.inline) ?? []);
+    const mangled = symbol?.name ?? source[0]?.name;
+    const name = mangled === undefined ? undefined : this.demangler.demangle(mangled);
+    const facts: FrameFacts = { module, path, named: name !== undefined, debugInfo: source.length > 0 };
+    if (name === undefined) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
+    if (source.length === 0) return { ids: [this.builder.internFrame({ name, kind: 'user', module })], facts };
+    const ids = source.map((frame, i) =>
+      this.builder.internFrame({
+        name: i === 0 ? name : frame.name === undefined ? '[inlined]' : this.demangler.demangle(frame.name),
+        kind: i === 0 ? 'user' : 'inline',
+        module,
+        ...(frame.file !== undefined ? { file: frame.file } : {}),
+        ...(frame.line !== undefined ? { line: frame.line } : {}),
+      }),
+    );
+    return { ids, facts };
+  }
+
+  /** The DWARF of a binary (its debug file's, else its own), opened on first use. */
+  private dwarf(binary: Binary): DwarfFile | undefined {
+    if (!binary.hasDwarf) return undefined;
+    if (binary.dwarfState === undefined) {
+      const file = binary.debug && hasDebugLines(binary.debug.elf) ? binary.debug.elf : binary.elf;
+      const dwarf = DwarfFile.open(file.source);
+      if (!dwarf) this.warn(`${file.source.path}: DWARF unreadable (libdw.so.1 missing or the file is damaged); no file:line for ${binary.module}`);
+      binary.dwarfState = dwarf ?? null;
+      if (dwarf) this.opened.push(dwarf);
+    }
+    return (binary.dwarfState as DwarfFile | null) ?? undefined;
   }
 
   private warn(message: string): void {

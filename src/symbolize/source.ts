@@ -12,14 +12,16 @@ export interface ByteSource {
   /** Identity of the file (stat), when known: two mappings of one file share it. */
   readonly dev?: number;
   readonly inode?: number;
+  /** An open descriptor on the file, for native decoders (libdw). */
+  readonly fd?: number;
   /** Up to `length` bytes at `offset` (fewer at the end of the file). */
   read(offset: number, length: number): Buffer;
   close(): void;
 }
 
 export interface SymbolHost {
-  /** The text of /proc/kallsyms, or undefined when unreadable. */
-  kallsyms(): string | undefined;
+  /** The bytes of /proc/kallsyms, or undefined when unreadable. */
+  kallsyms(): Buffer | string | undefined;
   /** A binary that `snapshot`'s process mapped at `path`: its captured descriptor, its root, then the path. */
   openMapped(pid: number, snapshot: ProcessSnapshot | undefined, path: string): ByteSource | undefined;
   /** A file by path (debug files). */

@@ -10,11 +10,36 @@ const STT_GNU_IFUNC = 10;
 const STB_LOCAL = 0;
 const STB_WEAK = 2;
 
-interface Entry {
-  address: number;
-  size: number;
-  name: string;
-  rank: number;
+/** Names decoded on first look-up: a big binary has 100k+ symbols and a profile needs a few hundred. */
+export interface NameSource {
+  name(index: number): string;
+}
+
+class ArrayNames implements NameSource {
+  constructor(private readonly names: readonly string[]) {}
+  name(index: number): string {
+    return this.names[index]!;
+  }
+}
+
+class StringTableNames implements NameSource {
+  private readonly decoded = new Map<number, string>();
+  constructor(
+    private readonly strings: readonly Buffer[],
+    private readonly table: Uint8Array,
+    private readonly offsets: Uint32Array,
+  ) {}
+  name(index: number): string {
+    let name = this.decoded.get(index);
+    if (name === undefined) {
+      const strings = this.strings[this.table[index]!]!;
+      const start = this.offsets[index]!;
+      const end = strings.indexOf(0, start);
+      name = strings.toString('utf8', start, end < 0 ? strings.length : end);
+      this.decoded.set(index, name);
+    }
+    return name;
+  }
 }
 
 export class SymbolTable {
@@ -23,14 +48,18 @@ export class SymbolTable {
     readonly addresses: Float64Array,
     /** Sizes; 0 when the symbol did not say. */
     readonly sizes: Float64Array,
-    readonly names: readonly string[],
+    readonly names: NameSource,
   ) {}
 
   get length(): number {
     return this.addresses.length;
   }
 
-  static readonly EMPTY = new SymbolTable(new Float64Array(0), new Float64Array(0), []);
+  static readonly EMPTY = new SymbolTable(new Float64Array(0), new Float64Array(0), new ArrayNames([]));
+
+  static fromArrays(addresses: Float64Array, sizes: Float64Array, names: readonly string[]): SymbolTable {
+    return new SymbolTable(addresses, sizes, new ArrayNames(names));
+  }
 
   /** The function containing `vaddr`: nearest start at or below it, within its size when known. */
   lookup(vaddr: number): { readonly name: string; readonly start: number } | undefined {
@@ -47,66 +76,107 @@ export class SymbolTable {
     // Past a sized symbol's end lies code no symbol covers (padding, a stripped local function):
     // naming it after its neighbour would be a wrong name.
     if (size > 0 && vaddr >= a[lo]! + size) return undefined;
-    return { name: this.names[lo]!, start: a[lo]! };
+    return { name: this.names.name(lo), start: a[lo]! };
   }
 
-  /** Merges tables; at equal addresses the earlier table's name wins. */
-  static merge(tables: readonly SymbolTable[]): SymbolTable {
-    const nonEmpty = tables.filter((t) => t.length > 0);
-    if (nonEmpty.length <= 1) return nonEmpty[0] ?? SymbolTable.EMPTY;
-    const entries: Entry[] = [];
-    nonEmpty.forEach((t, rank) => {
-      for (let i = 0; i < t.length; i++) entries.push({ address: t.addresses[i]!, size: t.sizes[i]!, name: t.names[i]!, rank });
-    });
-    return fromEntries(entries);
+  /** Every name, decoded (for the on-disk cache). */
+  allNames(): string[] {
+    const names: string[] = [];
+    for (let i = 0; i < this.length; i++) names.push(this.names.name(i));
+    return names;
   }
 }
 
-function fromEntries(entries: Entry[]): SymbolTable {
-  entries.sort((a, b) => a.address - b.address || a.rank - b.rank);
-  const addresses: number[] = [];
-  const sizes: number[] = [];
-  const names: string[] = [];
-  for (const e of entries) {
-    const last = addresses.length - 1;
-    if (last >= 0 && addresses[last] === e.address) {
-      if (sizes[last] === 0) sizes[last] = e.size;
-      continue;
+/**
+ * Function symbols of `.symtab` and `.dynsym` of each file, earlier files first at equal
+ * addresses (a debug file's .symtab before the binary's .dynsym). Throws ElfError on a table
+ * outside its file.
+ */
+export function readSymbols(files: readonly ElfFile[]): SymbolTable {
+  const strings: Buffer[] = [];
+  const tables: { table: Buffer; names: Buffer; rank: number; index: number }[] = [];
+  files.forEach((elf, fileRank) => {
+    for (const section of elf.sections) {
+      if ((section.type !== SHT_SYMTAB && section.type !== SHT_DYNSYM) || section.size === 0) continue;
+      if (section.entsize !== 24) throw new ElfError(`symbol table ${section.name} has entries of ${section.entsize} bytes, not 24`);
+      const strtabSection = elf.sections[section.link];
+      if (!strtabSection || strtabSection.type === SHT_NOBITS) continue;
+      const table = elf.sectionData(section);
+      const names = elf.sectionData(strtabSection);
+      tables.push({ table, names, rank: fileRank * 8 + (section.type === SHT_SYMTAB ? 0 : 4), index: strings.length });
+      strings.push(names);
     }
-    addresses.push(e.address);
-    sizes.push(e.size);
-    names.push(e.name);
-  }
-  return new SymbolTable(Float64Array.from(addresses), Float64Array.from(sizes), names);
-}
-
-/** Function symbols of `.symtab` and `.dynsym`; throws ElfError on a table outside the file. */
-export function readSymbols(elf: ElfFile): SymbolTable {
-  const entries: Entry[] = [];
-  for (const section of elf.sections) {
-    if ((section.type !== SHT_SYMTAB && section.type !== SHT_DYNSYM) || section.size === 0) continue;
-    if (section.entsize !== 24) throw new ElfError(`symbol table ${section.name} has entries of ${section.entsize} bytes, not 24`);
-    const strtabSection = elf.sections[section.link];
-    if (!strtabSection || strtabSection.type === SHT_NOBITS) continue;
-    const table = elf.sectionData(section);
-    const strings = elf.sectionData(strtabSection);
+  });
+  let capacity = 0;
+  for (const t of tables) capacity += Math.floor(t.table.length / 24);
+  const addresses = new Float64Array(capacity);
+  const sizes = new Float64Array(capacity);
+  const ranks = new Uint8Array(capacity);
+  const tableOf = new Uint8Array(capacity);
+  const offsets = new Uint32Array(capacity);
+  let n = 0;
+  for (const { table, names, rank, index } of tables) {
+    const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
     for (let at = 0; at + 24 <= table.length; at += 24) {
       const info = table[at + 4]!;
       const kind = info & 0xf;
       if (kind !== STT_FUNC && kind !== STT_GNU_IFUNC) continue;
-      if (table.readUInt16LE(at + 6) === 0) continue; // undefined here: lives in another file
-      const address = Number(table.readBigUInt64LE(at + 8));
-      if (address === 0) continue;
-      const nameOffset = table.readUInt32LE(at);
-      if (nameOffset >= strings.length) continue;
-      const end = strings.indexOf(0, nameOffset);
-      if (end <= nameOffset) continue;
+      if (view.getUint16(at + 6, true) === 0) continue; // undefined here: lives in another file
+      const address = view.getUint32(at + 8, true) + view.getUint32(at + 12, true) * 0x1_0000_0000;
+      if (address === 0 || address > Number.MAX_SAFE_INTEGER) continue;
+      const nameOffset = view.getUint32(at, true);
+      if (nameOffset >= names.length || names[nameOffset] === 0) continue;
       const bind = info >> 4;
-      // At one address: globals before weak before locals, .symtab before .dynsym — the name the
-      // code was written under rather than an alias.
-      const rank = (section.type === SHT_SYMTAB ? 0 : 4) + (bind === STB_LOCAL ? 2 : bind === STB_WEAK ? 1 : 0);
-      entries.push({ address, size: Number(table.readBigUInt64LE(at + 16)), name: strings.toString('utf8', nameOffset, end), rank });
+      // At one address: globals before weak before locals — the name the code was written
+      // under rather than an alias.
+      ranks[n] = rank + (bind === STB_LOCAL ? 2 : bind === STB_WEAK ? 1 : 0);
+      addresses[n] = address;
+      sizes[n] = view.getUint32(at + 16, true) + view.getUint32(at + 20, true) * 0x1_0000_0000;
+      tableOf[n] = index;
+      offsets[n] = nameOffset;
+      n++;
     }
   }
-  return fromEntries(entries);
+  const order = sortedOrder(addresses.subarray(0, n), ranks);
+  const outAddresses = new Float64Array(n);
+  const outSizes = new Float64Array(n);
+  const outTables = new Uint8Array(n);
+  const outOffsets = new Uint32Array(n);
+  let m = 0;
+  for (const i of order) {
+    if (m > 0 && outAddresses[m - 1] === addresses[i]) {
+      if (outSizes[m - 1] === 0) outSizes[m - 1] = sizes[i]!;
+      continue;
+    }
+    outAddresses[m] = addresses[i]!;
+    outSizes[m] = sizes[i]!;
+    outTables[m] = tableOf[i]!;
+    outOffsets[m] = offsets[i]!;
+    m++;
+  }
+  return new SymbolTable(outAddresses.slice(0, m), outSizes.slice(0, m), new StringTableNames(strings, outTables.slice(0, m), outOffsets.slice(0, m)));
+}
+
+/**
+ * Indices sorted by (address, rank). Packing both and the index into one double lets the typed
+ * array sort natively (node's 185k symbols: ~15 ms instead of ~300 ms with a comparator); the
+ * comparator is the fallback for addresses too large to pack.
+ */
+function sortedOrder(addresses: Float64Array, ranks: Uint8Array): Uint32Array {
+  const n = addresses.length;
+  const indexBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  let max = 0;
+  for (const a of addresses) if (a > max) max = a;
+  if (max * 2 ** (indexBits + 5) < Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (addresses[i]! * 32 + ranks[i]!) * 2 ** indexBits + i;
+    keys.sort();
+    const order = new Uint32Array(n);
+    const mask = 2 ** indexBits;
+    for (let i = 0; i < n; i++) order[i] = keys[i]! % mask;
+    return order;
+  }
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => addresses[a]! - addresses[b]! || ranks[a]! - ranks[b]!);
+  return order;
 }

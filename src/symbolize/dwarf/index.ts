@@ -1,0 +1,182 @@
+/**
+ * File:line and inlined frames from DWARF, with libdw as the decoder and JS indexes on top
+ * (PLATFORM-FACTS: libdw's per-address helpers scan whole symbol tables or CUs per call; this way
+ * each CU is walked once, on its first address).
+ *
+ * Per address: the CU through .debug_aranges (`dwarf_addrdie`), the line-table row
+ * (`dwarf_getsrc_die`) for the innermost file:line, and the CU's tree of functions and inlined
+ * calls (built on first hit) for the chain; each outer frame's line is the call site recorded on
+ * the inlined call inside it (DW_AT_call_file/line), as eu-addr2line -i prints them.
+ */
+import type { ByteSource } from '../source.js';
+import {
+  DW_AT_call_file,
+  DW_AT_call_line,
+  DW_TAG_class_type,
+  DW_TAG_inlined_subroutine,
+  DW_TAG_lexical_block,
+  DW_TAG_namespace,
+  DW_TAG_structure_type,
+  DW_TAG_subprogram,
+  libdw,
+  type Libdw,
+} from './libdw.js';
+
+/** One frame of an address, root first in `SourceLocation.frames`. */
+export interface SourceFrame {
+  readonly name?: string;
+  readonly file?: string;
+  readonly line?: number;
+  /** True for an inlined call (every frame but the first). */
+  readonly inline: boolean;
+}
+
+interface Scope {
+  readonly ranges: readonly number[];
+  readonly name?: string;
+  readonly callFile?: number;
+  readonly callLine?: number;
+  readonly children: Scope[];
+}
+
+interface CompileUnit {
+  readonly files: (index: number) => string | null;
+  /** Top-level functions, by the low end of each range (a split hot/cold function appears twice). */
+  readonly lows: Float64Array;
+  readonly highs: Float64Array;
+  readonly scopes: readonly Scope[];
+}
+
+function contains(scope: Scope, address: number): boolean {
+  const r = scope.ranges;
+  for (let i = 0; i < r.length; i += 2) if (address >= r[i]! && address < r[i + 1]!) return true;
+  return false;
+}
+
+export class DwarfFile {
+  private readonly cus = new Map<number, CompileUnit>();
+  private readonly cudie: unknown;
+  private readonly dies: unknown[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly dw: Libdw,
+    private readonly dwarf: unknown,
+  ) {
+    this.cudie = dw.allocDie();
+  }
+
+  /** Opens the DWARF of a file with an open descriptor; undefined when libdw is missing or the file has no usable DWARF. */
+  static open(source: ByteSource): DwarfFile | undefined {
+    const dw = libdw();
+    if (!dw || source.fd === undefined) return undefined;
+    const dwarf = dw.begin(source.fd);
+    if (dwarf === null) return undefined;
+    return new DwarfFile(dw, dwarf);
+  }
+
+  /** Frames at `address` (an ELF virtual address), root first; empty when DWARF does not cover it. */
+  frames(address: number, inline: boolean): SourceFrame[] {
+    if (this.closed || !this.dw.addrdie(this.dwarf, address, this.cudie)) return [];
+    const offset = this.dw.dieoffset(this.cudie);
+    let cu = this.cus.get(offset);
+    if (!cu) {
+      cu = this.index();
+      this.cus.set(offset, cu);
+    }
+    const line = this.dw.getsrcDie(this.cudie, address);
+    const leafFile = line === null ? undefined : (this.dw.linesrc(line) ?? undefined);
+    const leafLine = line === null ? undefined : this.dw.lineno(line) || undefined;
+
+    const chain: Scope[] = [];
+    const top = this.topScope(cu, address);
+    if (top) {
+      chain.push(top);
+      let children = top.children;
+      for (let depth = 0; depth < 256; depth++) {
+        const next = children.find((s) => contains(s, address));
+        if (!next) break;
+        chain.push(next);
+        children = next.children;
+      }
+    }
+    if (chain.length === 0) return [{ file: leafFile, line: leafLine, inline: false }];
+    const frames: SourceFrame[] = [];
+    const last = inline ? chain.length - 1 : 0;
+    for (let i = 0; i <= last; i++) {
+      // A frame's own line is where it calls the next inlined function, or the row itself for the last.
+      const callee = i < chain.length - 1 ? chain[i + 1] : undefined;
+      const file = callee ? (callee.callFile !== undefined ? (cu.files(callee.callFile) ?? undefined) : undefined) : leafFile;
+      const lineNo = callee ? callee.callLine : leafLine;
+      frames.push({ name: chain[i]!.name, file, line: lineNo, inline: i > 0 });
+    }
+    return frames;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dw.end(this.dwarf);
+  }
+
+  private topScope(cu: CompileUnit, address: number): Scope | undefined {
+    const lows = cu.lows;
+    let lo = 0;
+    let hi = lows.length - 1;
+    if (hi < 0 || address < lows[0]!) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (lows[mid]! <= address) lo = mid;
+      else hi = mid - 1;
+    }
+    return address < cu.highs[lo]! ? cu.scopes[lo] : undefined;
+  }
+
+  private die(depth: number): unknown {
+    while (this.dies.length <= depth) this.dies.push(this.dw.allocDie());
+    return this.dies[depth];
+  }
+
+  /** Walks the current CU's DIEs once: functions, inlined calls, and what may contain them. */
+  private index(): CompileUnit {
+    const top: Scope[] = [];
+    this.walk(this.cudie, 0, top, 0);
+    const entries: { low: number; high: number; scope: Scope }[] = [];
+    for (const scope of top) for (let i = 0; i < scope.ranges.length; i += 2) entries.push({ low: scope.ranges[i]!, high: scope.ranges[i + 1]!, scope });
+    entries.sort((a, b) => a.low - b.low);
+    return {
+      files: this.dw.srcfiles(this.cudie),
+      lows: Float64Array.from(entries, (e) => e.low),
+      highs: Float64Array.from(entries, (e) => e.high),
+      scopes: entries.map((e) => e.scope),
+    };
+  }
+
+  private walk(parent: unknown, depth: number, into: Scope[], inFunction: number): void {
+    const dw = this.dw;
+    const die = this.die(depth);
+    if (depth > 64 || dw.child(parent, die) !== 0) return;
+    do {
+      const tag = dw.tag(die);
+      if (tag === DW_TAG_subprogram || tag === DW_TAG_inlined_subroutine) {
+        const ranges = dw.ranges(die);
+        if (ranges.length > 0) {
+          const inlined = tag === DW_TAG_inlined_subroutine;
+          const scope: Scope = {
+            ranges,
+            name: dw.name(die) ?? undefined,
+            callFile: inlined ? dw.udata(die, DW_AT_call_file) : undefined,
+            callLine: inlined ? dw.udata(die, DW_AT_call_line) : undefined,
+            children: [],
+          };
+          // A nested subprogram (a GNU C nested function) is its own top-level function.
+          if (tag === DW_TAG_subprogram && inFunction > 0) this.walk(die, depth + 1, scope.children, inFunction + 1);
+          else this.walk(die, depth + 1, scope.children, inFunction + 1);
+          into.push(scope);
+        }
+      } else if (tag === DW_TAG_lexical_block || ((tag === DW_TAG_namespace || tag === DW_TAG_class_type || tag === DW_TAG_structure_type) && inFunction === 0)) {
+        this.walk(die, depth + 1, into, inFunction);
+      }
+    } while (dw.sibling(die, die) === 0);
+  }
+}
