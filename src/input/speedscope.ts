@@ -33,7 +33,8 @@ export function parseJson(text: string, file: string): unknown {
   }
 }
 
-const PROCESS_NAME = /^(.*) \(pid (\d+|\?)\)$/;
+// `s`: a comm may hold a carriage return or U+2028, which `.` alone does not match.
+const PROCESS_NAME = /^(.*) \(pid (\d+|\?)\)$/s;
 
 /**
  * Reads a speedscope document. Sampled profiles are read as they are; evented ones become one
