@@ -27,7 +27,7 @@ export const PNG_DEFAULTS: PngOptions = Object.freeze({
 
 // Without the networking flags chromium keeps trying to reach the network (PLATFORM-FACTS.md);
 // --no-sandbox because the profiler runs as root, where chromium's sandbox refuses to start.
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

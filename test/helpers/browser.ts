@@ -10,17 +10,9 @@ import type { Browser, Page, HTTPRequest } from 'puppeteer-core';
 
 export const CHROMIUM = process.env.PROFILE_CHROMIUM ?? '/usr/bin/chromium';
 
-// Without the networking flags chromium keeps trying to reach the (closed) network
-// (PLATFORM-FACTS.md), which would also pollute the tests that count requests.
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// The launch flags are the product's own (src/render/png.ts), so tests drive chromium as PNG export does.
+import { CHROMIUM_ARGS } from '../../src/render/png.js';
+export { CHROMIUM_ARGS };
 
 export interface TestBrowser {
   readonly browser: Browser;
