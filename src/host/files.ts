@@ -6,7 +6,7 @@
  * not decide what we show, so writers are checked the way perf does (owner is the process's user
  * or root, not writable by group or others).
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 
 export type TrustedRead = { readonly ok: true; readonly text: string; readonly size: number; readonly mtimeMs: number } | { readonly ok: false; readonly reason: string; readonly missing?: boolean };
 
@@ -141,6 +141,15 @@ export function openPerfMapFile(pid: number, uid: number, nsPid: number): number
 export function closePerfMaps(): void {
   for (const fd of heldPerfMaps) closeFile(fd);
   heldPerfMaps.clear();
+}
+
+/** Whether a live process sees our file system (same mount namespace); undefined when it is gone. */
+export function sharesMountNamespace(pid: number): boolean | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ProcessIdentity {

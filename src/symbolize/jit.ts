@@ -10,6 +10,7 @@
  * the run reads every map once more (node flushes most of its map late, often at exit); then
  * `frame(pid, address)` per address, and `close()`.
  */
+import { sharesMountNamespace } from '../host/files.js';
 import type { Frame } from '../profile/model.js';
 import type { ProcessSnapshot } from '../profile/raw.js';
 import { PerfMaps, type PerfMapReader } from './perfmap.js';
@@ -45,8 +46,10 @@ export class JitSymbolizer {
   /** A process was seen (first, or at its exit): open or re-read its perf map. */
   seen(pid: number, snapshot?: Pick<ProcessSnapshot, 'uid' | 'nsPids' | 'fds'>): boolean {
     const nsPids = snapshot?.nsPids;
-    // Scripts and source maps of a process in its own mount namespace are read through its root.
-    if (nsPids !== undefined && nsPids.length > 1) this.roots.set(pid, `/proc/${pid}/root`);
+    // Scripts and source maps of a process in its own mount namespace are read through its root
+    // (decided while it lives; a gone process in another PID namespace was surely contained).
+    const shared = sharesMountNamespace(pid);
+    if (shared === false || (shared === undefined && nsPids !== undefined && nsPids.length > 1)) this.roots.set(pid, `/proc/${pid}/root`);
     return this.perfMaps.refresh(pid, { uid: snapshot?.uid, nsPids, fds: snapshot?.fds });
   }
 

@@ -55,6 +55,8 @@ export function parsePerfMap(text: string, file: string): ParsedPerfMap {
     const size = space2 < 0 || space2 >= lineEnd ? NaN : hex(text, space1 + 1, space2);
     const name = Number.isNaN(size) ? '' : text.slice(space2 + 1, lineEnd).trimEnd();
     if (name.length === 0 || !Number.isSafeInteger(start + size)) {
+      // A last line without its newline is one the JIT is still writing: read again later.
+      if (to === text.length) continue;
       if (bad++ === 0) {
         firstBad = lineNumber;
         firstBadText = text.slice(lineStart, lineEnd);

@@ -28,6 +28,12 @@ t.test('parses START SIZE NAME lines and skips the rest with one warning', async
   t.same(map.lookup(0x1f6bf3392326)!, { start: 0x1f6bf3392326, end: 0x1f6bf3392326 + 0x3e, name: 'JS:~hotLoop /tmp/jitexp/app.js:1:17' });
 });
 
+t.test('a line still being written is skipped without a warning', async (t) => {
+  t.same(parsePerfMap('1000 10 whole\n2000 1', 'm'), { map: parsePerfMap('1000 10 whole\n', 'm').map });
+  t.equal(parsePerfMap('1000 10 whole\n2000 10 cut_na', 'm').map.lookup(0x2000)?.name, 'cut_na', 'a complete-looking line is kept until the next read');
+  t.match(parsePerfMap('junk\n1000 10 whole\n', 'm').warning, /^m:1: /);
+});
+
 t.test('overlaps resolve by line order, whatever the address order', async (t) => {
   // Code memory reused three times, lines out of address order, plus a disjoint entry.
   const map = new PerfMap([0x100, 0x500, 0x080, 0x120], [0x200, 0x600, 0x180, 0x140], ['a', 'far', 'b', 'c']);
