@@ -76,8 +76,9 @@ export class GapCounter {
 
   finish(packageOf: (paths: readonly string[]) => ReadonlyMap<string, string>, warnings: readonly string[]): SymbolizeReport {
     const paths = [...this.gaps.values()].map((g) => g.path).filter((p): p is string => p !== undefined);
-    // dpkg knows merged-/usr libraries under /lib or /usr/lib, not always both.
-    const alternatives = paths.map((p) => (p.startsWith('/usr/lib/') ? p.slice(4) : p.startsWith('/lib/') ? `/usr${p}` : p));
+    // Merged /usr: dpkg knows a file under /bin or /lib or under /usr/…, not always both.
+    const other = (p: string): string => (/^\/usr\/(bin|sbin|lib)/.test(p) ? p.slice(4) : /^\/(bin|sbin|lib)/.test(p) ? `/usr${p}` : p);
+    const alternatives = paths.map(other);
     let owners: ReadonlyMap<string, string> = new Map();
     try {
       owners = paths.length > 0 ? packageOf([...new Set([...paths, ...alternatives])]) : owners;
@@ -87,7 +88,7 @@ export class GapCounter {
     const modules: ModuleGap[] = [];
     for (const [module, gap] of this.gaps) {
       const path = gap.path;
-      const pkg = path === undefined ? undefined : (owners.get(path) ?? owners.get(path.startsWith('/usr/lib/') ? path.slice(4) : `/usr${path}`));
+      const pkg = path === undefined ? undefined : (owners.get(path) ?? owners.get(other(path)));
       modules.push({
         module,
         path,

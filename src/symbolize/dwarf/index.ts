@@ -58,6 +58,7 @@ export class DwarfFile {
   private readonly cudie: unknown;
   private readonly dies: unknown[] = [];
   private closed = false;
+  private cuRanges?: { lows: Float64Array; highs: Float64Array; offsets: number[] };
 
   private constructor(
     private readonly dw: Libdw,
@@ -77,7 +78,7 @@ export class DwarfFile {
 
   /** Frames at `address` (an ELF virtual address), root first; empty when DWARF does not cover it. */
   frames(address: number, inline: boolean): SourceFrame[] {
-    if (this.closed || !this.dw.addrdie(this.dwarf, address, this.cudie)) return [];
+    if (this.closed || !this.findCu(address)) return [];
     const offset = this.dw.dieoffset(this.cudie);
     let cu = this.cus.get(offset);
     if (!cu) {
@@ -111,6 +112,35 @@ export class DwarfFile {
       frames.push({ name: chain[i]!.name, file, line: lineNo, inline: i > 0 });
     }
     return frames;
+  }
+
+  /**
+   * Points `cudie` at the CU holding `address`: through .debug_aranges, or, for files without it
+   * (clang does not emit it by default, and libdw 0.188 does not make it up), through the ranges
+   * of every CU, read once.
+   */
+  private findCu(address: number): boolean {
+    if (this.dw.addrdie(this.dwarf, address, this.cudie)) return true;
+    if (!this.cuRanges) {
+      const entries: { low: number; high: number; offset: number }[] = [];
+      for (const offset of this.dw.cuOffsets(this.dwarf)) {
+        if (!this.dw.offdie(this.dwarf, offset, this.cudie)) continue;
+        const r = this.dw.ranges(this.cudie);
+        for (let i = 0; i < r.length; i += 2) entries.push({ low: r[i]!, high: r[i + 1]!, offset });
+      }
+      entries.sort((a, b) => a.low - b.low);
+      this.cuRanges = { lows: Float64Array.from(entries, (e) => e.low), highs: Float64Array.from(entries, (e) => e.high), offsets: entries.map((e) => e.offset) };
+    }
+    const { lows, highs, offsets } = this.cuRanges;
+    let lo = 0;
+    let hi = lows.length - 1;
+    if (hi < 0 || address < lows[0]!) return false;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (lows[mid]! <= address) lo = mid;
+      else hi = mid - 1;
+    }
+    return address < highs[lo]! && this.dw.offdie(this.dwarf, offsets[lo]!, this.cudie);
   }
 
   close(): void {

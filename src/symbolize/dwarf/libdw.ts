@@ -24,6 +24,9 @@ export interface Libdw {
   name(die: unknown): string | null;
   udata(die: unknown, attribute: number): number | undefined;
   srcfiles(cudie: unknown): (index: number) => string | null;
+  /** DIE offsets of every CU (`dwarf_nextcu`). */
+  cuOffsets(dwarf: unknown): number[];
+  offdie(dwarf: unknown, offset: number, result: unknown): boolean;
   /** 32 bytes of native memory for a Dwarf_Die. */
   allocDie(): unknown;
 }
@@ -74,6 +77,8 @@ function bind(): Libdw {
   const dwarf_formudata = f('int dwarf_formudata(void *attr, _Out_ uint64_t *value)');
   const dwarf_getsrcfiles = f('int dwarf_getsrcfiles(void *cudie, _Out_ void **files, _Out_ size_t *nfiles)');
   const dwarf_filesrc = f('const char *dwarf_filesrc(void *files, size_t idx, void *mtime, void *length)');
+  const dwarf_nextcu = f('int dwarf_nextcu(void *dwarf, uint64_t off, _Out_ uint64_t *next, _Out_ size_t *header_size, void *abbrev, void *address_size, void *offset_size)');
+  const dwarf_offdie = f('void *dwarf_offdie(void *dwarf, uint64_t offset, void *result)');
   const attr = koffi.alloc('uint8_t', 32);
   const num = (v: unknown): number => Number(v);
   return {
@@ -141,6 +146,19 @@ function bind(): Libdw {
         return s;
       };
     },
+    cuOffsets: (dwarf) => {
+      const offsets: number[] = [];
+      let offset = 0;
+      const next = [0];
+      const header = [0];
+      for (let guard = 0; guard < 1_000_000; guard++) {
+        if (dwarf_nextcu(dwarf, offset, next, header, null, null, null) !== 0) break;
+        offsets.push(offset + num(header[0]));
+        offset = num(next[0]);
+      }
+      return offsets;
+    },
+    offdie: (dwarf, offset, result) => dwarf_offdie(dwarf, offset, result) !== null,
     allocDie: () => koffi.alloc('uint8_t', 32),
   };
 }
