@@ -3,6 +3,8 @@
  * `captureProcess`; the symbolizer reads through `HOST`.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { download } from './download.js';
 import type { ProcessSnapshot } from '../profile/raw.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
 import { fromDescriptor, openFile, readWhole } from './binary.js';
@@ -40,4 +42,6 @@ export const HOST: SymbolHost = {
   openMapped,
   openFile,
   packageOf,
+  download,
+  exists: (path) => existsSync(path),
 };

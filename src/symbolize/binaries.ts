@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import type { ProcessSnapshot } from '../profile/raw.js';
-import { findLocalDebugFile, type DebugFile, type DebugFileOptions } from './debuginfo.js';
+import { findLocalDebugFile, verifyDebugFile, type DebugFile, type DebugFileOptions } from './debuginfo.js';
 import { ElfError, ElfFile } from './elf/file.js';
 import { readSymbols, SymbolTable } from './elf/symbols.js';
 import type { ByteSource, SymbolHost } from './source.js';
@@ -17,11 +17,11 @@ export interface Binary {
   readonly module: string;
   readonly buildId?: string;
   readonly elf: ElfFile;
-  readonly symbols: SymbolTable;
+  symbols: SymbolTable;
   /** The separate debug file, when one was found and verified. */
   debug?: DebugFile;
   /** True when the binary itself or its debug file has DWARF line information. */
-  readonly hasDwarf: boolean;
+  hasDwarf: boolean;
   /** Extension slot for the DWARF engine (dwarf/): opened on first use. */
   dwarfState?: unknown;
 }
@@ -61,6 +61,26 @@ export class Binaries {
     const binary = this.load(source, path);
     this.byFile.set(fileKey, binary ?? null);
     return binary;
+  }
+
+  /** Adds a debug file found later (debuginfod), if it is this binary's: same build-id. */
+  attachDebugFile(binary: Binary, path: string, how: DebugFile['how']): boolean {
+    const source = this.host.openFile(path);
+    if (!source) return false;
+    const verified = verifyDebugFile(source, binary.buildId, undefined);
+    if (typeof verified === 'string') {
+      source.close();
+      this.warnOnce(path, `${path}: refused as debug file of ${binary.path}: ${verified}`);
+      return false;
+    }
+    binary.debug = { elf: verified, path, how };
+    try {
+      binary.symbols = readSymbols([verified, binary.elf]);
+    } catch (error) {
+      this.warnOnce(path, `${path}: ${error instanceof ElfError ? error.message : String(error)}; its symbols are not used`);
+    }
+    binary.hasDwarf = hasDebugLines(verified) || binary.hasDwarf;
+    return true;
   }
 
   all(): Binary[] {

@@ -23,6 +23,7 @@ import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './con
 import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, type Demangler, type DemangleOptions } from './demangle.js';
 import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
 import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
+import { Debuginfod, debuginfodDefaults, type DebuginfodOptions } from './debuginfod.js';
 import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
 import { GapCounter, reportLines, type FrameFacts, type SymbolizeReport } from './report.js';
 import type { SymbolHost } from './source.js';
@@ -41,12 +42,15 @@ export interface SymbolizeOptions extends DemangleOptions, ContainerOptions, Jit
   readonly host: SymbolHost;
 }
 
+export interface SymbolizeOptions extends DebuginfodOptions {}
+
 export const DEFAULTS: SymbolizeOptions = Object.freeze({
   ...DEMANGLE_DEFAULTS,
   ...CONTAINER_DEFAULTS,
   ...JIT_DEFAULTS,
   inline: true,
   debugDirectories: DEBUG_FILE_DEFAULTS.debugDirectories,
+  ...debuginfodDefaults(),
   warn: () => {},
   host: HOST,
 });
@@ -95,6 +99,7 @@ export class Symbolizer {
   private readonly gaps = new GapCounter();
   private readonly warnings: string[] = [];
   private readonly binaries: Binaries;
+  private readonly debuginfod: Debuginfod;
   private kallsyms: Kallsyms | undefined | null = null;
   private readonly kernel = new Map<bigint, Resolved>();
   private readonly processes = new Map<number, ProcessView>();
@@ -116,6 +121,8 @@ export class Symbolizer {
       this.options.warn(message);
     };
     this.binaries = new Binaries(this.options.host, { debugDirectories: this.options.debugDirectories, warn });
+    const host = this.options.host;
+    this.debuginfod = new Debuginfod(this.options, (url, to, ms) => host.download(url, to, ms), (path) => host.exists(path), warn);
     this.jit = new JitSymbolizer(this.options, { warn, notBeforeMs: runStart === undefined ? undefined : Date.parse(runStart) });
   }
 
@@ -127,7 +134,37 @@ export class Symbolizer {
   async prepare(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): Promise<void> {
     this.demangler = await demanglerFor(this.options);
     this.jit.finish(this.snapshots);
-    await this.jit.prepare(samples);
+    await Promise.all([this.jit.prepare(samples), this.fetchDebugInfo(samples)]);
+  }
+
+  /** Debug files from debuginfod for every sampled binary that has no DWARF, all at once. */
+  private async fetchDebugInfo(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): Promise<void> {
+    if (!this.debuginfod.enabled) return;
+    const wanted = new Map<string, Binary>();
+    for (const sample of samples) {
+      const view = this.view(sample.pid);
+      for (const address of sample.userStack) {
+        const mapping = findMapping(view.mappings, address);
+        if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) continue;
+        const binary = this.binaryOf(view, mapping);
+        if (binary?.buildId !== undefined && !binary.hasDwarf) wanted.set(binary.buildId, binary);
+      }
+    }
+    await Promise.all(
+      [...wanted].map(async ([buildId, binary]) => {
+        const path = await this.debuginfod.fetch(buildId);
+        if (path) this.binaries.attachDebugFile(binary, path, 'debuginfod');
+      }),
+    );
+  }
+
+  private binaryOf(view: ProcessView, mapping: Mapping): Binary | undefined {
+    let binary = view.binaries.get(mapping.path);
+    if (binary === undefined && !view.binaries.has(mapping.path)) {
+      binary = this.binaries.get(view.pid, view.snapshot, mapping.path);
+      view.binaries.set(mapping.path, binary);
+    }
+    return binary;
   }
 
   /** Root frames above a process's stacks (its container, when asked for). */
@@ -217,11 +254,7 @@ export class Symbolizer {
       const name = `[${module.replace(/^\[|\]$/g, '')}+${hex(address - mapping.start)}]`;
       return { ids: [this.builder.internFrame({ name, kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
     }
-    let binary = view.binaries.get(mapping.path);
-    if (binary === undefined && !view.binaries.has(mapping.path)) {
-      binary = this.binaries.get(view.pid, view.snapshot, mapping.path);
-      view.binaries.set(mapping.path, binary);
-    }
+    const binary = this.binaryOf(view, mapping);
     const path = mapping.path.replace(/ \(deleted\)$/, '');
     const module = binary?.module ?? basename(path);
     const fileOffset = Number(address - mapping.start + mapping.offset);

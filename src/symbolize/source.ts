@@ -26,6 +26,9 @@ export interface SymbolHost {
   openMapped(pid: number, snapshot: ProcessSnapshot | undefined, path: string): ByteSource | undefined;
   /** A file by path (debug files). */
   openFile(path: string): ByteSource | undefined;
+  /** HTTP GET into a file, atomically (debuginfod). */
+  download(url: string, destination: string, timeoutMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly missing: boolean; readonly reason: string }>;
+  exists(path: string): boolean;
   /** The Debian package that owns `path` (`dpkg -S`), for advice; undefined when unknown. */
   packageOf(paths: readonly string[]): ReadonlyMap<string, string>;
 }

@@ -75,6 +75,11 @@ export function buildFixtures(compilers: readonly string[]): ElfFixtures {
   mkdirSync(join(debugDir, '.build-id', wrongId.slice(0, 2)), { recursive: true });
   // The file at wrongid's build-id path is other's debug file (a different build-id inside).
   copyFileSync(join(dir, 'other.debug'), join(debugDir, '.build-id', wrongId.slice(0, 2), `${wrongId.slice(2)}.debug`));
+  // Only a debuginfod server has this one's debug file.
+  mkdirSync(join(dir, 'served'), { recursive: true });
+  run(cc, '-O3', '-g', '-fPIE', '-pie', '-o', 'remote', join(SOURCES, 'prog.c'), ...link);
+  run('objcopy', '--only-keep-debug', 'remote', 'served/remote.debug');
+  run('strip', '--strip-all', 'remote');
   return { dir, debugDir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
