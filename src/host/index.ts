@@ -3,7 +3,8 @@
  * `captureProcess`; the symbolizer reads through `HOST`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { download } from './download.js';
 import type { ProcessSnapshot } from '../profile/raw.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
@@ -44,4 +45,21 @@ export const HOST: SymbolHost = {
   packageOf,
   download,
   exists: (path) => existsSync(path),
+  readFile: (path) => {
+    try {
+      return readFileSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  writeFileAtomic: (path, data) => {
+    mkdirSync(dirname(path), { recursive: true });
+    const temporary = `${path}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temporary, data);
+      renameSync(temporary, path);
+    } finally {
+      rmSync(temporary, { force: true });
+    }
+  },
 };

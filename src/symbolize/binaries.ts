@@ -107,28 +107,39 @@ export class Binaries {
     }
     const warn = (message: string): void => this.warnOnce(message, message);
     const debug = findLocalDebugFile(elf, path, buildId, this.host, this.options, warn);
-    let symbols = SymbolTable.EMPTY;
     const files = debug ? [debug.elf, elf] : [elf];
-    try {
-      symbols = readSymbols(files);
-    } catch (error) {
-      const message = error instanceof ElfError ? error.message : String(error);
-      // One bad table must not cost the good one: retry with the binary alone.
-      this.warnOnce(path, `${debug && files.length > 1 ? debug.path : path}: ${message}; its symbols are not used`);
-      if (debug) {
-        try {
-          symbols = readSymbols([elf]);
-        } catch {
-          // nothing usable
+    let symbols: SymbolTable | undefined;
+    const loadSymbols = (): SymbolTable => {
+      if (symbols) return symbols;
+      symbols = SymbolTable.EMPTY;
+      try {
+        symbols = readSymbols(files);
+      } catch (error) {
+        const message = error instanceof ElfError ? error.message : String(error);
+        // One bad table must not cost the good one: retry with the binary alone.
+        this.warnOnce(path, `${debug && files.length > 1 ? debug.path : path}: ${message}; its symbols are not used`);
+        if (debug) {
+          try {
+            symbols = readSymbols([elf]);
+          } catch {
+            // nothing usable
+          }
         }
       }
-    }
+      return symbols;
+    };
     const binary: Binary = {
       path,
       module: basename(path.replace(/ \(deleted\)$/, '')),
       buildId,
       elf,
-      symbols,
+      // Read on first use: addresses found in the on-disk cache need no symbol table.
+      get symbols(): SymbolTable {
+        return loadSymbols();
+      },
+      set symbols(table: SymbolTable) {
+        symbols = table;
+      },
       debug,
       hasDwarf: (debug !== undefined && hasDebugLines(debug.elf)) || hasDebugLines(elf),
     };

@@ -23,6 +23,7 @@ import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './con
 import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, type Demangler, type DemangleOptions } from './demangle.js';
 import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
 import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
+import { defaultCacheDirectory, SymbolCache, type CachedFrame } from './cache.js';
 import { Debuginfod, debuginfodDefaults, type DebuginfodOptions } from './debuginfod.js';
 import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
 import { GapCounter, reportLines, type FrameFacts, type SymbolizeReport } from './report.js';
@@ -42,7 +43,10 @@ export interface SymbolizeOptions extends DemangleOptions, ContainerOptions, Jit
   readonly host: SymbolHost;
 }
 
-export interface SymbolizeOptions extends DebuginfodOptions {}
+export interface SymbolizeOptions extends DebuginfodOptions {
+  /** On-disk cache of resolved addresses by build-id. Default `$XDG_CACHE_HOME/profile` (`~/.cache/profile`); undefined: none. */
+  readonly cacheDirectory: string | undefined;
+}
 
 export const DEFAULTS: SymbolizeOptions = Object.freeze({
   ...DEMANGLE_DEFAULTS,
@@ -51,6 +55,7 @@ export const DEFAULTS: SymbolizeOptions = Object.freeze({
   inline: true,
   debugDirectories: DEBUG_FILE_DEFAULTS.debugDirectories,
   ...debuginfodDefaults(),
+  cacheDirectory: defaultCacheDirectory(),
   warn: () => {},
   host: HOST,
 });
@@ -100,6 +105,7 @@ export class Symbolizer {
   private readonly warnings: string[] = [];
   private readonly binaries: Binaries;
   private readonly debuginfod: Debuginfod;
+  private readonly cache: SymbolCache;
   private kallsyms: Kallsyms | undefined | null = null;
   private readonly kernel = new Map<bigint, Resolved>();
   private readonly processes = new Map<number, ProcessView>();
@@ -121,6 +127,7 @@ export class Symbolizer {
       this.options.warn(message);
     };
     this.binaries = new Binaries(this.options.host, { debugDirectories: this.options.debugDirectories, warn });
+    this.cache = new SymbolCache(this.options.cacheDirectory, this.options.host);
     const host = this.options.host;
     this.debuginfod = new Debuginfod(this.options, (url, to, ms) => host.download(url, to, ms), (path) => host.exists(path), warn);
     this.jit = new JitSymbolizer(this.options, { warn, notBeforeMs: runStart === undefined ? undefined : Date.parse(runStart) });
@@ -176,6 +183,7 @@ export class Symbolizer {
 
   /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
   close(): void {
+    this.cache.flush();
     this.jit.close();
     for (const dwarf of this.opened) dwarf.close();
     this.opened.length = 0;
@@ -260,23 +268,38 @@ export class Symbolizer {
     const fileOffset = Number(address - mapping.start + mapping.offset);
     const vaddr = binary?.elf.vaddrOfOffset(fileOffset);
     const lookupAt = vaddr === undefined ? undefined : isReturnAddress ? vaddr - 1 : vaddr;
-    const symbol = lookupAt === undefined ? undefined : binary!.symbols.lookup(lookupAt);
-    const source = lookupAt === undefined ? [] : (this.dwarf(binary!)?.frames(lookupAt, this.options.inline) ?? []);
-    const mangled = symbol?.name ?? source[0]?.name;
-    const name = mangled === undefined ? undefined : this.demangler.demangle(mangled);
-    const facts: FrameFacts = { module, path, named: name !== undefined, debugInfo: source.length > 0 };
-    if (name === undefined) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
-    if (source.length === 0) return { ids: [this.builder.internFrame({ name, kind: 'user', module })], facts };
-    const ids = source.map((frame, i) =>
+    const all = binary === undefined || lookupAt === undefined ? [] : this.sourceFrames(binary, lookupAt);
+    const chain = this.options.inline ? all : all.slice(0, 1);
+    const facts: FrameFacts = { module, path, named: chain.length > 0, debugInfo: chain.length > 0 && chain[0]![1] !== null };
+    if (chain.length === 0) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
+    const ids = chain.map(([name, file, line], i) =>
       this.builder.internFrame({
-        name: i === 0 ? name : frame.name === undefined ? '[inlined]' : this.demangler.demangle(frame.name),
+        name: name === null ? '[inlined]' : this.demangler.demangle(name),
         kind: i === 0 ? 'user' : 'inline',
         module,
-        ...(frame.file !== undefined ? { file: frame.file } : {}),
-        ...(frame.line !== undefined ? { line: frame.line } : {}),
+        ...(file !== null ? { file } : {}),
+        ...(line > 0 ? { line } : {}),
       }),
     );
     return { ids, facts };
+  }
+
+  /**
+   * An address's frames, root first, inlined calls included (names still mangled): from the
+   * on-disk cache, else the symbol table and DWARF (then cached). Empty when nothing names it.
+   */
+  private sourceFrames(binary: Binary, vaddr: number): readonly CachedFrame[] {
+    const cached = binary.buildId === undefined ? undefined : this.cache.get(binary.buildId, binary.hasDwarf, vaddr);
+    if (cached) return cached;
+    const symbol = binary.symbols.lookup(vaddr);
+    const source = this.dwarf(binary)?.frames(vaddr, true) ?? [];
+    const name = symbol?.name ?? source[0]?.name;
+    let frames: CachedFrame[];
+    if (name === undefined) frames = [];
+    else if (source.length === 0) frames = [[name, null, 0]];
+    else frames = source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]);
+    if (binary.buildId !== undefined) this.cache.set(binary.buildId, binary.hasDwarf, vaddr, frames);
+    return frames;
   }
 
   /** The DWARF of a binary (its debug file's, else its own), opened on first use. */

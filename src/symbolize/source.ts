@@ -29,6 +29,10 @@ export interface SymbolHost {
   /** HTTP GET into a file, atomically (debuginfod). */
   download(url: string, destination: string, timeoutMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly missing: boolean; readonly reason: string }>;
   exists(path: string): boolean;
+  /** A small file's bytes (caches), or undefined. */
+  readFile(path: string): Buffer | undefined;
+  /** Writes through a temporary file and a rename, creating directories; throws on failure. */
+  writeFileAtomic(path: string, data: string): void;
   /** The Debian package that owns `path` (`dpkg -S`), for advice; undefined when unknown. */
   packageOf(paths: readonly string[]): ReadonlyMap<string, string>;
 }

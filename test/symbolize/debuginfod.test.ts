@@ -44,7 +44,7 @@ try {
   const symbolizeWith = async (urls) => {
     const warnings = [];
     const started = Date.now();
-    const { profile, report } = await symbolizeWithReport(raw, { debuginfodUrls: urls, debuginfodCache: cache, debuginfodTimeoutMs: 2000, debugDirectories: [], warn: (w) => warnings.push(w) });
+    const { profile, report } = await symbolizeWithReport(raw, { debuginfodUrls: urls, debuginfodCache: cache, debuginfodTimeoutMs: 2000, debugDirectories: [], cacheDirectory: undefined, warn: (w) => warnings.push(w) });
     return { ms: Date.now() - started, warnings, frames: profile.stacks[0].frames.map((f) => profile.frame(f)), anyInline: profile.frames.some((f) => f.kind === 'inline'), report };
   };
   // A dead server first (refused: reported once), then the real one, then the cache alone.

@@ -68,7 +68,7 @@ async function compareWithEu(t: Tap.Test, fixtures: ElfFixtures, program: string
   const bias = isExec ? 0n : loadBase(snapshot, path);
   const vaddrs = Array.from({ length: sym.size }, (_, i) => sym.address + i);
   const raw = rawProfile(live.pid, snapshot, vaddrs.map((v) => [BigInt(v) + bias]));
-  const { profile, report } = await symbolizeWithReport(raw, { debugDirectories: [fixtures.debugDir] });
+  const { profile, report } = await symbolizeWithReport(raw, { debugDirectories: [fixtures.debugDir], cacheDirectory: undefined });
   const expected = euAddr2line(options.debugFile ?? path, vaddrs);
   let same = 0;
   const differences: string[] = [];
@@ -145,6 +145,29 @@ function run(): void {
       if (frames.length > 1) inline++;
     }
     t.ok(inline > 0, 'with inlined frames');
+  });
+
+  t.test('on-disk cache: a second run gives the same frames from the cache; a corrupt cache is ignored', async (t) => {
+    const live = await startFixture(fixtures.path('gcc-pie'));
+    t.teardown(() => live.stop());
+    const snapshot = captureProcess(live.pid)!;
+    const leaf = live.addresses.leaf_function!;
+    const stacks = Array.from({ length: 40 }, (_, i) => [leaf + BigInt(i), live.addresses.main! + 1n]);
+    const cacheDirectory = fixtures.path('cache');
+    const render = (p: Profile): string[] => p.stacks.map((s) => s.frames.map((id) => asText(p.frame(id))).join(' > '));
+    const first = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
+    const id = execFileSync('readelf', ['-n', fixtures.path('gcc-pie')], { encoding: 'utf8' }).match(/Build ID: ([0-9a-f]+)/)![1]!;
+    const file = `${cacheDirectory}/v1/${id}.json`;
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as { addresses: Record<string, unknown> };
+    t.ok(Object.keys(cached.addresses).length >= 40, 'addresses written under the build-id');
+    const second = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
+    t.same(render(second.profile), render(first.profile), 'same frames from the cache');
+    const noInline = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory, inline: false });
+    t.notOk(noInline.profile.frames.some((f) => f.kind === 'inline'), 'inline: false from the same cache');
+    writeFileSync(file, '{"format":"profile-symbol-cache","version":1,"addr');
+    const third = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
+    t.same(render(third.profile), render(first.profile), 'corrupt cache ignored');
+    t.ok(JSON.parse(readFileSync(file, 'utf8')), 'and rewritten');
   });
 
   t.test('truncated and corrupt ELF files: one warning each, frames keep module+offset', async (t) => {
