@@ -137,9 +137,24 @@ export function toPprof(profile: Profile): PprofProfile {
   ].filter((c): c is string => typeof c === 'string' && c.length > 0);
   const start = meta.startTime === undefined ? NaN : Date.parse(meta.startTime);
 
-  // pprof shows the first mapping as the profile's main binary ("File:"): a program, not
-  // `[kernel.kallsyms]` or `[vdso]`, so mappings of real files go first.
-  const order = mappings.slice().sort((x, y) => Number(strings.strings[Number(x.filename)]!.startsWith('[')) - Number(strings.strings[Number(y.filename)]!.startsWith('[')));
+  // pprof shows the first mapping as the profile's main binary ("File:"). Programs go before
+  // shared libraries, which go before pseudo-modules like `[kernel.kallsyms]` or `[vdso]`; within
+  // a rank, the mapping most samples pass through. (First-seen order made libc the "main binary"
+  // whenever the first sample of a run landed in the dynamic loader or libc start-up.)
+  const weightByMapping = new Map<number, number>();
+  for (let i = 0; i < samples.length; i++) {
+    const seen = new Set<number>();
+    for (const locationId of samples[i]!.locationId as number[]) {
+      const mappingId = Number(locations[locationId - 1]!.mappingId ?? 0);
+      if (mappingId !== 0) seen.add(mappingId);
+    }
+    for (const mappingId of seen) weightByMapping.set(mappingId, (weightByMapping.get(mappingId) ?? 0) + profile.stacks[i]!.weight);
+  }
+  const rank = (m: MappingInput): number => {
+    const name = strings.strings[Number(m.filename)]!;
+    return name.startsWith('[') ? 2 : /\.so(\.[\d.]+)?$/.test(name) ? 1 : 0;
+  };
+  const order = mappings.slice().sort((x, y) => rank(x) - rank(y) || (weightByMapping.get(Number(y.id)) ?? 0) - (weightByMapping.get(Number(x.id)) ?? 0));
   const renumber = new Map(order.map((m, i) => [Number(m.id), i + 1]));
   for (const m of order) m.id = renumber.get(Number(m.id))!;
   for (const l of locations) if (l.mappingId) l.mappingId = renumber.get(Number(l.mappingId))!;

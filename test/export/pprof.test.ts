@@ -103,6 +103,24 @@ t.test('folded → pprof → folded is identical on real fixture files', async (
   }
 });
 
+t.test('the main mapping is the program, even when a library was sampled first', async (t) => {
+  const b = new ProfileBuilder();
+  const start = { name: '_dl_start', kind: 'user' as const, module: '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' };
+  const libc = { name: 'memcpy', kind: 'user' as const, module: '/usr/lib/x86_64-linux-gnu/libc.so.6' };
+  const vdso = { name: 'clock_gettime', kind: 'user' as const, module: '[vdso]' };
+  const other = { name: 'main', kind: 'user' as const, module: '/usr/bin/helper' };
+  const main = { name: 'main', kind: 'user' as const, module: '/usr/bin/app' };
+  b.addFrames([start], 1, { comm: 'app', pid: 1 });
+  b.addFrames([vdso], 1, { comm: 'app', pid: 1 });
+  b.addFrames([other], 2, { comm: 'helper', pid: 2 });
+  b.addFrames([main, libc], 50, { comm: 'app', pid: 1 });
+  const decoded = PprofProfile.decode(gunzipSync(encodePprof(b.build({}))));
+  const name = (i: number): string => String(decoded.stringTable.strings[Number(decoded.mapping[i]!.filename)]);
+  t.same(decoded.mapping.map((_, i) => name(i)), ['/usr/bin/app', '/usr/bin/helper', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', '[vdso]']);
+  t.same(decoded.mapping.map((m) => Number(m.id)), [1, 2, 3, 4, 5], 'ids renumbered in order');
+  for (const location of decoded.location) t.ok(Number(location.mappingId) >= 1 && Number(location.mappingId) <= 5);
+});
+
 t.test('recorded profiles round-trip kinds, modules, files, lines and threads', async (t) => {
   const profile = recorded();
   const out = join(dir, 'rec2.pb.gz');
@@ -148,6 +166,10 @@ t.test('a real recording exported as pprof: go tool pprof finds the known call t
     t.ok(Math.abs((100 * flat) / total - share) < 12, `${name}: ${flat} of ${total} samples, expected ~${share} %`);
   }
   t.match(pprof('-traces', '-sample_index=samples', out), /\s+d\n\s+c\n\s+main\n/, 'main→c→d kept as a call chain');
-  t.match(pprof('-top', '-sample_index=cpu', '-unit=ms', out), new RegExp(`Type: cpu[\\s\\S]*of ${((total * 1000) / 99).toFixed(2)}ms total`), 'cpu = samples × 1/99 s');
+  // pprof prints 2000ms, not 2000.00ms, for a whole number: compare the value, not the text.
+  const cpuTop = pprof('-top', '-sample_index=cpu', '-unit=ms', out);
+  t.match(cpuTop, /Type: cpu/);
+  const cpuMs = Number(/of ([\d.]+)ms total/.exec(cpuTop)?.[1]);
+  t.ok(Math.abs(cpuMs - (total * 1000) / 99) < 0.01, `cpu = samples × 1/99 s (${cpuMs} ms for ${total} samples)`);
   t.match(top, /^File: calltree$/m, 'the profiled program is the main mapping');
 });
