@@ -110,9 +110,13 @@ export default class RecordCommand extends BaseCommand {
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
       // The first signal ends the recording and still writes the profile; a second Ctrl-C
-      // exits at once (the kernel releases every BPF object and perf event with our fds).
+      // exits at once (the kernel releases every BPF object and perf event with our fds, and an
+      // output still being written is an unnamed file). Dropping our SIGINT listener gives the
+      // signal back its default action, so the kernel ends us even while JavaScript is busy
+      // symbolizing — a listener would only run once the busy stretch was over.
       if (++interrupts > 1 && signal === 'SIGINT') process.exit(130);
       controller.abort();
+      process.off('SIGINT', onSignal);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

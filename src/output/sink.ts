@@ -3,6 +3,7 @@ import { open, rename, unlink, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ProfileError } from '../errors.js';
+import { linkAnonymousFile, openAnonymousFile } from '../io/anonymous-file.js';
 import { describeFsError } from '../io/lines.js';
 
 /** Where writers put their bytes. `write` may be awaited for back-pressure. */
@@ -47,8 +48,9 @@ export function stringSink(): Sink & { text(): string } {
 const TEMP_MARKER = '.profile-tmp-';
 
 /**
- * Writes `path` atomically: everything goes to a temporary file in the same directory, which is
- * flushed and renamed over `path` only when `produce` finished. A crash, a signal or an error
+ * Writes `path` atomically: everything goes to a temporary file in the same directory (unnamed,
+ * O_TMPFILE, where the file system has it), which is flushed, named and renamed over `path` only
+ * when `produce` finished. A crash, a signal or an error
  * leaves either the old file or the complete new one, never a truncated one.
  */
 export async function writeFileAtomic(path: string, produce: (sink: Sink) => Promise<void>): Promise<void> {
@@ -59,9 +61,11 @@ export async function writeFileAtomic(path: string, produce: (sink: Sink) => Pro
     if (error instanceof ProfileError) throw error;
   }
   const temp = join(dirname(path), `.${basename(path)}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`);
-  let handle;
+  // Unnamed until complete where the file system allows it, so even SIGKILL leaves nothing.
+  let handle = await openAnonymousFile(dirname(path));
+  let named = handle === undefined;
   try {
-    handle = await open(temp, 'wx', 0o644);
+    handle ??= await open(temp, 'wx', 0o644);
   } catch (error) {
     throw new ProfileError(`cannot write: ${describeFsError(error)}`, { file: path });
   }
@@ -90,11 +94,15 @@ export async function writeFileAtomic(path: string, produce: (sink: Sink) => Pro
     });
     await flush();
     await fileHandle.sync();
+    if (!named) {
+      await linkAnonymousFile(fileHandle, temp);
+      named = true;
+    }
     await fileHandle.close();
     await rename(temp, path);
   } catch (error) {
     await fileHandle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
+    if (named) await unlink(temp).catch(() => undefined);
     if (error instanceof ProfileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== undefined) throw new ProfileError(`cannot write: ${describeFsError(error)}`, { file: path });

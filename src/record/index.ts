@@ -110,6 +110,28 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     // After an exec the newest image replaces the old one: most of its samples are the new image's.
     if (snapshot) processes.set(pid, { ...snapshot, capturedAtMs: snapshot.capturedAtMs ?? Date.now() - started });
   };
+  // Announcements are captured one per turn of the event loop: at the start of a system-wide run
+  // hundreds arrive at once, and capturing them in one go kept signals (a second Ctrl-C) and
+  // timers waiting for a second or more.
+  const announced: number[] = [];
+  let draining = false;
+  const drainOne = (): void => {
+    const pid = announced.shift();
+    if (pid !== undefined) capture(pid);
+    if (announced.length > 0) setImmediate(drainOne);
+    else draining = false;
+  };
+  const announce = (pid: number): void => {
+    seen.add(pid);
+    announced.push(pid);
+    if (!draining) {
+      draining = true;
+      setImmediate(drainOne);
+    }
+  };
+  const drainAll = (): void => {
+    for (let pid = announced.shift(); pid !== undefined; pid = announced.shift()) capture(pid);
+  };
 
   const session = RecordingSession.open(
     {
@@ -125,7 +147,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       stackStorageSize: options.stackStorageSize,
       countsSize: options.countsSize,
     },
-    (event) => capture(event.tgid),
+    (event) => announce(event.tgid),
   );
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -163,6 +185,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     for (const timer of timers) clearInterval(timer);
     session.stop();
     session.poll();
+    drainAll();
     const durationSeconds = (Date.now() - started) / 1000;
     const counters = session.counters();
     const counts = session.readCounts();

@@ -14,7 +14,7 @@ import { COUNTERS } from '../../src/record/abi.js';
 import { DEFAULTS, record } from '../../src/record/index.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { bpfMark, leakedSince, waitForOurProgram } from '../helpers/bpf.js';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { ROOT, cliEnv, cliSpawnArgs, runCli } from '../helpers/cli.js';
 import { bpfUnavailable, buildProgram } from '../record/fixtures.js';
 
 const unavailable = bpfUnavailable();
@@ -38,7 +38,7 @@ else {
   }
 
   function spawnRecord(args: string[]): { child: ReturnType<typeof spawn>; stderr: () => string; closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-    const child = spawn(process.execPath, [BIN, 'record', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...cliSpawnArgs(['record', ...args]), { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout!.resume();
@@ -94,7 +94,7 @@ else {
     t.equal(tally.absent + tally.old + tally.complete, faults, `${faults} faults: ${tally.absent} no output, ${tally.old} old output kept, ${tally.complete} complete, ${tally.leaks} leaks`);
     t.comment(`faults: ${faults} signals during record; outputs absent ${tally.absent}, old ${tally.old}, complete ${tally.complete}; leaks ${tally.leaks}`);
     const temps = readdirSync(dir).filter((f) => f.includes('.profile-tmp-'));
-    t.comment(`temporary files left by SIGKILL or a second signal: ${temps.length} (hidden, never the output)`);
+    t.same(temps, [], 'no temporary file left by SIGKILL or a second signal (outputs are unnamed until complete)');
   });
 
   t.test('a second SIGINT exits at once', async (t) => {
@@ -105,12 +105,17 @@ else {
     t.ok(await waitForOurProgram(before), 'the recorder loaded its program');
     await new Promise((r) => setTimeout(r, 500));
     run.child.kill('SIGINT');
+    // Two kills in a row can reach the kernel before the recorder runs once; a pending signal
+    // absorbs the second. A person's second Ctrl-C comes later: give the first one 100 ms.
+    await new Promise((r) => setTimeout(r, 100));
     const second = Date.now();
     run.child.kill('SIGINT');
     const result = await run.closed;
     const ms = Date.now() - second;
-    t.ok(ms < 1000, `exited ${ms} ms after the second SIGINT`);
-    t.equal(result.code, 130, `exit code 130 (signal ${result.signal})`);
+    t.ok(ms < 300, `exited ${ms} ms after the second SIGINT`);
+    // Killed by the default action of SIGINT (shells show 130), or exit code 130.
+    t.ok(result.signal === 'SIGINT' || result.code === 130, `ended by SIGINT (code ${result.code}, signal ${result.signal})`);
+    t.same(readdirSync(dir).filter((name) => name.includes('.profile-tmp-')), [], 'no temporary file left');
     if (existsSync(out)) t.equal(await completeFolded(out), undefined, 'any output is complete');
     t.same(await leakedSince(mark), [], 'nothing BPF left');
   });

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, oneLineError, runCli } from '../helpers/cli.js';
+import { cliEnv, cliSpawnArgs, oneLineError, runCli } from '../helpers/cli.js';
 
 const INPUT = 'main;work;leaf 3\nmain;other 2\n';
 const OUTPUT = 'main;other 2\nmain;work;leaf 3\n';
@@ -126,7 +126,7 @@ t.test('a full file system (64 KB tmpfs): ENOSPC is one line, the old file survi
 
 t.test('standard output on a full device (> /dev/full): one line, exit 2', async (t) => {
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'collapse'], { stdio: ['pipe', openSync('/dev/full', 'w'), 'pipe'] });
+    const child = spawn(...cliSpawnArgs(['collapse']), { env: cliEnv(), stdio: ['pipe', openSync('/dev/full', 'w'), 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin!.end(INPUT);

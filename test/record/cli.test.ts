@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { BIN, ROOT, cliEnv, cliSpawnArgs, runCli } from '../helpers/cli.js';
 import { bpfMark, kernelFds, leakedSince } from '../helpers/bpf.js';
 import { bpfUnavailable, buildProgram } from './fixtures.js';
 
@@ -41,7 +41,7 @@ else {
     t.test(`${signal} ends the recording and still writes the output`, async (t) => {
       const out = join(dir, `${signal}.folded`);
       const busy = spawn(calltree, ['4'], { stdio: 'ignore' });
-      const child = spawn(process.execPath, [BIN, 'record', '-F', '499', '-o', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(...cliSpawnArgs(['record', '-F', '499', '-o', out]), { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       await recording(child.pid!);
@@ -64,7 +64,7 @@ else {
   const named = existsSync(join(ROOT, 'src', 'symbolize', 'index.ts'));
   t.test('a 200 ms process in a system-wide run shows named user and kernel frames', { skip: named ? false : 'no symbolizer in this tree' }, async (t) => {
     const out = join(dir, 'short.folded');
-    const child = spawn(process.execPath, [BIN, 'record', '-F', '199', '-o', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(...cliSpawnArgs(['record', '-F', '199', '-o', out]), { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     await recording(child.pid!);
