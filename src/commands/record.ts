@@ -4,37 +4,12 @@ import { pushFlags, pushWithFlags } from '../cli/push.js';
 import { ProfileError } from '../errors.js';
 import { writeProfile } from '../output/index.js';
 import { openInBrowser } from '../render/open.js';
-import type { Profile } from '../profile/model.js';
-import type { ProcessSnapshot, RawProfile } from '../profile/raw.js';
-import { addressProfile } from '../record/addresses.js';
 import { DEFAULTS, droppedByReason, record, type Progress, type RecordResult } from '../record/index.js';
 import { missingPrivileges } from '../record/privileges.js';
+import { captureProcess, closeCapturedFiles } from '../host/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
-
-interface Symbolizer {
-  captureProcess?: (pid: number) => ProcessSnapshot | undefined;
-  closeCapturedFiles?: () => void;
-  symbolize?: (raw: RawProfile, options?: object) => Promise<Profile> | Profile;
-}
-
-/** The host and symbolizer stages, when this build has them (they land separately). */
-async function symbolizer(): Promise<Symbolizer> {
-  const load = async (path: string): Promise<Record<string, unknown>> => {
-    try {
-      return (await import(path)) as Record<string, unknown>;
-    } catch {
-      return {};
-    }
-  };
-  const host = { ...(await load(new URL('../host/procfs.js', import.meta.url).href)), ...(await load(new URL('../host/index.js', import.meta.url).href)) };
-  const symbolize = await load(new URL('../symbolize/index.js', import.meta.url).href);
-  return {
-    captureProcess: host.captureProcess as Symbolizer['captureProcess'],
-    closeCapturedFiles: host.closeCapturedFiles as Symbolizer['closeCapturedFiles'],
-    symbolize: symbolize.symbolize as Symbolizer['symbolize'],
-  };
-}
+import { symbolize } from '../symbolize/index.js';
 
 function cpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -105,7 +80,6 @@ export default class RecordCommand extends BaseCommand {
     const duration = flags.duration === undefined ? undefined : Number(flags.duration);
     if (duration !== undefined && !(duration > 0)) throw new ProfileError(`--duration must be a positive number of seconds, not ${JSON.stringify(flags.duration)}`);
 
-    const stages = await symbolizer();
     const controller = new AbortController();
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -143,11 +117,11 @@ export default class RecordCommand extends BaseCommand {
           title: flags.title,
           commandLine: ['profile', ...process.argv.slice(2)].join(' '),
         },
-        { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess: stages.captureProcess },
+        { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess },
       );
       if (tty) process.stderr.write('\r\x1b[K');
-      const profile = stages.symbolize ? await stages.symbolize(result.raw, { demangle: flags.demangle, containerFrame: flags.container }) : addressProfile(result.raw);
-      stages.closeCapturedFiles?.();
+      const profile = await symbolize(result.raw, { demangle: flags.demangle, containerFrame: flags.container });
+      closeCapturedFiles();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       if (flags.open && flags.output) await openInBrowser(flags.output);
       process.stderr.write(`${summary(result)}\n`);
