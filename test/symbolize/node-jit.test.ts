@@ -157,7 +157,8 @@ t.test('a node in its own mount and PID namespace, read through /proc/PID/root a
   const skip = missingTools('unshare', 'mount') ?? (process.getuid?.() === 0 ? undefined : 'needs root for unshare --pid --mount');
   if (skip) return t.skip(skip);
   // A private /tmp inside: the map exists only in the namespace, under the name perf-1.map.
-  const script = `mount -t tmpfs tmpfs /tmp && exec ${process.execPath} ${NODE_FLAGS.join(' ')} ${HOT} 900`;
+  // Without tap's NODE_OPTIONS: its hook lives under the checkout, which may itself be under /tmp.
+  const script = `mount -t tmpfs tmpfs /tmp && exec env -u NODE_OPTIONS ${process.execPath} ${NODE_FLAGS.join(' ')} ${HOT} 900`;
   const outer = spawn('unshare', ['--fork', '--pid', '--mount', '--mount-proc', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   outer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
