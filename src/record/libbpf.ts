@@ -35,6 +35,8 @@ export interface LibBpf {
   ringBufferWatch(fd: number, onReadable: () => void): () => void;
   ringBufferFree(rb: Pointer): void;
   perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** How many slots a per-CPU map value has (possible CPUs, not just online ones). */
+  numPossibleCpus(): number;
   close(fd: number): number;
   errno(): number;
 }
@@ -144,6 +146,7 @@ export function loadLibBpf(): LibBpf {
       return Number(syscall(perfNr, attr, pid, cpu, groupFd, flags));
     },
     close: (fd) => closeFd(fd) as number,
+    numPossibleCpus: lib.func('int libbpf_num_possible_cpus(void)') as never,
     errno: () => koffi.errno(),
   };
   return cached;

@@ -179,13 +179,19 @@ export class RecordingSession {
     for (const link of this.sampling.splice(0)) this.lib.linkDestroy(link);
   }
 
+  /** The error and accounting counters, summed over CPUs (`counters` is a per-CPU array). */
   counters(): Record<CounterName, number> {
     const result = {} as Record<CounterName, number>;
+    const cpus = this.lib.numPossibleCpus();
+    if (cpus <= 0) throw new ProfileError(`libbpf cannot count the possible CPUs (${cpus})`);
     const key = new Uint8Array(4);
-    const value = new Uint8Array(8);
+    const value = new Uint8Array(8 * cpus);
+    const view = new DataView(value.buffer);
     COUNTERS.forEach((name, index) => {
       new DataView(key.buffer).setUint32(0, index, true);
-      result[name] = this.lib.lookupElem(this.fds.counters, key, value) === 0 ? Number(new DataView(value.buffer).getBigUint64(0, true)) : 0;
+      let sum = 0n;
+      if (this.lib.lookupElem(this.fds.counters, key, value) === 0) for (let cpu = 0; cpu < cpus; cpu++) sum += view.getBigUint64(8 * cpu, true);
+      result[name] = Number(sum);
     });
     return result;
   }
