@@ -3,7 +3,11 @@ import { BaseCommand, outputFlags } from '../cli/base.js';
 import { INPUT_FORMATS } from '../collapse/index.js';
 import { ProfileError } from '../errors.js';
 import { loadProfile } from '../input/index.js';
-import { resolveFormat, writeProfile } from '../output/index.js';
+import { openInput } from '../io/lines.js';
+import { resolveFormat, writeProfile, type OutputFormat } from '../output/index.js';
+import { streamSink, writeFileAtomic } from '../output/sink.js';
+import { sniffFolded } from '../render/folded.js';
+import { foldedRenderer } from '../render/from-folded.js';
 import type { Profile } from '../profile/model.js';
 import { HTML_DEFAULTS } from '../render/html/options.js';
 import { openInBrowser } from '../render/open.js';
@@ -75,8 +79,31 @@ export default class Render extends BaseCommand {
         minFraction,
       }).filter(([, value]) => value !== undefined),
     );
-    const profile = await readProfile(args.file, flags['input-format']);
-    await writeProfile(profile, { path: flags.output, format }, { render });
+    if (!(await this.renderFolded(args.file, flags['input-format'], format, flags.output, render))) {
+      const profile = await readProfile(args.file, flags['input-format']);
+      await writeProfile(profile, { path: flags.output, format }, { render });
+    }
     if (flags.open && flags.output) await openInBrowser(flags.output);
+  }
+
+  /** The fast path: SVG or HTML drawn straight from folded input. False when it does not apply. */
+  private async renderFolded(file: string | undefined, inputFormat: string | undefined, format: OutputFormat, output: string | undefined, render: Record<string, unknown>): Promise<boolean> {
+    if (inputFormat !== undefined && inputFormat !== 'folded') return false;
+    const renderer = await foldedRenderer(format);
+    if (!renderer) return false;
+    const input = await openInput(file);
+    const sniffed = inputFormat === 'folded' ? { folded: true, stream: input.stream } : await sniffFolded(input.stream);
+    if (!sniffed.folded) {
+      // Not folded: the general reader takes it from here (standard input replayed from the start).
+      if (file === undefined || file === '-') await writeProfile(await loadProfile(undefined, {}, sniffed.stream), { path: output, format }, { render });
+      else {
+        sniffed.stream.destroy();
+        return false;
+      }
+      return true;
+    }
+    if (output === undefined || output === '-') await renderer(sniffed.stream, input.name, streamSink(process.stdout), render);
+    else await writeFileAtomic(output, (sink) => renderer(sniffed.stream, input.name, sink, render));
+    return true;
   }
 }

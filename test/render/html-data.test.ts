@@ -3,6 +3,10 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { ProfileBuilder } from '../../src/profile/builder.js';
+import { Readable } from 'node:stream';
+import { readFolded } from '../../src/profile/folded.js';
+import { buildCallTree, toFlameNodes, type CallTree } from '../../src/render/calltree.js';
+import { callTreeFromFolded } from '../../src/render/folded.js';
 import { buildFlameTree, type FlameNode } from '../../src/render/tree.js';
 import { HTML_DEFAULTS, hottestFunctions, prepareReport, renderHtml } from '../../src/render/html/index.js';
 import { pruneTree, MERGED_NAME } from '../../src/render/html/prune.js';
@@ -18,20 +22,50 @@ function profile() {
   return b.build();
 }
 
-const sum = (node: FlameNode): number => node.children.reduce((s, c) => s + c.total, 0) + node.self;
-
 t.test('pruning merges small children into one (merged) frame and keeps every total', async (t) => {
-  const tree = buildFlameTree(profile());
+  const tree = buildCallTree(profile());
   const pruned = pruneTree(tree, 0.01, 1000);
-  const a = pruned.root.children[0]!;
-  t.same(a.children.map((c) => [c.name, c.total]).sort(), [['(merged)', 3], ['b', 1000], ['rec', 50]]);
-  t.equal(a.total, sum(a), 'children still add up to the parent');
-  t.equal(pruned.root.total, 1053);
+  const nameOf = (i: number) => tree.names[tree.key[i]!]!;
+  const a = Array.from({ length: tree.size }, (_, i) => i).find((i) => i > 0 && nameOf(i) === 'a')!;
+  const kept = Array.from({ length: tree.size }, (_, i) => i).filter((i) => tree.parent[i] === a && pruned.keep[i] === 1);
+  t.same(kept.map((i) => [nameOf(i), tree.total[i]]).sort(), [['b', 1000], ['rec', 50]]);
+  t.equal(pruned.merged[a], 3, 'the merged frame carries the small children\'s totals');
+  t.equal(pruned.hasMerged[a], 1);
+  t.equal(tree.total[0], 1053);
   t.equal(pruned.nodesBefore, 10);
   t.equal(pruned.nodesAfter, 8);
   t.equal(MERGED_NAME, '(merged)');
   const capped = pruneTree(tree, 0, 3);
   t.ok(capped.nodesAfter <= 3, 'the node cap raises the threshold');
+  // In the page's columns every frame's children still add up to it.
+  const data = prepareReport(profile(), { ...HTML_DEFAULTS, minFraction: 0.01 });
+  const { t: totals, s: selfs, c: counts } = data.tree;
+  let index = 0;
+  const check = (): number => {
+    const i = index++;
+    let children = 0;
+    for (let j = 0; j < counts[i]!; j++) children += check();
+    t.equal(selfs[i]! + children, totals[i], `frame ${data.names[data.tree.n[i]!]} adds up`);
+    return totals[i]!;
+  };
+  check();
+  t.equal(index, 8);
+});
+
+t.test('the call tree merges like buildFlameTree, and folded text gives the same tree as a Profile', async (t) => {
+  const fromProfile = toFlameNodes(buildCallTree(profile()));
+  t.same(fromProfile, buildFlameTree(profile()));
+  const folded = 'a;b;c 1000\na;tiny1 1\na;tiny2;x 2\na;rec;rec;rec 50\na;b;c 5\n# comment\nk_[k];a 0\nk_[k];a 3\n';
+  const direct = await callTreeFromFolded(Readable.from([folded]), 'x.folded');
+  const viaProfile = buildCallTree(await readFolded(Readable.from([folded]), 'x.folded'));
+  // Folded frames have no profile frame ids; everything else must agree.
+  const shape = (node: FlameNode): unknown => ({ name: node.name, kind: node.kind, total: node.total, self: node.self, children: node.children.map(shape) });
+  t.same(shape(toFlameNodes(direct)), shape(toFlameNodes(viaProfile)));
+  const functions = (tree: CallTree) => Object.fromEntries(tree.names.map((name, key) => [name, [tree.functionSelf![key], tree.functionTotal![key]]]).filter(([, [, total]]) => total! > 0));
+  t.same(functions(direct), functions(viaProfile));
+  t.same(functions(direct).rec, [50, 50], 'recursion counted once per stack');
+  t.equal(direct.kinds[direct.names.indexOf('k_[k]')], 'kernel', 'annotated names keep their kind');
+  await t.rejects(callTreeFromFolded(Readable.from(['a;b 1\nno count here\n']), 'bad.folded'), { file: 'bad.folded', line: 2, message: /expected folded stack/ });
 });
 
 t.test('functions count once per stack, however deep the recursion', async (t) => {

@@ -1,7 +1,8 @@
 import type { FrameKind, Profile, RunMetadata } from '../../profile/model.js';
-import { buildFlameTree, type FlameNode } from '../tree.js';
+import { buildCallTree, childLists, flattenFlameNodes, functionStats, type CallTree } from '../calltree.js';
+import type { FlameNode } from '../tree.js';
 import { KIND_LABELS, legendColour, MERGED_COLOUR, packedColour } from './colors.js';
-import { MERGED_NAME, pruneTree } from './prune.js';
+import { MERGED_NAME, pruneTree, type PruneResult } from './prune.js';
 import type { HtmlOptions } from './options.js';
 import type { PaletteOptions } from '../palette.js';
 
@@ -55,10 +56,6 @@ export interface DiffInput {
   readonly otherTotal: number;
 }
 
-function kindOf(node: FlameNode): ReportKind {
-  return node.frameId === -1 && node.name === MERGED_NAME ? 'merged' : node.kind;
-}
-
 class Names {
   readonly list: string[] = [];
   readonly colours: number[] = [];
@@ -76,43 +73,49 @@ class Names {
   }
 }
 
-const byName = (a: FlameNode, b: FlameNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/** What the report says about the input besides the tree. */
+export interface ReportSource {
+  readonly metadata: RunMetadata;
+  readonly totalWeight: number;
+  readonly distinctStacks: number;
+  readonly distinctFrames: number;
+}
 
 /** Builds the data of an HTML report; `diff` turns it into a differential report. */
 export function prepareReport(profile: Profile, options: HtmlOptions, diff?: DiffInput): ReportData {
-  const full = diff?.tree ?? buildFlameTree(profile, { processFrame: options.processFrame, reverse: options.reverse });
+  const tree = diff ? flattenFlameNodes(diff.tree) : buildCallTree(profile, { processFrame: options.processFrame, reverse: options.reverse });
+  const source = { metadata: profile.metadata, totalWeight: profile.totalWeight, distinctStacks: profile.stacks.length, distinctFrames: profile.frames.length };
+  return reportFromTree(tree, source, options, diff?.otherTotal);
+}
+
+/** The report of a call tree (from a profile, folded text, or a differential tree with `other`). */
+export function reportFromTree(full: CallTree, source: ReportSource, options: HtmlOptions, otherTotal?: number): ReportData {
   const pruned = pruneTree(full, options.minFraction, options.maxNodes);
   const names = new Names(options);
-  const differential = diff !== undefined;
-  const tree = { n: [] as number[], k: [] as number[], t: [] as number[], s: [] as number[], c: [] as number[], o: differential ? ([] as number[]) : undefined };
-  // Iterative preorder: real stacks can be thousands of frames deep.
-  const pending: FlameNode[] = [pruned.root];
-  while (pending.length > 0) {
-    const node = pending.pop()!;
-    const kind = kindOf(node);
-    tree.n.push(names.id(node.name, kind));
-    tree.k.push(KIND_INDEX.get(kind)!);
-    tree.t.push(node.total);
-    tree.s.push(node.self);
-    tree.c.push(node.children.length);
-    tree.o?.push(node.otherTotal ?? 0);
-    const children = node.children.slice().sort(byName);
-    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i]!);
+  const differential = full.other !== undefined && otherTotal !== undefined;
+  const tree = emitPreorder(full, pruned, names, differential);
+
+  const stats = full.functionSelf && full.functionTotal ? { self: full.functionSelf, total: full.functionTotal, other: undefined } : functionStats(full);
+  const functions = functionRows(full, stats.self, stats.total, options.functions).map(
+    ([key, self, total]): [number, number, number, number] => [names.id(full.names[key]!, full.kinds[key]!), KIND_INDEX.get(full.kinds[key]!)!, self, total],
+  );
+  const roots = childLists(full);
+  const processes = Array.from(roots.list.subarray(roots.start[0], roots.start[1]))
+    .sort((a, b) => full.total[b]! - full.total[a]!)
+    .map((node): [number, number, number] => {
+      const key = full.key[node]!;
+      return [names.id(full.names[key]!, full.kinds[key]!), KIND_INDEX.get(full.kinds[key]!)!, full.total[node]!];
+    });
+  let changes: [number, number, number, number][] | undefined;
+  if (differential) {
+    const all = 'other' in stats && stats.other ? stats : functionStats(full);
+    changes = biggestChanges(full, all.total, all.other!, otherTotal, options.functions).map(
+      ([key, before, after]): [number, number, number, number] => [names.id(full.names[key]!, full.kinds[key]!), KIND_INDEX.get(full.kinds[key]!)!, before, after],
+    );
   }
 
-  const functions = hottestFunctions(profile, options.functions).map(
-    ([name, kind, self, total]): [number, number, number, number] => [names.id(name, kind), KIND_INDEX.get(kind)!, self, total],
-  );
-  const processes = full.children
-    .slice()
-    .sort((a, b) => b.total - a.total)
-    .map((node): [number, number, number] => [names.id(node.name, kindOf(node)), KIND_INDEX.get(kindOf(node))!, node.total]);
-  const changes = differential ? biggestChanges(full, options.functions).map(
-    ([name, kind, before, after]): [number, number, number, number] => [names.id(name, kind), KIND_INDEX.get(kind)!, before, after],
-  ) : undefined;
-
-  const metadata = profile.metadata;
-  const meta = describeRun(profile, metadata);
+  const metadata = source.metadata;
+  const meta = describeRun(source);
   meta.push(['Frames drawn', pruned.nodesAfter === pruned.nodesBefore
     ? `${pruned.nodesAfter.toLocaleString('en-US')} (all)`
     : `${pruned.nodesAfter.toLocaleString('en-US')} of ${pruned.nodesBefore.toLocaleString('en-US')}; frames under ${formatNumber(pruned.threshold)} ${metadata.unit ?? 'samples'} merged into "${MERGED_NAME}"`]);
@@ -126,9 +129,9 @@ export function prepareReport(profile: Profile, options: HtmlOptions, diff?: Dif
     kinds: KINDS.map((kind) => ({ label: KIND_LABELS[kind], colour: legendColour(kind, options) })),
     names: names.list,
     colours: names.colours,
-    tree: tree.o ? tree : { n: tree.n, k: tree.k, t: tree.t, s: tree.s, c: tree.c },
-    total: full.total,
-    ...(differential ? { otherTotal: diff.otherTotal } : {}),
+    tree,
+    total: full.total[0]!,
+    ...(differential ? { otherTotal } : {}),
     functions,
     processes,
     ...(changes ? { changes } : {}),
@@ -138,11 +141,78 @@ export function prepareReport(profile: Profile, options: HtmlOptions, diff?: Dif
   };
 }
 
+/**
+ * The kept frames in preorder, children sorted by name (a parent's `(merged)` frame among them),
+ * as the page's columns. Names are ranked once, so sorting siblings compares integers.
+ */
+function emitPreorder(full: CallTree, pruned: PruneResult, names: Names, differential: boolean): ReportData['tree'] {
+  const order = Array.from(full.names.keys()).sort((a, b) => compareNames(full.names[a]!, full.names[b]!));
+  const rank = new Float64Array(full.names.length);
+  order.forEach((key, r) => (rank[key] = r));
+  // Stable sort put `(merged)`, appended last, after any sibling of the same name.
+  let mergedRank = order.length - 0.5;
+  for (let r = 0; r < order.length; r++) {
+    if (compareNames(full.names[order[r]!]!, MERGED_NAME) > 0) {
+      mergedRank = r - 0.5;
+      break;
+    }
+  }
+  const { start, list } = childLists(full);
+  const { keep, merged, mergedOther, hasMerged } = pruned;
+  const n: number[] = [];
+  const k: number[] = [];
+  const t: number[] = [];
+  const s: number[] = [];
+  const c: number[] = [];
+  const o: number[] | undefined = differential ? [] : undefined;
+  const mergedKind = KIND_INDEX.get('merged')!;
+  const rankOf = (entry: number): number => (entry < 0 ? mergedRank : rank[full.key[entry]!]!);
+  // Entries: a node index, or -(parent + 1) for a parent's merged frame. Iterative: real stacks
+  // can be thousands of frames deep.
+  const pending: number[] = [0];
+  const children: number[] = [];
+  while (pending.length > 0) {
+    const entry = pending.pop()!;
+    if (entry < 0) {
+      const parent = -entry - 1;
+      n.push(names.id(MERGED_NAME, 'merged'));
+      k.push(mergedKind);
+      t.push(merged[parent]!);
+      s.push(merged[parent]!);
+      c.push(0);
+      o?.push(mergedOther?.[parent] ?? 0);
+      continue;
+    }
+    children.length = 0;
+    for (let j = start[entry]!; j < start[entry + 1]!; j++) if (keep[list[j]!] === 1) children.push(list[j]!);
+    if (hasMerged[entry] === 1) children.push(-entry - 1);
+    if (children.length > 1) children.sort((a, b) => rankOf(a) - rankOf(b));
+    if (entry === 0) {
+      n.push(names.id('all', 'process'));
+      k.push(KIND_INDEX.get('process')!);
+    } else {
+      const key = full.key[entry]!;
+      const kind = full.kinds[key]!;
+      n.push(names.id(full.names[key]!, kind));
+      k.push(KIND_INDEX.get(kind)!);
+    }
+    t.push(full.total[entry]!);
+    s.push(full.self[entry]!);
+    c.push(children.length);
+    o?.push(full.other?.[entry] ?? 0);
+    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i]!);
+  }
+  return o ? { n, k, t, s, c, o } : { n, k, t, s, c };
+}
+
+const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function formatNumber(value: number): string {
   return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toPrecision(3);
 }
 
-function describeRun(profile: Profile, metadata: RunMetadata): [string, string][] {
+function describeRun(source: ReportSource): [string, string][] {
+  const metadata = source.metadata;
   const rows: [string, string][] = [];
   const add = (label: string, value: string | number | undefined): void => {
     if (value !== undefined && value !== '') rows.push([label, String(value)]);
@@ -154,11 +224,11 @@ function describeRun(profile: Profile, metadata: RunMetadata): [string, string][
   add('Frequency', metadata.frequencyHz === undefined ? undefined : `${metadata.frequencyHz} Hz`);
   add('Duration', metadata.durationSeconds === undefined ? undefined : `${metadata.durationSeconds.toFixed(1)} s`);
   add('Samples', metadata.samples === undefined ? undefined : formatNumber(metadata.samples));
-  add(`Total (${metadata.unit ?? 'samples'})`, formatNumber(profile.totalWeight));
+  add(`Total (${metadata.unit ?? 'samples'})`, formatNumber(source.totalWeight));
   const dropped = Object.values(metadata.dropped ?? {}).reduce((sum, n) => sum + n, 0);
   add('Dropped samples', metadata.dropped === undefined ? undefined : formatNumber(dropped));
-  add('Distinct stacks', formatNumber(profile.stacks.length));
-  add('Distinct frames', formatNumber(profile.frames.length));
+  add('Distinct stacks', formatNumber(source.distinctStacks));
+  add('Distinct frames', formatNumber(source.distinctFrames));
   const inputFormat = metadata.extra?.inputFormat;
   add('Input format', typeof inputFormat === 'string' ? inputFormat : undefined);
   return rows;
@@ -172,31 +242,17 @@ type FunctionRow = [string, FrameKind, number, number];
  * the `limit` hottest by self and by total, so the page can sort by either.
  */
 export function hottestFunctions(profile: Profile, limit: number): FunctionRow[] {
-  const keyOfFrame: number[] = [];
-  const keys = new Map<string, number>();
-  const rows: FunctionRow[] = [];
-  profile.frames.forEach((frame, id) => {
-    const key = `${frame.kind}\0${frame.name}`;
-    let index = keys.get(key);
-    if (index === undefined) {
-      index = rows.length;
-      keys.set(key, index);
-      rows.push([frame.name, frame.kind, 0, 0]);
-    }
-    keyOfFrame[id] = index;
-  });
-  const lastStack = new Int32Array(rows.length).fill(-1);
-  profile.stacks.forEach((stack, stackIndex) => {
-    const frames = stack.frames;
-    for (const id of frames) {
-      const index = keyOfFrame[id]!;
-      if (lastStack[index] === stackIndex) continue;
-      lastStack[index] = stackIndex;
-      rows[index]![3] += stack.weight;
-    }
-    if (frames.length > 0) rows[keyOfFrame[frames[frames.length - 1]!]!]![2] += stack.weight;
-  });
-  return topUnion(rows.filter((row) => row[3] > 0), limit, (row) => row[2], (row) => row[3]);
+  const tree = buildCallTree(profile);
+  return functionRows(tree, tree.functionSelf!, tree.functionTotal!, limit).map(([key, self, total]) => [tree.names[key]!, tree.kinds[key]!, self, total]);
+}
+
+/** [key, self, total] of the hottest functions (process frames left out), hottest total first. */
+function functionRows(tree: CallTree, self: Float64Array, total: Float64Array, limit: number): [number, number, number][] {
+  const rows: [number, number, number][] = [];
+  for (let key = 0; key < tree.names.length; key++) {
+    if (tree.kinds[key] !== 'process' && total[key]! > 0) rows.push([key, self[key]!, total[key]!]);
+  }
+  return topUnion(rows, limit, (row) => row[1], (row) => row[2]);
 }
 
 function topUnion<T>(rows: T[], limit: number, a: (row: T) => number, b: (row: T) => number): T[] {
@@ -207,26 +263,14 @@ function topUnion<T>(rows: T[], limit: number, a: (row: T) => number, b: (row: T
   return [...chosen].sort((x, y) => b(y) - b(x));
 }
 
-/** Per function, both sides' totals (once per path, like `hottestFunctions`), biggest change in share first. */
-function biggestChanges(root: FlameNode, limit: number): FunctionRow[] {
-  const rows = new Map<string, FunctionRow>();
-  const onPath = new Map<string, number>();
-  const visit = (node: FlameNode): void => {
-    const key = `${node.kind}\0${node.name}`;
-    const outermost = !onPath.get(key);
-    if (outermost && node !== root && node.frameId !== -1) {
-      let row = rows.get(key);
-      if (!row) rows.set(key, (row = [node.name, node.kind, 0, 0]));
-      row[2] += node.otherTotal ?? 0;
-      row[3] += node.total;
-    }
-    onPath.set(key, (onPath.get(key) ?? 0) + 1);
-    for (const child of node.children) visit(child);
-    onPath.set(key, onPath.get(key)! - 1);
-  };
-  visit(root);
-  const before = Math.max(1, root.otherTotal ?? 0);
-  const after = Math.max(1, root.total);
-  const change = (row: FunctionRow): number => Math.abs(row[3] / after - row[2] / before);
-  return [...rows.values()].sort((x, y) => change(y) - change(x)).slice(0, limit);
+/** [key, baseline total, total] per function (once per path), biggest change in share first. */
+function biggestChanges(tree: CallTree, total: Float64Array, other: Float64Array, otherTotal: number, limit: number): [number, number, number][] {
+  const rows: [number, number, number][] = [];
+  for (let key = 0; key < tree.names.length; key++) {
+    if (tree.kinds[key] !== 'process' && (total[key]! > 0 || other[key]! > 0)) rows.push([key, other[key]!, total[key]!]);
+  }
+  const before = Math.max(1, otherTotal);
+  const after = Math.max(1, tree.total[0]!);
+  const change = (row: [number, number, number]): number => Math.abs(row[2] / after - row[1] / before);
+  return rows.sort((x, y) => change(y) - change(x)).slice(0, limit);
 }

@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
-import { excerpt, InputError } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import { forEachLine } from '../../io/lines.js';
 import { kindFromAnnotation, processFrameName, type ProcessFrameStyle } from '../../profile/folded.js';
 import type { FrameKind, Profile } from '../../profile/model.js';
+import { forEachFoldedFrame, scanFoldedLine } from '../folded.js';
 
 /**
  * Stacks as runs of name ids in one typed array: a 244 MB folded file with 200k stacks is ~7M
@@ -111,42 +112,21 @@ export function profileStacks(profile: Profile, opts: StackOptions): Stacks {
   return collector.finish(opts.flamechart);
 }
 
-const COUNT = /^\d+(?:\.\d*)?$/;
-const SPACE = /\s/;
-
 /** Folded text (flamegraph.pl's input) line by line, in file order, without building a Profile. */
 export async function foldedStacks(input: Readable, file: string, opts: StackOptions): Promise<Stacks> {
   const collector = new StackCollector(opts.reverse);
+  const push = (name: string): void => collector.push(collector.nameId(name));
   let lines = 0;
   await forEachLine(
     input,
     (text, lineNumber) => {
-      if (text.length === 0 || text.charCodeAt(0) === 0x23 /* # */) return;
-      // The count is the last field (flamegraph.pl: /^(.*)\s+?(\d+(?:\.\d*)?)$/), found by
-      // scanning back from the end: linear, and no regex over a 1 KB line 200k times.
-      let start = text.length;
-      for (let c = text.charCodeAt(start - 1); start > 0 && ((c >= 0x30 && c <= 0x39) || c === 0x2e); c = text.charCodeAt(--start - 1));
-      const count = text.slice(start);
-      if (start === 0 || !SPACE.test(text[start - 1]!) || !COUNT.test(count)) {
-        throw new InputError(`expected folded stack 'frame;frame;… count', found ${excerpt(text)}`, file, lineNumber);
-      }
-      const weight = Number(count);
-      if (weight > Number.MAX_SAFE_INTEGER) throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(count, 30)}`, file, lineNumber);
+      const line = scanFoldedLine(text, file, lineNumber);
+      if (!line) return;
       lines++;
-      if (weight === 0) return;
-      let end = start - 1;
-      while (end > 0 && SPACE.test(text[end - 1]!)) end--;
+      if (line.weight === 0) return;
       collector.begin();
-      if (end > 0) {
-        for (let from = 0; ; ) {
-          let to = text.indexOf(';', from);
-          if (to < 0 || to > end) to = end;
-          collector.push(collector.nameId(text.slice(from, to)));
-          if (to === end) break;
-          from = to + 1;
-        }
-      }
-      collector.end(weight);
+      forEachFoldedFrame(text, line.end, push);
+      collector.end(line.weight);
     },
     { file },
   );
