@@ -50,11 +50,13 @@ export class CallTreeBuilder {
   readonly frameIds: number[] = [];
   private readonly keyIds = new Map<string, number>();
   size = 1;
-  key = new Int32Array(1 << 12).fill(-1);
-  parent = new Int32Array(1 << 12).fill(-1);
-  total = new Float64Array(1 << 12);
-  self = new Float64Array(1 << 12);
-  private slots = new Int32Array(1 << 13).fill(EMPTY);
+  key: Int32Array;
+  parent: Int32Array;
+  total: Float64Array;
+  self: Float64Array;
+  /** Open addressing over (parent, key): the node, or EMPTY. */
+  private slots: Int32Array;
+  private isProcess = new Uint8Array(256);
   private functionSelf = new Float64Array(256);
   private functionTotal = new Float64Array(256);
   private seenIn = new Int32Array(256).fill(-1);
@@ -63,6 +65,17 @@ export class CallTreeBuilder {
   private lastKeys = new Int32Array(64);
   private lastNodes = new Int32Array(64);
   private lastLength = 0;
+
+  /** `capacity`: nodes to make room for up front (growing by doubling costs copies and rehashes). */
+  constructor(capacity = 1 << 12) {
+    let length = 1 << 12;
+    while (length < capacity && length < 1 << 24) length *= 2;
+    this.key = new Int32Array(length).fill(-1);
+    this.parent = new Int32Array(length).fill(-1);
+    this.total = new Float64Array(length);
+    this.self = new Float64Array(length);
+    this.slots = new Int32Array(2 * length).fill(EMPTY);
+  }
 
   /** The key of a name+kind, made on first use. */
   keyOf(name: string, kind: FrameKind, frameId = -1): number {
@@ -80,7 +93,11 @@ export class CallTreeBuilder {
         const seen = new Int32Array(this.seenIn.length * 2).fill(-1);
         seen.set(this.seenIn);
         this.seenIn = seen;
+        const isProcess = new Uint8Array(this.seenIn.length);
+        isProcess.set(this.isProcess);
+        this.isProcess = isProcess;
       }
+      this.isProcess[id] = kind === 'process' ? 1 : 0;
     }
     return id;
   }
@@ -132,7 +149,7 @@ export class CallTreeBuilder {
         this.lastNodes[i] = node;
       }
       this.total[node] += weight;
-      if (this.kinds[key] !== 'process' && this.seenIn[key] !== stack) {
+      if (this.isProcess[key] === 0 && this.seenIn[key] !== stack) {
         this.seenIn[key] = stack;
         this.functionTotal[key] += weight;
       }
@@ -141,7 +158,7 @@ export class CallTreeBuilder {
     this.self[node] += weight;
     for (let i = length - 1; i >= 0; i--) {
       const key = keys[i]!;
-      if (this.kinds[key] === 'process') continue;
+      if (this.isProcess[key] === 1) continue;
       this.functionSelf[key] += weight;
       break;
     }

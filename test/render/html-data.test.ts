@@ -11,6 +11,8 @@ import { buildFlameTree, type FlameNode } from '../../src/render/tree.js';
 import { HTML_DEFAULTS, hottestFunctions, prepareReport, renderHtml } from '../../src/render/html/index.js';
 import { pruneTree, MERGED_NAME } from '../../src/render/html/prune.js';
 import { embedJson, escapeHtml } from '../../src/render/html/page.js';
+import { CONTINUE, LAST, packColumn } from '../../src/render/html/pack.js';
+import { readFileSync } from 'node:fs';
 
 function profile() {
   const b = new ProfileBuilder();
@@ -98,7 +100,22 @@ t.test('embedded JSON and HTML text cannot close or open elements', async (t) =>
   const json = embedJson({ name: '</script><!--<img>&\u2028\u2029' });
   t.notMatch(json, /[<>&\u2028\u2029]/);
   t.same(JSON.parse(json), { name: '</script><!--<img>&\u2028\u2029' });
-  t.equal(escapeHtml('<a href="x">\'&\ud800'), '&#60;a href=&#34;x&#34;&#62;&#39;&#38;\ufffd');
+  t.equal(escapeHtml('<a href="x">\'&\ud800'), '&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#65533;');
+  t.equal(escapeHtml('caf\u00e9 \u{1f525}'), 'caf&#233; &#128293;', 'non-ASCII as character references');
+  const ascii = embedJson({ name: 'caf\u00e9 \u{1f525} \u2028' });
+  t.match(ascii, /^[\x20-\x7e]*$/, 'embedded JSON is printable ASCII');
+  t.same(JSON.parse(ascii), { name: 'caf\u00e9 \u{1f525} \u2028' });
+});
+
+t.test('columns are packed five bits a character, and the page unpacks with the same alphabets', async (t) => {
+  t.equal(packColumn([0, 31, 32, 1023, 1024, 2 ** 40 + 5]), 'Af' + 'hA' + '/f' + 'hgA' + 'hgggggggF');
+  t.same(packColumn([1, 2.5]), [1, 2.5], 'a fractional column stays an array');
+  t.same(packColumn([1, -1]), [1, -1]);
+  const script = readFileSync(new URL('../../templates/html/report.js', import.meta.url), 'utf8');
+  t.match(script, `const LAST = '${LAST}';`);
+  t.match(script, `const CONTINUE = '${CONTINUE}';`);
+  const html = renderHtml(profile(), { ...HTML_DEFAULTS, title: 'caf\u00e9 \u2192' });
+  t.match(html, /^[\x00-\x7f]*$/, 'the whole page is ASCII (chromium decodes it on its fast path)');
 });
 
 t.test('the Content-Security-Policy allows exactly the inline script and style by hash', async (t) => {

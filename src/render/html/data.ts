@@ -93,14 +93,14 @@ export function reportFromTree(full: CallTree, source: ReportSource, options: Ht
   const pruned = pruneTree(full, options.minFraction, options.maxNodes);
   const names = new Names(options);
   const differential = full.other !== undefined && otherTotal !== undefined;
-  const tree = emitPreorder(full, pruned, names, differential);
+  const lists = childLists(full);
+  const tree = emitPreorder(full, lists, pruned, names, differential);
 
   const stats = full.functionSelf && full.functionTotal ? { self: full.functionSelf, total: full.functionTotal, other: undefined } : functionStats(full);
   const functions = functionRows(full, stats.self, stats.total, options.functions).map(
     ([key, self, total]): [number, number, number, number] => [names.id(full.names[key]!, full.kinds[key]!), KIND_INDEX.get(full.kinds[key]!)!, self, total],
   );
-  const roots = childLists(full);
-  const processes = Array.from(roots.list.subarray(roots.start[0], roots.start[1]))
+  const processes = Array.from(lists.list.subarray(lists.start[0], lists.start[1]))
     .sort((a, b) => full.total[b]! - full.total[a]!)
     .map((node): [number, number, number] => {
       const key = full.key[node]!;
@@ -145,7 +145,7 @@ export function reportFromTree(full: CallTree, source: ReportSource, options: Ht
  * The kept frames in preorder, children sorted by name (a parent's `(merged)` frame among them),
  * as the page's columns. Names are ranked once, so sorting siblings compares integers.
  */
-function emitPreorder(full: CallTree, pruned: PruneResult, names: Names, differential: boolean): ReportData['tree'] {
+function emitPreorder(full: CallTree, lists: ReturnType<typeof childLists>, pruned: PruneResult, names: Names, differential: boolean): ReportData['tree'] {
   const order = Array.from(full.names.keys()).sort((a, b) => compareNames(full.names[a]!, full.names[b]!));
   const rank = new Float64Array(full.names.length);
   order.forEach((key, r) => (rank[key] = r));
@@ -157,7 +157,7 @@ function emitPreorder(full: CallTree, pruned: PruneResult, names: Names, differe
       break;
     }
   }
-  const { start, list } = childLists(full);
+  const { start, list } = lists;
   const { keep, merged, mergedOther, hasMerged } = pruned;
   const n: number[] = [];
   const k: number[] = [];
@@ -166,6 +166,8 @@ function emitPreorder(full: CallTree, pruned: PruneResult, names: Names, differe
   const c: number[] = [];
   const o: number[] | undefined = differential ? [] : undefined;
   const mergedKind = KIND_INDEX.get('merged')!;
+  const nameOfKey = new Int32Array(full.names.length).fill(-1);
+  const kindOfKey = Int32Array.from(full.kinds, (kind) => KIND_INDEX.get(kind)!);
   const rankOf = (entry: number): number => (entry < 0 ? mergedRank : rank[full.key[entry]!]!);
   // Entries: a node index, or -(parent + 1) for a parent's merged frame. Iterative: real stacks
   // can be thousands of frames deep.
@@ -192,9 +194,9 @@ function emitPreorder(full: CallTree, pruned: PruneResult, names: Names, differe
       k.push(KIND_INDEX.get('process')!);
     } else {
       const key = full.key[entry]!;
-      const kind = full.kinds[key]!;
-      n.push(names.id(full.names[key]!, kind));
-      k.push(KIND_INDEX.get(kind)!);
+      if (nameOfKey[key] === -1) nameOfKey[key] = names.id(full.names[key]!, full.kinds[key]!);
+      n.push(nameOfKey[key]!);
+      k.push(kindOfKey[key]!);
     }
     t.push(full.total[entry]!);
     s.push(full.self[entry]!);
