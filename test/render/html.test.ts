@@ -150,6 +150,37 @@ t.test('search highlights the matching frames with the matched share', async (t)
   t.equal(await text('#matched'), '');
 });
 
+t.test('?s=REGEX in the URL pre-fills and applies the search, and the URL follows the search box', async (t) => {
+  if (!page) return t.skip('no browser');
+  const searched = `${url}?s=${encodeURIComponent('^(fork|epoll_wait)$')}`;
+  const other = await recordedPage(browser!.browser, searched);
+  try {
+    await other.page.setViewport({ width: 1000, height: 800 });
+    await other.page.goto(searched);
+    await other.page.waitForSelector('html[data-ready="true"]');
+    t.equal(await other.page.$eval('#search', (e) => (e as HTMLInputElement).value), '^(fork|epoll_wait)$');
+    t.equal(await other.page.$eval('#matched', (e) => (e as HTMLElement).innerText), 'Matched: 72.41% (42 of 58 samples)');
+    const matched = await other.page.evaluate(() => (window as any).profileReport.frames().filter((f: DrawnFrame) => f.matched).map((f: DrawnFrame) => f.name));
+    t.same(matched.sort(), ['epoll_wait', 'fork']);
+    await other.page.click('#search', { clickCount: 3 });
+    await other.page.type('#search', 'readline');
+    t.equal(await other.page.evaluate(() => new URLSearchParams(location.search).get('s')), 'readline', 'a new search replaces ?s=');
+    await other.page.click('#reset');
+    t.equal(await other.page.evaluate(() => location.search), '', 'reset clears it');
+    // An invalid expression from a link is shown as such; the graph is still drawn.
+    const invalid = `${url}?s=${encodeURIComponent('([')}`;
+    await other.page.goto(invalid);
+    await other.page.waitForSelector('html[data-ready="true"]');
+    t.equal(await other.page.$eval('#matched', (e) => (e as HTMLElement).innerText), 'invalid regular expression');
+    t.equal(await other.page.evaluate(() => (window as any).profileReport.frames().length), 12);
+    t.same(other.record.pageErrors, []);
+    t.same(other.record.consoleErrors, []);
+    t.same(other.record.requests.filter((r) => r !== invalid), [], 'no network requests');
+  } finally {
+    await other.page.close();
+  }
+});
+
 t.test('the functions table sorts by each column', async (t) => {
   if (!page) return t.skip('no browser');
   t.same((await columnTexts('#functions', 0)).slice(0, 3), ['uv_run', 'epoll_wait', 'main']);
