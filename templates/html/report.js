@@ -30,7 +30,6 @@
     n: unpack(data.tree.n, Int32Array),
     k: unpack(data.tree.k, Int32Array),
     t: unpack(data.tree.t, Float64Array),
-    s: unpack(data.tree.s, Float64Array),
     c: unpack(data.tree.c, Int32Array),
     o: data.tree.o === undefined ? undefined : unpack(data.tree.o, Float64Array),
   };
@@ -46,13 +45,16 @@
 
   // Structure from the preorder columns: parent, depth, subtree size and the offset of each frame
   // from the root's left edge in weight units, so any zoom is one subtract and multiply per frame.
-  const { parent, depth, size, offset, maxDepth } = structure(tree.c, total, N);
+  const { parent, depth, size, offset, self, maxDepth } = structure(tree.c, total, N);
+  tree.s = self;
   // A function of its own (locals, not the closure's context slots): twice as fast on a 133k-frame tree.
   function structure(children, weights, count) {
     const parent = new Int32Array(count);
     const depth = new Int32Array(count);
     const size = new Int32Array(count).fill(1);
     const offset = new Float64Array(count);
+    // Self weight: the total less the children's totals (not embedded, see src/render/html/pack.ts).
+    const self = Float64Array.from(weights);
     let maxDepth = 0;
     // The open ancestors of the current frame: index, children still to come, next child's offset.
     const open = new Int32Array(count + 1);
@@ -70,11 +72,14 @@
       if (d > maxDepth) maxDepth = d;
       offset[i] = next[top];
       next[top] += weights[i];
+      self[p] -= weights[i];
       remaining[top]--;
       if (children[i] > 0) { top++; open[top] = i; remaining[top] = children[i]; next[top] = offset[i]; }
     }
     for (let i = count - 1; i > 0; i--) size[parent[i]] += size[i];
-    return { parent, depth, size, offset, maxDepth };
+    // Float sums of fractional weights can leave a residue where self is really zero.
+    for (let i = 0; i < count; i++) if (Math.abs(self[i]) <= 1e-9 * weights[i]) self[i] = 0;
+    return { parent, depth, size, offset, self, maxDepth };
   }
 
   const $ = (id) => document.getElementById(id);

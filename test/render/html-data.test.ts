@@ -11,7 +11,7 @@ import { buildFlameTree, type FlameNode } from '../../src/render/tree.js';
 import { HTML_DEFAULTS, hottestFunctions, prepareReport, renderHtml } from '../../src/render/html/index.js';
 import { pruneTree, MERGED_NAME } from '../../src/render/html/prune.js';
 import { embedJson, escapeHtml } from '../../src/render/html/page.js';
-import { CONTINUE, LAST, packColumn } from '../../src/render/html/pack.js';
+import { CONTINUE, LAST, packColumn, packReport } from '../../src/render/html/pack.js';
 import { readFileSync } from 'node:fs';
 
 function profile() {
@@ -111,6 +111,8 @@ t.test('columns are packed five bits a character, and the page unpacks with the 
   t.equal(packColumn([0, 31, 32, 1023, 1024, 2 ** 40 + 5]), 'Af' + 'hA' + '/f' + 'hgA' + 'hgggggggF');
   t.same(packColumn([1, 2.5]), [1, 2.5], 'a fractional column stays an array');
   t.same(packColumn([1, -1]), [1, -1]);
+  const packed = packReport(prepareReport(profile(), HTML_DEFAULTS)) as { tree: Record<string, unknown> };
+  t.same(Object.keys(packed.tree).sort(), ['c', 'k', 'n', 't'], 'self weights are not embedded (the page derives them)');
   const script = readFileSync(new URL('../../templates/html/report.js', import.meta.url), 'utf8');
   t.match(script, `const LAST = '${LAST}';`);
   t.match(script, `const CONTINUE = '${CONTINUE}';`);

@@ -132,6 +132,9 @@ t.test('hovering shows a tooltip with samples and percentages', async (t) => {
   const tip = await text('#tooltip');
   t.match(tip, /epoll_wait/);
   t.match(tip, /kernel · 30 samples \(51\.72% of all\)/);
+  t.match(tip, /self 30 \(51\.72%\)/, 'self weight (worked out by the page from the totals)');
+  await page.mouse.move(box.x + (await frame('main')).x + 5, box.y + (await frame('main')).y + 9);
+  t.notMatch(await text('#tooltip'), /self/, 'a frame with no self weight shows none');
   await page.mouse.move(0, 0);
 });
 
