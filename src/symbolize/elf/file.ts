@@ -132,8 +132,9 @@ export class ElfFile {
         const descsz = data.readUInt32LE(at + 4);
         const type = data.readUInt32LE(at + 8);
         const nameStart = at + 12;
-        const descStart = nameStart + ((namesz + 3) & ~3);
-        const next = descStart + ((descsz + 3) & ~3);
+        // Sizes up to 2^32 - 1: JS bit operations would turn them negative (found by fuzzing).
+        const descStart = nameStart + Math.ceil(namesz / 4) * 4;
+        const next = descStart + Math.ceil(descsz / 4) * 4;
         if (next > data.length || descStart > data.length) break;
         if (type === NT_GNU_BUILD_ID && namesz === 4 && data.toString('latin1', nameStart, nameStart + 3) === 'GNU' && descsz > 0 && descsz <= 64) {
           return data.toString('hex', descStart, descStart + descsz);
