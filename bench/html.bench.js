@@ -120,19 +120,21 @@ if (!existsSync(CHROMIUM)) {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'chromium')}`],
   });
+  const drawn = [];
   const paint = [];
   const ready = [];
   const zoom = [];
   const search = [];
-  let drawn = 0;
+  let drawnFrames = 0;
   let frames = 0;
   for (let run = 0; run < RUNS; run++) {
     const page = await browser.newPage();
     await page.setViewport({ width: 1600, height: 1000 });
     await page.goto(pathToFileURL(file).href);
     await page.waitForSelector('html[data-ready="true"]', { timeout: 60_000 });
-    const [drawnAt, readyAt] = await page.evaluate(() => ['profile-first-paint', 'profile-ready'].map((mark) => performance.getEntriesByName(mark)[0].startTime));
-    paint.push(drawnAt);
+    const [drawnAt, paintedAt, readyAt] = await page.evaluate(() => ['profile-drawn', 'profile-first-paint', 'profile-ready'].map((mark) => performance.getEntriesByName(mark)[0].startTime));
+    drawn.push(drawnAt);
+    paint.push(paintedAt);
     ready.push(readyAt);
     const result = await page.evaluate(() => {
       const report = window.profileReport;
@@ -161,13 +163,14 @@ if (!existsSync(CHROMIUM)) {
     });
     zoom.push(...result.zooms);
     search.push(...result.searches);
-    drawn = result.drawn;
+    drawnFrames = result.drawn;
     frames = result.nodes;
     await page.close();
   }
   await browser.close();
-  rows.push(['frames embedded / drawn at 1600 px', `${frames.toLocaleString('en-US')} / ${drawn.toLocaleString('en-US')}`, '']);
-  rows.push(['first paint (navigation → graph drawn)', `${median(paint).toFixed(0)} ms`, '< 1000 ms']);
+  rows.push(['frames embedded / drawn at 1600 px', `${frames.toLocaleString('en-US')} / ${drawnFrames.toLocaleString('en-US')}`, '']);
+  rows.push(['graph drawn on the canvas (navigation → script done)', `${median(drawn).toFixed(0)} ms`, '']);
+  rows.push(['first paint (navigation → the frame after the draw)', `${median(paint).toFixed(0)} ms`, '< 1000 ms']);
   rows.push(['ready (tables filled after the first paint)', `${median(ready).toFixed(0)} ms`, '']);
   rows.push(['zoom (click → redrawn)', `${median(zoom).toFixed(1)} ms (max ${Math.max(...zoom).toFixed(1)})`, '< 100 ms']);
   rows.push(['search (keystroke → highlighted)', `${median(search).toFixed(1)} ms (max ${Math.max(...search).toFixed(1)})`, '']);
