@@ -184,6 +184,33 @@ t.test('?s=REGEX in the URL pre-fills and applies the search, and the URL follow
   }
 });
 
+t.test('fractional weights (columns embedded as plain arrays) draw and describe the same way', async (t) => {
+  if (!page) return t.skip('no browser');
+  const b = new ProfileBuilder();
+  b.addFrames([{ name: 'main', kind: 'user' }, { name: 'work', kind: 'user' }], 1.5);
+  b.addFrames([{ name: 'main', kind: 'user' }], 0.25);
+  b.addFrames([{ name: 'other', kind: 'user' }], 2.25);
+  const fractional = join(dir, 'fractional.html');
+  writeFileSync(fractional, renderHtml(b.build(), HTML_DEFAULTS));
+  const fractionalUrl = pathToFileURL(fractional).href;
+  const other = await recordedPage(browser!.browser, fractionalUrl);
+  try {
+    await other.page.setViewport({ width: 1000, height: 800 });
+    await other.page.goto(fractionalUrl);
+    await other.page.waitForSelector('html[data-ready="true"]');
+    const drawn: DrawnFrame[] = await other.page.evaluate(() => (window as any).profileReport.frames());
+    const width = (name: string) => drawn.find((f) => f.name === name)!.width;
+    t.equal(Math.round((1000 * width('main')) / width('all')), 438, 'main: 1.75 of 4');
+    const main = drawn.find((f) => f.name === 'main')!;
+    const box = (await (await other.page.$('#flame'))!.boundingBox())!;
+    await other.page.mouse.move(box.x + main.x + 5, box.y + main.y + 9);
+    t.match(await other.page.$eval('#tooltip', (e) => (e as HTMLElement).innerText), /self 0\.25 \(6\.25%\)/);
+    t.same(other.record.pageErrors, []);
+  } finally {
+    await other.page.close();
+  }
+});
+
 t.test('the functions table sorts by each column', async (t) => {
   if (!page) return t.skip('no browser');
   t.same((await columnTexts('#functions', 0)).slice(0, 3), ['uv_run', 'epoll_wait', 'main']);
