@@ -179,6 +179,7 @@ export class SourceMaps {
       throw new Error(`${mapPath}: not JSON`);
     }
     if (typeof raw !== 'object' || raw === null || (typeof raw.mappings !== 'string' && !('sections' in raw))) throw new Error(`${mapPath}: not a source map (no "mappings")`);
+    if ('sections' in raw) checkSections((raw as { sections: unknown }).sections, mapPath);
     let consumer: Consumer;
     try {
       consumer = await new SourceMapConsumer(raw);
@@ -197,6 +198,26 @@ export class SourceMaps {
       return undefined;
     }
     return { consumer, mapDir: dirname(mapPath) };
+  }
+}
+
+/**
+ * source-map 0.8 starts a consumer for each section while it still checks the next one: a bad
+ * later section then throws with the earlier consumers' promises unobserved (an unhandled
+ * rejection, which ends node, or WASM memory never freed). So the sections are checked first.
+ */
+function checkSections(sections: unknown, mapPath: string, depth = 0): void {
+  if (!Array.isArray(sections) || depth > 8) throw new Error(`${mapPath}: "sections" is not a list`);
+  let last = { line: -1, column: 0 };
+  for (const section of sections as unknown[]) {
+    const s = section as { offset?: { line?: unknown; column?: unknown }; map?: unknown; url?: unknown } | null;
+    const offset = s?.offset;
+    const ok = typeof s === 'object' && s !== null && s.url === undefined && typeof s.map === 'object' && s.map !== null && typeof offset === 'object' && offset !== null && Number.isInteger(offset.line) && Number.isInteger(offset.column);
+    if (!ok) throw new Error(`${mapPath}: a section without "offset" {line, column} and an inline "map"`);
+    const at = { line: offset.line as number, column: offset.column as number };
+    if (at.line < last.line || (at.line === last.line && at.column < last.column)) throw new Error(`${mapPath}: section offsets out of order`);
+    last = at;
+    if ('sections' in (s.map as object)) checkSections((s.map as { sections: unknown }).sections, mapPath, depth + 1);
   }
 }
 
