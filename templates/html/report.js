@@ -28,11 +28,16 @@
   }
   const tree = {
     n: unpack(data.tree.n, Int32Array),
-    k: unpack(data.tree.k, Int32Array),
     t: unpack(data.tree.t, Float64Array),
-    c: unpack(data.tree.c, Int32Array),
     o: data.tree.o === undefined ? undefined : unpack(data.tree.o, Float64Array),
   };
+  {
+    // Kind and child count travel as one number, `children * 8 + kind`.
+    const kc = unpack(data.tree.kc, Float64Array);
+    tree.k = new Int32Array(kc.length);
+    tree.c = new Int32Array(kc.length);
+    for (let i = 0; i < kc.length; i++) { tree.k[i] = kc[i] % 8; tree.c[i] = Math.floor(kc[i] / 8); }
+  }
   const names = data.names;
   const N = tree.n.length;
   const total = tree.t;

@@ -112,7 +112,9 @@ t.test('columns are packed five bits a character, and the page unpacks with the 
   t.same(packColumn([1, 2.5]), [1, 2.5], 'a fractional column stays an array');
   t.same(packColumn([1, -1]), [1, -1]);
   const packed = packReport(prepareReport(profile(), HTML_DEFAULTS)) as { tree: Record<string, unknown> };
-  t.same(Object.keys(packed.tree).sort(), ['c', 'k', 'n', 't'], 'self weights are not embedded (the page derives them)');
+  t.same(Object.keys(packed.tree).sort(), ['kc', 'n', 't'], 'self weights are not embedded (the page derives them)');
+  const data = prepareReport(profile(), HTML_DEFAULTS);
+  t.equal(packed.tree.kc, packColumn(data.tree.c.map((c, i) => c * 8 + data.tree.k[i]!)), 'kind and child count share a column');
   const script = readFileSync(new URL('../../templates/html/report.js', import.meta.url), 'utf8');
   t.match(script, `const LAST = '${LAST}';`);
   t.match(script, `const CONTINUE = '${CONTINUE}';`);

@@ -45,7 +45,11 @@ export function packColumn(values: readonly number[]): string | readonly number[
  * it reads the tree anyway (10 % of the bytes of a large report).
  */
 export function packReport(data: ReportData): unknown {
-  const { s: _self, ...columns } = data.tree;
-  const tree = Object.fromEntries(Object.entries(columns).map(([name, column]) => [name, packColumn(column as number[])]));
+  const { s: _self, k: kinds, c: children, ...columns } = data.tree;
+  // Kind (under 8) and child count share one number, `c * 8 + k`: one character for nearly
+  // every frame (most have at most three children) instead of two.
+  if (data.kinds.length > 8) throw new Error('more than 8 frame kinds cannot share a column with child counts');
+  const kc = children.map((count, i) => count * 8 + kinds[i]!);
+  const tree = Object.fromEntries([...Object.entries(columns), ['kc', kc]].map(([name, column]) => [name, packColumn(column as number[])]));
   return { ...data, v: 2, tree, colours: packColumn(data.colours) };
 }
