@@ -62,8 +62,13 @@ function formatByName(name: string, file: string): InputFormat {
 }
 
 function sniffFormat(head: readonly string[], file: string): InputFormat {
+  const start = head.join('\n').slice(0, 1024);
+  const kind = binaryKind(start);
+  // NUL never occurs in text output; invalid UTF-8 can (a comm with odd bytes), so it only decides when no format matched.
+  if (kind !== undefined || start.includes('\u0000')) throw binaryFile(kind, file);
   const format = INPUT_FORMATS.find((f) => f.sniff(head)) ?? sniffTruncated(head);
   if (format) return format;
+  if (start.includes('\ufffd')) throw binaryFile(undefined, file);
   const index = head.findIndex((l) => l.trim().length > 0);
   const first = head[index] ?? '';
   throw new InputError(
@@ -71,6 +76,24 @@ function sniffFormat(head: readonly string[], file: string): InputFormat {
     file,
     index + 1,
   );
+}
+
+// Magic numbers as they look once decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD).
+const MAGIC: readonly [RegExp, string][] = [
+  [/^\u007fELF/, 'ELF'],
+  [/^PERFILE2/, "perf.data: run 'perf script' on it first"],
+  [/^\u001f\ufffd\u0008/, 'gzip: decompress it first'],
+  [/^\(\ufffd\/\ufffd/, 'zstd: decompress it first'],
+  [/^PK\u0003\u0004/, 'zip'],
+];
+
+function binaryKind(start: string): string | undefined {
+  return MAGIC.find(([magic]) => magic.test(start))?.[1];
+}
+
+// The first bytes of a binary file escaped would be a long unreadable line: name the kind instead.
+function binaryFile(kind: string | undefined, file: string): InputError {
+  return new InputError(`binary file${kind ? ` (${kind})` : ''}, not a stack format (expected perf script, bpftrace, BCC profile or folded stacks)`, file, 1);
 }
 
 // A file cut off mid-line (a killed `perf script`, a full disk) has one bad last line: sniff

@@ -2,6 +2,7 @@
 // line with file (and line) and exit 2; a few hundred MB through standard input stream with
 // bounded memory. ~15 s (the 300 MB stream is most of it).
 import t from 'tap';
+import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,16 +29,26 @@ t.test('empty file and empty standard input', async (t) => {
   t.match(stdin.stderr, /<stdin>: input is empty/);
 });
 
-t.test('binary files: an ELF executable, random bytes, NUL bytes', async (t) => {
-  for (const [name, bytes] of [
-    ['elf', readFileSync(process.execPath).subarray(0, 1 << 20)],
-    ['random', randomBytes(1 << 20)],
-    ['zeros', Buffer.alloc(1 << 16)],
+t.test('binary files: ELF, perf.data, compressed, random bytes, NUL bytes — one short line naming the kind', async (t) => {
+  const folded = Buffer.from('main;a;b 10\nmain;c 5\n'.repeat(200));
+  for (const [name, bytes, kind] of [
+    ['elf', readFileSync(process.execPath).subarray(0, 1 << 20), ' (ELF)'],
+    ['perfdata', Buffer.concat([Buffer.from('PERFILE2'), Buffer.alloc(200), randomBytes(4000)]), " (perf.data: run 'perf script' on it first)"],
+    ['gz', gzipSync(folded), ' (gzip: decompress it first)'],
+    ['zst', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), randomBytes(2000)]), ' (zstd: decompress it first)'],
+    ['random', randomBytes(1 << 20), ''],
+    ['zeros', Buffer.alloc(1 << 16), ''],
   ] as const) {
-    const result = await runCli(['collapse', file(name, bytes)]);
+    const path = file(name, bytes);
+    const result = await runCli(['collapse', path]);
     t.equal(oneLineError(result), undefined, name);
-    t.match(result.stderr, new RegExp(`${name}(:\\d+)?: (not a known stack format|line is longer)`), name);
+    const line = result.stderr.trim();
+    t.equal(line, `profile: ${path}:1: binary file${kind}, not a stack format (expected perf script, bpftrace, BCC profile or folded stacks)`, name);
   }
+  // Invalid UTF-8 alone is not binary when the format is recognised: a comm can hold such bytes.
+  const odd = await runCli(['collapse', file('odd.folded', Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(';main 3\n')]))]);
+  t.equal(odd.code, 0, odd.stderr);
+  t.match(odd.stdout, /^caf\ufffd;main 3$/m);
 });
 
 t.test('truncated input: a folded file cut inside its last line names that line', async (t) => {
