@@ -8,11 +8,11 @@
 // damaged file goes through the whole symbolizer (symbolizeWithReport, libdw opened on the file);
 // it must return a profile in bounded time whatever libdw makes of it: every frame named or kept
 // as `[module+0x…]`, never an exception. A libdw crash would kill this process: the input of the
-// case running is always at test/fixtures/build/fuzz-elf/current.elf, to reproduce it.
+// case running is always at test/fixtures/build/fuzz-elf/current-PID.elf, to reproduce it.
 // Local ~5 s; CI (1,000 cases per property) ~10 s, plus ~10 s of tap start-up and gcc.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openFile } from '../../src/host/index.js';
 import type { ProcessSnapshot, RawProfile } from '../../src/profile/raw.js';
@@ -102,6 +102,8 @@ function readEverything(elf: ElfFile, probes: readonly number[]): void {
 function run(): void {
   const dir = join(ROOT, 'test', 'fixtures', 'build', 'fuzz-elf');
   mkdirSync(dir, { recursive: true });
+  // Left behind only when a case kills the process: then it is the input to reproduce.
+  t.teardown(() => rmSync(join(dir, `current-${process.pid}.elf`), { force: true }));
   const sources = join(ROOT, 'test', 'fixtures', 'elf');
   const program = join(dir, 'prog');
   execFileSync('gcc', ['-O2', '-g', '-fPIE', '-pie', '-o', program, join(sources, 'prog.c'), join(sources, 'lib.c')]);
@@ -142,7 +144,7 @@ function run(): void {
   });
 
   t.test('DWARF through libdw: damaged .debug_* sections never crash, hang or throw; frames fall back to symbols', async (t) => {
-    const current = join(dir, 'current.elf');
+    const current = join(dir, `current-${process.pid}.elf`);
     const base = 0x5555_5555_4000n;
     const snapshot: ProcessSnapshot = {
       pid: 4242,
@@ -211,7 +213,7 @@ function run(): void {
   });
 
   t.test('ELF fields overwritten through the whole symbolizer: a profile, never an exception', async (t) => {
-    const current = join(dir, 'current.elf');
+    const current = join(dir, `current-${process.pid}.elf`);
     const base = 0x5555_5555_4000n;
     const snapshot: ProcessSnapshot = { pid: 7, comm: 'fuzz', mappings: [{ start: base, end: base + 0x100000n, offset: 0n, perms: 'r-xp', dev: '00:00', inode: 1, path: '/fuzz/prog' }] };
     const raw: RawProfile = {
