@@ -61,10 +61,13 @@ async function worker(inline, cacheDirectory) {
   for (const address of kernel) samples.push({ pid: process.pid, tid: process.pid, comm: 'bench', userStack: [], kernelStack: [address], count: 1 });
   const raw = { samples, processes: new Map([[process.pid, snapshot]]), metadata: {} };
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const profile = await symbolize(raw, { inline, cacheDirectory, debuginfodUrls: [] });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
   const unnamed = profile.frames.filter((f) => /^\[.*\+0x[0-9a-f]+\]$|^0x/.test(f.name)).length;
-  console.log(JSON.stringify({ seconds, addresses: samples.length, frames: profile.frames.length, unnamed, maxRssMb: process.resourceUsage().maxRSS / 1024, peers }));
+  console.log(JSON.stringify({ seconds, cpuSeconds, addresses: samples.length, frames: profile.frames.length, unnamed, maxRssMb: process.resourceUsage().maxRSS / 1024, peers }));
 }
 
 function runWorker(inline, cacheDirectory) {

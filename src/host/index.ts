@@ -2,11 +2,12 @@
  * The host: the only module that reads /proc and binaries on disk. The recorder calls
  * `captureProcess`; the symbolizer reads through `HOST`.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { download } from './download.js';
-import type { ProcessSnapshot } from '../profile/raw.js';
+import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
+import { parseMaps } from './procfs.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
 import { fromDescriptor, openFile, readWhole } from './binary.js';
 
@@ -24,18 +25,44 @@ function openMapped(pid: number, snapshot: ProcessSnapshot | undefined, path: st
   return openFile(`/proc/${pid}/root${clean}`) ?? openFile(clean);
 }
 
-/** `dpkg -S` for many paths in one run; paths no package owns are left out. */
-function packageOf(paths: readonly string[]): ReadonlyMap<string, string> {
+/**
+ * `dpkg -S` for many paths in one run, asynchronously (it reads every package's file list:
+ * 0.1–0.3 s that must not stop the event loop); paths no package owns are left out.
+ */
+function packageOf(paths: readonly string[]): Promise<ReadonlyMap<string, string>> {
   const owners = new Map<string, string>();
-  if (paths.length === 0) return owners;
-  const result = spawnSync('dpkg', ['-S', ...paths], { encoding: 'utf8', timeout: 5000 });
-  if (typeof result.stdout !== 'string') return owners;
-  for (const line of result.stdout.split('\n')) {
-    // `libc6:amd64: /usr/lib/x86_64-linux-gnu/libc.so.6`; diversion lines contain spaces before the colon.
-    const m = /^([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9]+)?: (\/.*)$/.exec(line);
-    if (m) owners.set(m[2]!, m[1]!);
+  if (paths.length === 0) return Promise.resolve(owners);
+  return new Promise((resolve) => {
+    execFile('dpkg', ['-S', ...paths], { encoding: 'utf8', timeout: 5000, maxBuffer: 1 << 24 }, (_error, stdout) => {
+      // dpkg exits 1 when some path has no owner; the others are still printed.
+      for (const line of (typeof stdout === 'string' ? stdout : '').split('\n')) {
+        // `libc6:amd64: /usr/lib/x86_64-linux-gnu/libc.so.6`; diversion lines contain spaces before the colon.
+        const m = /^([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9]+)?: (\/.*)$/.exec(line);
+        if (m) owners.set(m[2]!, m[1]!);
+      }
+      resolve(owners);
+    });
+  });
+}
+
+/** dpkg rewrites its status file on every install and removal. */
+function packageDatabaseStamp(): string | undefined {
+  try {
+    const stat = statSync('/var/lib/dpkg/status');
+    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+  } catch {
+    return undefined;
   }
-  return owners;
+}
+
+function liveMappings(pid: number, comm: string | undefined): readonly Mapping[] | undefined {
+  try {
+    // A reused PID would name another program's code: the command name must still match.
+    if (comm !== undefined && readFileSync(`/proc/${pid}/comm`, 'utf8').replace(/\n$/, '') !== comm) return undefined;
+    return parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export const HOST: SymbolHost = {
@@ -43,6 +70,8 @@ export const HOST: SymbolHost = {
   openMapped,
   openFile,
   packageOf,
+  packageDatabaseStamp,
+  liveMappings,
   download,
   exists: (path) => existsSync(path),
   readFile: (path) => {

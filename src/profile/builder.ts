@@ -4,9 +4,8 @@ function frameKey(frame: Frame): string {
   return `${frame.kind}\0${frame.name}\0${frame.module ?? ''}\0${frame.file ?? ''}\0${frame.line ?? ''}`;
 }
 
-function stackKey(frames: readonly FrameId[], thread: ThreadInfo | undefined): string {
-  const threadKey = thread ? `${thread.comm}\0${thread.pid ?? ''}\0${thread.tid ?? ''}` : '';
-  return `${threadKey}\x01${frames.join(',')}`;
+function threadKey(thread: ThreadInfo): string {
+  return `${thread.comm}\0${thread.pid ?? ''}\0${thread.tid ?? ''}`;
 }
 
 /**
@@ -18,6 +17,8 @@ export class ProfileBuilder {
   private readonly frameIds = new Map<string, FrameId>();
   private readonly stacks: { frames: readonly FrameId[]; weight: number; thread?: ThreadInfo }[] = [];
   private readonly stackIndex = new Map<string, number>();
+  /** One frozen ThreadInfo per distinct thread, numbered: stack keys hold the number, not the comm (a system-wide profile has 100k+ stacks). */
+  private readonly threads = new Map<string, { readonly info: ThreadInfo; readonly key: string }>();
   private built = false;
 
   internFrame(frame: Frame): FrameId {
@@ -34,14 +35,23 @@ export class ProfileBuilder {
   /** Adds `weight` to the stack `frames` (root first). A zero weight still records the stack. */
   addStack(frames: readonly FrameId[], weight: number, thread?: ThreadInfo): void {
     if (this.built) throw new Error('ProfileBuilder used after build()');
-    const key = stackKey(frames, thread);
+    let interned: { readonly info: ThreadInfo; readonly key: string } | undefined;
+    if (thread) {
+      const tk = threadKey(thread);
+      interned = this.threads.get(tk);
+      if (!interned) {
+        interned = { info: Object.freeze({ ...thread }), key: `${this.threads.size}` };
+        this.threads.set(tk, interned);
+      }
+    }
+    const key = `${interned ? interned.key : ''}\x01${frames.join(',')}`;
     const index = this.stackIndex.get(key);
     if (index !== undefined) {
       this.stacks[index]!.weight += weight;
       return;
     }
     this.stackIndex.set(key, this.stacks.length);
-    this.stacks.push({ frames: Object.freeze(frames.slice()), weight, thread: thread ? Object.freeze({ ...thread }) : undefined });
+    this.stacks.push({ frames: Object.freeze(frames.slice()), weight, thread: interned?.info });
   }
 
   /** Convenience: intern each frame then add the stack. */

@@ -1,33 +1,309 @@
 /**
- * On-disk cache of resolved addresses, one file per build-id (`<dir>/v1/<build-id>.json`), so a
- * second run over the same binaries skips symbol tables and DWARF for every address seen before.
+ * The frames of each binary's addresses, one table per build-id, kept on disk
+ * (`<dir>/v2/<build-id>.bin`) so a second run over the same binaries skips symbol tables, DWARF
+ * and demangling for every address seen before.
+ *
+ * Frames are deduplicated (name, file, line) and addresses point at runs of frame numbers, so the
+ * symbolizer interns each distinct frame once per binary, not once per address. The file is one
+ * buffer of typed arrays read with a single `readFileSync` and no per-entry objects: the JSON of
+ * version 1 cost ~0.65 s to read and 1.3 s of garbage collection for 80k addresses.
+ *
  * A build-id names exact bytes, so entries never go stale — except when debug info appears later
  * (a -dbgsym package installed): each file records whether DWARF was used, and a file written
  * without it is ignored once DWARF is there. Unreadable, corrupt or other-version files are
  * ignored and rewritten.
+ *
+ * Layout (little-endian): 40-byte header (magic, version, flags, counts), the build-id padded to
+ * 8 bytes, then Float64 addresses (ascending), Uint32 record starts (addresses + 1), Uint32 frame
+ * numbers, per frame Int32 name, demangled name (−1: not known), file (−1: none) and Uint32 line,
+ * Uint32 string ends, and the UTF-8 bytes of the strings.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { SymbolHost } from './source.js';
 
-/** One frame: name (undefined when unnamed), file, line; root first, inlined calls after. */
+/** One frame: name (null when unnamed), file, line; root first, inlined calls after. */
 export type CachedFrame = readonly [name: string | null, file: string | null, line: number];
 
-const FORMAT = 'profile-symbol-cache';
-const VERSION = 1;
+const MAGIC = 0x4d59_5350; // "PSYM"
+const VERSION = 2;
+const HEADER = 40;
 
 export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'profile');
 }
 
-interface Entry {
-  readonly withDwarf: boolean;
-  readonly addresses: Map<number, readonly CachedFrame[]>;
-  dirty: boolean;
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_I32 = new Int32Array(0);
+
+/** The frames known for one binary: read from disk, plus what this run added. */
+export class FrameTable {
+  // From disk.
+  private addresses: Float64Array = EMPTY_F64;
+  private starts: Uint32Array = new Uint32Array(1);
+  private records: Uint32Array = EMPTY_U32;
+  private baseNames: Int32Array = EMPTY_I32;
+  private baseDemangled: Int32Array = EMPTY_I32;
+  private baseFiles: Int32Array = EMPTY_I32;
+  private baseLines: Int32Array = EMPTY_I32;
+  private stringEnds: Uint32Array = EMPTY_U32;
+  private stringBytes: Buffer = Buffer.alloc(0);
+  private decoded: (string | undefined)[] = [];
+  // Added in this run: frames after the base ones, records after the base ones.
+  private readonly added = new Map<number, number>();
+  private readonly addedStarts: number[] = [0];
+  private readonly addedRecords: number[] = [];
+  private readonly names: (string | null)[] = [];
+  private readonly demangledNames: (string | undefined)[] = [];
+  private readonly files: (string | null)[] = [];
+  private readonly lines: number[] = [];
+  private readonly frameIndex = new Map<string, number>();
+  private readonly nameIndex = new Map<string, number>();
+  dirty = false;
+
+  constructor(readonly withDwarf: boolean) {}
+
+  get frameCount(): number {
+    return this.baseNames.length + this.names.length;
+  }
+
+  /** The record of `vaddr`, or −1. */
+  find(vaddr: number): number {
+    const a = this.addresses;
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = a[mid]!;
+      if (v < vaddr) lo = mid + 1;
+      else if (v > vaddr) hi = mid - 1;
+      else return mid;
+    }
+    if (this.added.size === 0) return -1;
+    const added = this.added.get(vaddr);
+    return added === undefined ? -1 : a.length + added;
+  }
+
+  /** Frames of a record, root first. */
+  recordLength(record: number): number {
+    const base = this.addresses.length;
+    if (record < base) return this.starts[record + 1]! - this.starts[record]!;
+    return this.addedStarts[record - base + 1]! - this.addedStarts[record - base]!;
+  }
+
+  recordFrame(record: number, k: number): number {
+    const base = this.addresses.length;
+    if (record < base) return this.records[this.starts[record]! + k]!;
+    return this.addedRecords[this.addedStarts[record - base]! + k]!;
+  }
+
+  /** Adds `vaddr`'s frames; returns its record. */
+  add(vaddr: number, frames: readonly CachedFrame[]): number {
+    for (let k = 0; k < frames.length; k++) {
+      const [name, file, line] = frames[k]!;
+      // A frame from the symbol table alone is its name: no key to build (most frames of a binary without DWARF).
+      const byName = file === null && line === 0 && name !== null;
+      const key = byName ? name : `${name ?? ''}\0${name === null ? 0 : 1}\0${file ?? ''}\0${file === null ? 0 : 1}\0${line}`;
+      const index = byName ? this.nameIndex : this.frameIndex;
+      let frame = index.get(key);
+      if (frame === undefined) {
+        frame = this.baseNames.length + this.names.length;
+        this.names.push(name);
+        this.demangledNames.push(undefined);
+        this.files.push(file);
+        this.lines.push(line);
+        index.set(key, frame);
+      }
+      this.addedRecords.push(frame);
+    }
+    this.addedStarts.push(this.addedRecords.length);
+    const record = this.addresses.length + this.added.size;
+    this.added.set(vaddr, this.added.size);
+    this.dirty = true;
+    return record;
+  }
+
+  name(frame: number): string | null {
+    const base = this.baseNames.length;
+    return frame < base ? this.string(this.baseNames[frame]!) : this.names[frame - base]!;
+  }
+
+  /** The demangled name when a run has worked it out, else undefined. */
+  demangled(frame: number): string | undefined {
+    const base = this.baseNames.length;
+    if (frame >= base) return this.demangledNames[frame - base];
+    const index = this.baseDemangled[frame]!;
+    return index < 0 ? undefined : (this.string(index) ?? undefined);
+  }
+
+  setDemangled(frame: number, name: string): void {
+    const base = this.baseNames.length;
+    if (frame >= base) this.demangledNames[frame - base] = name;
+  }
+
+  file(frame: number): string | null {
+    const base = this.baseNames.length;
+    return frame < base ? this.string(this.baseFiles[frame]!) : this.files[frame - base]!;
+  }
+
+  line(frame: number): number {
+    const base = this.baseNames.length;
+    return frame < base ? this.baseLines[frame]! : this.lines[frame - base]!;
+  }
+
+  private string(index: number): string | null {
+    if (index < 0) return null;
+    let s = this.decoded[index];
+    if (s === undefined) {
+      s = this.stringBytes.toString('utf8', index === 0 ? 0 : this.stringEnds[index - 1]!, this.stringEnds[index]!);
+      this.decoded[index] = s;
+    }
+    return s;
+  }
+
+  /** Reads a cache file; false (and nothing kept) when it is not a valid file for `buildId`. */
+  load(bytes: Buffer, buildId: string): boolean {
+    if (bytes.length < HEADER) return false;
+    // Typed views need aligned offsets; a pooled Buffer may not be.
+    const buffer = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
+    const u32 = (at: number): number => buffer.readUInt32LE(at);
+    if (u32(0) !== MAGIC || u32(4) !== VERSION || (u32(8) & 1) !== (this.withDwarf ? 1 : 0)) return false;
+    const [nAddresses, nRecords, nFrames, nStrings, nBytes, idLength] = [u32(12), u32(16), u32(20), u32(24), u32(28), u32(32)];
+    if (buffer.toString('latin1', HEADER, HEADER + idLength) !== buildId) return false;
+    let at = HEADER + Math.ceil(idLength / 8) * 8;
+    const size = at + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4 + nBytes;
+    if (size !== buffer.length) return false;
+    const take = <T>(make: (b: ArrayBufferLike, o: number, n: number) => T, n: number, width: number): T => {
+      const view = make(buffer.buffer, buffer.byteOffset + at, n);
+      at += n * width;
+      return view;
+    };
+    const addresses = take((b, o, n) => new Float64Array(b, o, n), nAddresses, 8);
+    const starts = take((b, o, n) => new Uint32Array(b, o, n), nAddresses + 1, 4);
+    const records = take((b, o, n) => new Uint32Array(b, o, n), nRecords, 4);
+    const names = take((b, o, n) => new Int32Array(b, o, n), nFrames, 4);
+    const demangled = take((b, o, n) => new Int32Array(b, o, n), nFrames, 4);
+    const files = take((b, o, n) => new Int32Array(b, o, n), nFrames, 4);
+    const lines = take((b, o, n) => new Int32Array(b, o, n), nFrames, 4);
+    const stringEnds = take((b, o, n) => new Uint32Array(b, o, n), nStrings, 4);
+    // Everything is checked once here, so a damaged file can cost speed but never a wrong index.
+    if (starts[0] !== 0 || starts[nAddresses] !== nRecords) return false;
+    for (let i = 0; i < nAddresses; i++) if (starts[i + 1]! < starts[i]! || (i > 0 && !(addresses[i]! > addresses[i - 1]!))) return false;
+    for (let i = 0; i < nRecords; i++) if (records[i]! >= nFrames) return false;
+    for (let i = 0; i < nFrames; i++) {
+      if (names[i]! >= nStrings || demangled[i]! >= nStrings || files[i]! >= nStrings || names[i]! < -1 || demangled[i]! < -1 || files[i]! < -1) return false;
+    }
+    for (let i = 0; i < nStrings; i++) if (stringEnds[i]! > nBytes || (i > 0 && stringEnds[i]! < stringEnds[i - 1]!)) return false;
+    this.addresses = addresses;
+    this.starts = starts;
+    this.records = records;
+    this.baseNames = names;
+    this.baseDemangled = demangled;
+    this.baseFiles = files;
+    this.baseLines = lines;
+    this.stringEnds = stringEnds;
+    this.stringBytes = buffer.subarray(at, at + nBytes);
+    this.decoded = new Array<string | undefined>(nStrings);
+    return true;
+  }
+
+  /** The whole table, old and new entries, in the file format. */
+  serialize(buildId: string): Buffer {
+    const baseAddresses = this.addresses.length;
+    const addedOrder = [...this.added.keys()].sort((a, b) => a - b);
+    const nAddresses = baseAddresses + addedOrder.length;
+    const nRecords = this.records.length + this.addedRecords.length;
+    const nBaseFrames = this.baseNames.length;
+    const nFrames = nBaseFrames + this.names.length;
+    // New strings go after the old ones, whose bytes are copied as they are.
+    const nBaseStrings = this.stringEnds.length;
+    const strings = new Map<string, number>();
+    const newStrings: Buffer[] = [];
+    let bytes = this.stringBytes.length;
+    const newEnds: number[] = [];
+    const intern = (s: string | null | undefined): number => {
+      if (s === null || s === undefined) return -1;
+      let index = strings.get(s);
+      if (index === undefined) {
+        const encoded = Buffer.from(s, 'utf8');
+        newStrings.push(encoded);
+        bytes += encoded.length;
+        newEnds.push(bytes);
+        index = nBaseStrings + newEnds.length - 1;
+        strings.set(s, index);
+      }
+      return index;
+    };
+    const names = new Int32Array(nFrames);
+    const demangled = new Int32Array(nFrames);
+    const files = new Int32Array(nFrames);
+    const lines = new Int32Array(nFrames);
+    names.set(this.baseNames);
+    demangled.set(this.baseDemangled);
+    files.set(this.baseFiles);
+    lines.set(this.baseLines);
+    for (let i = 0; i < this.names.length; i++) {
+      const name = this.names[i]!;
+      names[nBaseFrames + i] = intern(name);
+      const d = this.demangledNames[i];
+      demangled[nBaseFrames + i] = d === undefined ? -1 : d === name ? names[nBaseFrames + i]! : intern(d);
+      files[nBaseFrames + i] = intern(this.files[i]);
+      lines[nBaseFrames + i] = this.lines[i]!;
+    }
+    const nStrings = nBaseStrings + newEnds.length;
+    const idBytes = Buffer.from(buildId, 'latin1');
+    const idPadded = Math.ceil(idBytes.length / 8) * 8;
+    const size = HEADER + idPadded + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4 + bytes;
+    const out = Buffer.alloc(size);
+    [MAGIC, VERSION, this.withDwarf ? 1 : 0, nAddresses, nRecords, nFrames, nStrings, bytes, idBytes.length].forEach((v, i) => out.writeUInt32LE(v, i * 4));
+    idBytes.copy(out, HEADER);
+    let at = HEADER + idPadded;
+    const addresses = new Float64Array(out.buffer, out.byteOffset + at, nAddresses);
+    at += nAddresses * 8;
+    const starts = new Uint32Array(out.buffer, out.byteOffset + at, nAddresses + 1);
+    at += (nAddresses + 1) * 4;
+    const records = new Uint32Array(out.buffer, out.byteOffset + at, nRecords);
+    at += nRecords * 4;
+    // Merge the two sorted address lists.
+    let i = 0;
+    let j = 0;
+    let r = 0;
+    for (let n = 0; n < nAddresses; n++) {
+      starts[n] = r;
+      if (j >= addedOrder.length || (i < baseAddresses && this.addresses[i]! < addedOrder[j]!)) {
+        addresses[n] = this.addresses[i]!;
+        for (let k = this.starts[i]!; k < this.starts[i + 1]!; k++) records[r++] = this.records[k]!;
+        i++;
+      } else {
+        const vaddr = addedOrder[j]!;
+        addresses[n] = vaddr;
+        const added = this.added.get(vaddr)!;
+        for (let k = this.addedStarts[added]!; k < this.addedStarts[added + 1]!; k++) records[r++] = this.addedRecords[k]!;
+        j++;
+      }
+    }
+    starts[nAddresses] = r;
+    for (const array of [names, demangled, files, lines]) {
+      new Int32Array(out.buffer, out.byteOffset + at, nFrames).set(array);
+      at += nFrames * 4;
+    }
+    const ends = new Uint32Array(out.buffer, out.byteOffset + at, nStrings);
+    ends.set(this.stringEnds);
+    for (let k = 0; k < newEnds.length; k++) ends[nBaseStrings + k] = newEnds[k]!;
+    at += nStrings * 4;
+    this.stringBytes.copy(out, at);
+    at += this.stringBytes.length;
+    for (const s of newStrings) {
+      s.copy(out, at);
+      at += s.length;
+    }
+    return out;
+  }
 }
 
 export class SymbolCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly tables = new Map<string, FrameTable>();
 
   constructor(
     private readonly directory: string | undefined,
@@ -35,49 +311,35 @@ export class SymbolCache {
   ) {}
 
   private path(buildId: string): string {
-    return join(this.directory!, `v${VERSION}`, `${buildId}.json`);
+    return join(this.directory!, `v${VERSION}`, `${buildId}.bin`);
   }
 
-  private entry(buildId: string, withDwarf: boolean): Entry {
-    let entry = this.entries.get(buildId);
-    if (!entry) {
-      entry = { withDwarf, addresses: new Map(), dirty: false };
-      if (this.directory !== undefined) {
+  /** The table of a build-id, read from disk on first use (empty when there is none). */
+  table(buildId: string, withDwarf: boolean): FrameTable {
+    let table = this.tables.get(buildId);
+    if (!table || table.withDwarf !== withDwarf) {
+      table = new FrameTable(withDwarf);
+      if (this.directory !== undefined && /^[0-9a-f]+$/.test(buildId)) {
+        const bytes = this.host.readFile(this.path(buildId));
         try {
-          const bytes = this.host.readFile(this.path(buildId));
-          const data = bytes && (JSON.parse(bytes.toString('utf8')) as { format?: string; version?: number; buildId?: string; withDwarf?: boolean; addresses?: Record<string, CachedFrame[]> });
-          if (data && data.format === FORMAT && data.version === VERSION && data.buildId === buildId && data.withDwarf === withDwarf && data.addresses) {
-            for (const [key, frames] of Object.entries(data.addresses)) if (Array.isArray(frames)) entry.addresses.set(parseInt(key, 16), frames);
-          }
+          if (bytes && !table.load(bytes, buildId)) table = new FrameTable(withDwarf);
         } catch {
-          // corrupt: ignored, rewritten at the end of the run
+          table = new FrameTable(withDwarf); // corrupt: rewritten at the end of the run
         }
       }
-      this.entries.set(buildId, entry);
+      this.tables.set(buildId, table);
     }
-    return entry;
-  }
-
-  get(buildId: string, withDwarf: boolean, vaddr: number): readonly CachedFrame[] | undefined {
-    return this.entry(buildId, withDwarf).addresses.get(vaddr);
-  }
-
-  set(buildId: string, withDwarf: boolean, vaddr: number, frames: readonly CachedFrame[]): void {
-    const entry = this.entry(buildId, withDwarf);
-    entry.addresses.set(vaddr, frames);
-    entry.dirty = true;
+    return table;
   }
 
   /** Writes every build-id that gained addresses; failures only cost the next run its speed. */
   flush(): void {
     if (this.directory === undefined) return;
-    for (const [buildId, entry] of this.entries) {
-      if (!entry.dirty) continue;
-      const addresses: Record<string, readonly CachedFrame[]> = {};
-      for (const [vaddr, frames] of entry.addresses) addresses[vaddr.toString(16)] = frames;
+    for (const [buildId, table] of this.tables) {
+      if (!table.dirty || !/^[0-9a-f]+$/.test(buildId)) continue;
       try {
-        this.host.writeFileAtomic(this.path(buildId), JSON.stringify({ format: FORMAT, version: VERSION, buildId, withDwarf: entry.withDwarf, addresses }));
-        entry.dirty = false;
+        this.host.writeFileAtomic(this.path(buildId), table.serialize(buildId));
+        table.dirty = false;
       } catch {
         // read-only or full cache directory
       }

@@ -23,10 +23,10 @@ import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './con
 import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, type Demangler, type DemangleOptions } from './demangle.js';
 import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
 import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
-import { defaultCacheDirectory, SymbolCache, type CachedFrame } from './cache.js';
+import { defaultCacheDirectory, FrameTable, SymbolCache, type CachedFrame } from './cache.js';
 import { Debuginfod, debuginfodDefaults, type DebuginfodOptions } from './debuginfod.js';
 import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
-import { GapCounter, reportLines, type FrameFacts, type SymbolizeReport } from './report.js';
+import { GapCounter, reportLines, type Gap, type PackageLookup, type SymbolizeReport } from './report.js';
 import type { SymbolHost } from './source.js';
 
 export type { ModuleGap, SymbolizeReport } from './report.js';
@@ -65,6 +65,10 @@ interface ProcessView {
   readonly snapshot?: ProcessSnapshot;
   /** Executable mappings sorted by start. */
   readonly mappings: readonly Mapping[];
+  /** Every mapping, then (when those miss) the live process's mappings now: read on first miss. */
+  all?: readonly Mapping[];
+  live?: readonly Mapping[] | null;
+  roots?: FrameId[];
   readonly binaries: Map<string, Binary | undefined>;
   readonly resolved: Map<bigint, Resolved>;
 }
@@ -92,8 +96,23 @@ const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
 /** One address, named: its frames (root first; more than one with inlined functions) and what the report needs. */
 interface Resolved {
   readonly ids: readonly FrameId[];
-  readonly facts: FrameFacts;
+  /** The module's gap counts when something is missing. */
+  readonly gap: Gap | undefined;
+  readonly unnamed: boolean;
+  readonly noDebug: boolean;
 }
+
+/** A binary's frame table (from the on-disk cache or built in this run) and its frames' ids in this profile. */
+interface BinaryNames {
+  readonly table: FrameTable;
+  readonly module: string;
+  /** Frame ids by frame number, as the outermost frame (`user`) and as an inlined one. */
+  readonly userIds: (FrameId | undefined)[];
+  readonly inlineIds: (FrameId | undefined)[];
+  readonly gap: Gap;
+}
+
+const byStart = (a: Mapping, b: Mapping): number => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
 
 /**
  * Names addresses for one run. Holds the caches (kallsyms, binaries by file and build-id, each
@@ -109,6 +128,9 @@ export class Symbolizer {
   private readonly demangledNames = new Map<string, string>();
   private kallsyms: Kallsyms | undefined | null = null;
   private readonly kernel = new Map<bigint, Resolved>();
+  /** By kallsyms symbol number: one frame and one Resolved per kernel function. */
+  private kernelResolved: (Resolved | undefined)[] = [];
+  private readonly names = new Map<Binary, BinaryNames>();
   private readonly processes = new Map<number, ProcessView>();
   private readonly opened: DwarfFile[] = [];
   private readonly jit: JitSymbolizer;
@@ -178,8 +200,12 @@ export class Symbolizer {
   /** Root frames above a process's stacks (its container, when asked for). */
   rootFrames(pid: number): FrameId[] {
     if (!this.options.containerFrame) return [];
-    const frame = containerFrame(this.snapshots.get(pid)?.cgroup);
-    return frame ? [this.builder.internFrame(frame)] : [];
+    const view = this.view(pid);
+    if (!view.roots) {
+      const frame = containerFrame(this.snapshots.get(pid)?.cgroup);
+      view.roots = frame ? [this.builder.internFrame(frame)] : [];
+    }
+    return view.roots;
   }
 
   /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
@@ -193,7 +219,8 @@ export class Symbolizer {
   /** Root-first frame ids of one sample (user part, then kernel part); counts its gaps. */
   stack(pid: number, userStack: readonly bigint[], kernelStack: readonly bigint[], weight: number): FrameId[] {
     const frames: FrameId[] = [];
-    const facts: FrameFacts[] = [];
+    const gaps = this.gaps;
+    gaps.begin(weight);
     if (userStack.length > 0) {
       const view = this.view(pid);
       for (let i = userStack.length - 1; i >= 0; i--) {
@@ -203,21 +230,50 @@ export class Symbolizer {
           resolved = this.resolveUser(view, address, i > 0);
           view.resolved.set(address, resolved);
         }
-        for (const id of resolved.ids) frames.push(id);
-        facts.push(resolved.facts);
+        const ids = resolved.ids;
+        for (let k = 0; k < ids.length; k++) frames.push(ids[k]!);
+        if (resolved.gap) gaps.count(resolved.gap, resolved.unnamed, resolved.noDebug, weight);
       }
     }
     for (let i = kernelStack.length - 1; i >= 0; i--) {
       const resolved = this.resolveKernel(kernelStack[i]!, i > 0);
-      for (const id of resolved.ids) frames.push(id);
-      facts.push(resolved.facts);
+      const ids = resolved.ids;
+      for (let k = 0; k < ids.length; k++) frames.push(ids[k]!);
+      if (resolved.gap) gaps.count(resolved.gap, resolved.unnamed, resolved.noDebug, weight);
     }
-    this.gaps.add(facts, weight);
     return frames;
   }
 
-  report(): SymbolizeReport {
-    return this.gaps.finish((paths) => this.options.host.packageOf(paths), this.warnings);
+  /** What could not be named; asks dpkg (asynchronously, answers kept in the cache directory) for the packages to install. */
+  report(): Promise<SymbolizeReport> {
+    return this.gaps.finish(this.packageLookup(), this.warnings);
+  }
+
+  private packageLookup(): PackageLookup {
+    const host = this.options.host;
+    const directory = this.options.cacheDirectory;
+    const stamp = directory === undefined ? undefined : host.packageDatabaseStamp?.();
+    const path = directory === undefined ? '' : `${directory}/packages.json`;
+    return {
+      packageOf: (paths) => host.packageOf(paths),
+      load: () => {
+        if (stamp === undefined) return undefined;
+        try {
+          const data = JSON.parse(host.readFile(path)?.toString('utf8') ?? 'null') as { stamp?: string; owners?: Record<string, string> } | null;
+          return data?.stamp === stamp && data.owners && typeof data.owners === 'object' ? { ...data.owners } : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      save: (owners) => {
+        if (stamp === undefined) return;
+        try {
+          host.writeFileAtomic(path, JSON.stringify({ stamp, owners }));
+        } catch {
+          // read-only cache: asked again next time
+        }
+      },
+    };
   }
 
   private view(pid: number): ProcessView {
@@ -239,50 +295,124 @@ export class Symbolizer {
       if (!this.kallsyms) this.warn('/proc/kallsyms: unreadable, or every address is 0 (kernel.kptr_restrict): kernel frames keep their addresses');
     }
     // A return address points after the call, and the call may be its function's last instruction.
-    const symbol = this.kallsyms?.lookup(isReturnAddress ? address - 1n : address);
-    const frame: Frame = symbol ? { name: symbol.name, kind: 'kernel', module: symbol.module } : { name: hex(address), kind: 'kernel', module: KERNEL_MODULE };
-    resolved = { ids: [this.builder.internFrame(frame)], facts: { module: frame.module!, named: symbol !== undefined, debugInfo: true } };
+    const index = this.kallsyms ? this.kallsyms.indexOf(isReturnAddress ? address - 1n : address) : -1;
+    if (index >= 0) {
+      resolved = this.kernelResolved[index];
+      if (!resolved) {
+        const symbol = this.kallsyms!.symbol(index);
+        resolved = { ids: [this.builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module })], gap: undefined, unnamed: false, noDebug: false };
+        this.kernelResolved[index] = resolved;
+      }
+    } else {
+      const id = this.builder.internFrame({ name: hex(address), kind: 'kernel', module: KERNEL_MODULE });
+      resolved = { ids: [id], gap: this.gaps.gap(KERNEL_MODULE, undefined), unnamed: true, noDebug: false };
+    }
     this.kernel.set(address, resolved);
     return resolved;
   }
 
+  /**
+   * A mapping for an address outside the captured executable mappings: any captured mapping (a
+   * JIT region mapped without execute permission at capture), else the live process's mappings
+   * now (a library loaded after the capture).
+   */
+  private laterMapping(view: ProcessView, address: bigint): Mapping | undefined {
+    if (!view.snapshot) return undefined;
+    view.all ??= [...view.snapshot.mappings].sort(byStart);
+    const captured = findMapping(view.all, address);
+    if (captured) return captured;
+    if (view.live === undefined) {
+      const live = this.options.host.liveMappings?.(view.pid, view.snapshot.comm);
+      view.live = live ? [...live].sort(byStart) : null;
+    }
+    return view.live ? findMapping(view.live, address) : undefined;
+  }
+
+  private unnamed(name: string, module: string, path: string | undefined): Resolved {
+    return { ids: [this.builder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: true };
+  }
+
   private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {
-    const mapping = findMapping(view.mappings, address);
+    let mapping = findMapping(view.mappings, address);
     // JIT step: code in anonymous memory, or in memory mapped after the process was captured.
     if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) {
       const jit = this.jit.frameNow(view.pid, address);
       // A perf map is all a JIT offers: no debug package would add to it, so no gap to report.
-      if (jit) return { ids: [this.builder.internFrame(jit)], facts: { module: jit.module!, named: true, debugInfo: true } };
+      if (jit) return { ids: [this.builder.internFrame(jit)], gap: undefined, unnamed: false, noDebug: false };
     }
-    if (!mapping) {
-      const module = view.snapshot ? '[unknown]' : '[process not captured]';
-      return { ids: [this.builder.internFrame({ name: hex(address), kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
-    }
+    mapping ??= this.laterMapping(view, address);
+    // No mapping covers it: a garbage return address (a frame-pointer walk through code built
+    // without frame pointers) or a process never captured. One frame for all of them, as perf does.
+    if (!mapping) return this.unnamed('[unknown]', view.snapshot ? '[unknown]' : '[process not captured]', undefined);
     if (mapping.inode === 0 || !mapping.path.startsWith('/')) {
       const module = mapping.path === '' ? '[anon]' : mapping.path;
-      const name = `[${module.replace(/^\[|\]$/g, '')}+${hex(address - mapping.start)}]`;
-      return { ids: [this.builder.internFrame({ name, kind: 'user', module })], facts: { module, named: false, debugInfo: false } };
+      return this.unnamed(`[${module.replace(/^\[|\]$/g, '')}+${hex(address - mapping.start)}]`, module, undefined);
     }
     const binary = this.binaryOf(view, mapping);
     const path = mapping.path.replace(/ \(deleted\)$/, '');
-    const module = binary?.module ?? basename(path);
     const fileOffset = Number(address - mapping.start + mapping.offset);
     const vaddr = binary?.elf.vaddrOfOffset(fileOffset);
-    const lookupAt = vaddr === undefined ? undefined : isReturnAddress ? vaddr - 1 : vaddr;
-    const all = binary === undefined || lookupAt === undefined ? [] : this.sourceFrames(binary, lookupAt);
-    const chain = this.options.inline ? all : all.slice(0, 1);
-    const facts: FrameFacts = { module, path, named: chain.length > 0, debugInfo: chain.length > 0 && chain[0]![1] !== null };
-    if (chain.length === 0) return { ids: [this.builder.internFrame({ name: `[${module}+${hex(vaddr ?? fileOffset)}]`, kind: 'user', module })], facts };
-    const ids = chain.map(([name, file, line], i) =>
-      this.builder.internFrame({
-        name: name === null ? '[inlined]' : this.demangled(name),
-        kind: i === 0 ? 'user' : 'inline',
-        module,
+    if (binary === undefined || vaddr === undefined) {
+      const module = binary?.module ?? basename(path);
+      return this.unnamed(`[${module}+${hex(fileOffset)}]`, module, path);
+    }
+    const names = this.namesOf(binary, path);
+    const table = names.table;
+    const record = this.record(binary, table, isReturnAddress ? vaddr - 1 : vaddr);
+    const length = table.recordLength(record);
+    if (length === 0) return this.unnamed(`[${names.module}+${hex(vaddr)}]`, names.module, names.gap.path);
+    const count = this.options.inline ? length : 1;
+    const ids: FrameId[] = new Array<FrameId>(count);
+    for (let k = 0; k < count; k++) ids[k] = this.frameId(names, table.recordFrame(record, k), k === 0);
+    const noDebug = table.file(table.recordFrame(record, 0)) === null;
+    return { ids, gap: noDebug ? names.gap : undefined, unnamed: false, noDebug };
+  }
+
+  private namesOf(binary: Binary, path: string): BinaryNames {
+    let names = this.names.get(binary);
+    if (!names) {
+      names = {
+        table: binary.buildId === undefined ? new FrameTable(binary.hasDwarf) : this.cache.table(binary.buildId, binary.hasDwarf),
+        module: binary.module,
+        userIds: [],
+        inlineIds: [],
+        gap: this.gaps.gap(binary.module, path),
+      };
+      this.names.set(binary, names);
+    }
+    return names;
+  }
+
+  /** The profile's id of a binary's frame: interned once per frame (and kind), not once per address. */
+  private frameId(names: BinaryNames, frame: number, outermost: boolean): FrameId {
+    const ids = outermost ? names.userIds : names.inlineIds;
+    let id = ids[frame];
+    if (id === undefined) {
+      const table = names.table;
+      const name = table.name(frame);
+      const file = table.file(frame);
+      const line = table.line(frame);
+      id = this.builder.internFrame({
+        name: name === null ? '[inlined]' : this.display(table, frame, name),
+        kind: outermost ? 'user' : 'inline',
+        module: names.module,
         ...(file !== null ? { file } : {}),
         ...(line > 0 ? { line } : {}),
-      }),
-    );
-    return { ids, facts };
+      });
+      ids[frame] = id;
+    }
+    return id;
+  }
+
+  /** A name as shown: demangled once, and the result kept in the cache so the next run skips the demangler. */
+  private display(table: FrameTable, frame: number, name: string): string {
+    if (!this.options.demangle) return name;
+    let shown = table.demangled(frame);
+    if (shown === undefined) {
+      shown = this.demangled(name);
+      table.setDemangled(frame, shown);
+    }
+    return shown;
   }
 
   /** Many addresses share a function: each name goes through the WASM demangler once (100k addresses: −0.3 s). */
@@ -296,12 +426,12 @@ export class Symbolizer {
   }
 
   /**
-   * An address's frames, root first, inlined calls included (names still mangled): from the
-   * on-disk cache, else the symbol table and DWARF (then cached). Empty when nothing names it.
+   * The record of an address's frames, root first, inlined calls included (names still mangled):
+   * from the cache, else the symbol table and DWARF (then added). Empty when nothing names it.
    */
-  private sourceFrames(binary: Binary, vaddr: number): readonly CachedFrame[] {
-    const cached = binary.buildId === undefined ? undefined : this.cache.get(binary.buildId, binary.hasDwarf, vaddr);
-    if (cached) return cached;
+  private record(binary: Binary, table: FrameTable, vaddr: number): number {
+    const cached = table.find(vaddr);
+    if (cached >= 0) return cached;
     const symbol = binary.symbols.lookup(vaddr);
     const source = this.dwarf(binary)?.frames(vaddr, true) ?? [];
     const name = symbol?.name ?? source[0]?.name;
@@ -309,8 +439,7 @@ export class Symbolizer {
     if (name === undefined) frames = [];
     else if (source.length === 0) frames = [[name, null, 0]];
     else frames = source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]);
-    if (binary.buildId !== undefined) this.cache.set(binary.buildId, binary.hasDwarf, vaddr, frames);
-    return frames;
+    return table.add(vaddr, frames);
   }
 
   /** The DWARF of a binary (its debug file's, else its own), opened on first use. */
@@ -351,7 +480,7 @@ export async function symbolizeWithReport(raw: RawProfile, options: Partial<Symb
   } finally {
     symbolizer.close();
   }
-  const report = symbolizer.report();
+  const report = await symbolizer.report();
   const notes = reportLines(report);
   const metadata = {
     ...raw.metadata,

@@ -27,13 +27,17 @@ export interface SymbolizeReport {
   readonly warnings: readonly string[];
 }
 
-/** Per-frame facts the report needs, kept with each resolved address. */
-export interface FrameFacts {
-  readonly module: string;
-  readonly path?: string;
-  readonly named: boolean;
-  /** False for a named frame of a binary without DWARF. Kernel frames are always true. */
-  readonly debugInfo: boolean;
+/** One module's gap counts; symbolized addresses point at it, so counting a sample allocates nothing. */
+export class Gap {
+  unnamed = 0;
+  noDebug = 0;
+  /** The last sample counted, so a module is counted once per sample. */
+  lastUnnamed = -1;
+  lastNoDebug = -1;
+  constructor(
+    readonly module: string,
+    readonly path: string | undefined,
+  ) {}
 }
 
 /** Debian's debug packages for a few packages whose name does not follow `<pkg>-dbgsym`. */
@@ -43,68 +47,88 @@ export function debugPackageFor(pkg: string): string {
   return DEBUG_PACKAGES[pkg] ?? `${pkg}-dbgsym`;
 }
 
+export interface PackageLookup {
+  readonly packageOf: (paths: readonly string[]) => ReadonlyMap<string, string> | Promise<ReadonlyMap<string, string>>;
+  /** Keeps answers between runs (by the package database's stamp). */
+  readonly load?: () => Record<string, string> | undefined;
+  readonly save?: (owners: Record<string, string>) => void;
+}
+
 export class GapCounter {
-  private readonly gaps = new Map<string, { path?: string; unnamed: number; noDebug: number }>();
+  private readonly gaps = new Map<string, Gap>();
   private total = 0;
+  private sample = 0;
 
-  /** One sample's frames (each module counted once per sample). */
-  add(facts: readonly FrameFacts[], weight: number): void {
-    this.total += weight;
-    let unnamed: Set<string> | undefined;
-    let noDebug: Set<string> | undefined;
-    for (const f of facts) {
-      if (f.named && f.debugInfo) continue;
-      if (!f.named && !(unnamed ??= new Set()).has(f.module)) {
-        unnamed.add(f.module);
-        this.gap(f).unnamed += weight;
-      }
-      if (!f.debugInfo && !(noDebug ??= new Set()).has(f.module)) {
-        noDebug.add(f.module);
-        this.gap(f).noDebug += weight;
-      }
-    }
-  }
-
-  private gap(f: FrameFacts): { path?: string; unnamed: number; noDebug: number } {
-    let gap = this.gaps.get(f.module);
+  gap(module: string, path: string | undefined): Gap {
+    let gap = this.gaps.get(module);
     if (!gap) {
-      gap = { path: f.path, unnamed: 0, noDebug: 0 };
-      this.gaps.set(f.module, gap);
+      gap = new Gap(module, path);
+      this.gaps.set(module, gap);
     }
     return gap;
   }
 
-  finish(packageOf: (paths: readonly string[]) => ReadonlyMap<string, string>, warnings: readonly string[]): SymbolizeReport {
-    const paths = [...this.gaps.values()].map((g) => g.path).filter((p): p is string => p !== undefined);
+  /** Starts the next sample. */
+  begin(weight: number): void {
+    this.total += weight;
+    this.sample++;
+  }
+
+  /** One frame of the current sample in `gap`'s module (each module counted once per sample). */
+  count(gap: Gap, unnamed: boolean, noDebug: boolean, weight: number): void {
+    if (unnamed && gap.lastUnnamed !== this.sample) {
+      gap.lastUnnamed = this.sample;
+      gap.unnamed += weight;
+    }
+    if (noDebug && gap.lastNoDebug !== this.sample) {
+      gap.lastNoDebug = this.sample;
+      gap.noDebug += weight;
+    }
+  }
+
+  /**
+   * The report. Packages are asked only for modules with unnamed frames and for those shown
+   * (the first `shown`), in one `dpkg -S`, with answers kept between runs.
+   */
+  async finish(lookup: PackageLookup, warnings: readonly string[], shown = REPORT_LIMIT): Promise<SymbolizeReport> {
+    const gaps = [...this.gaps.values()]
+      .filter((g) => g.unnamed > 0 || g.noDebug > 0)
+      .sort((a, b) => b.unnamed + b.noDebug - (a.unnamed + a.noDebug) || a.module.localeCompare(b.module));
+    const asked = gaps.filter((g, i) => g.path !== undefined && (g.unnamed > 0 || i < shown)).map((g) => g.path!);
     // Merged /usr: dpkg knows a file under /bin or /lib or under /usr/…, not always both.
     const other = (p: string): string => (/^\/usr\/(bin|sbin|lib)/.test(p) ? p.slice(4) : /^\/(bin|sbin|lib)/.test(p) ? `/usr${p}` : p);
-    const alternatives = paths.map(other);
-    let owners: ReadonlyMap<string, string> = new Map();
-    try {
-      owners = paths.length > 0 ? packageOf([...new Set([...paths, ...alternatives])]) : owners;
-    } catch {
-      // no dpkg: no advice
+    const kept: Record<string, string> = (asked.length > 0 ? lookup.load?.() : undefined) ?? {};
+    const missing = [...new Set(asked.flatMap((p) => [p, other(p)]))].filter((p) => kept[p] === undefined);
+    if (missing.length > 0) {
+      try {
+        const owners = await lookup.packageOf(missing);
+        // '' marks a path no package owns, so it is not asked again either.
+        for (const p of missing) kept[p] = owners.get(p) ?? '';
+        lookup.save?.(kept);
+      } catch {
+        // no dpkg: no advice
+      }
     }
-    const modules: ModuleGap[] = [];
-    for (const [module, gap] of this.gaps) {
+    const modules: ModuleGap[] = gaps.map((gap) => {
       const path = gap.path;
-      const pkg = path === undefined ? undefined : (owners.get(path) ?? owners.get(other(path)));
-      modules.push({
-        module,
+      const pkg = path === undefined ? undefined : kept[path] || kept[other(path)] || undefined;
+      return {
+        module: gap.module,
         path,
         unnamedSamples: gap.unnamed,
         samplesWithoutDebugInfo: gap.noDebug,
         package: pkg,
         fix: pkg === undefined ? undefined : debugPackageFor(pkg),
-      });
-    }
-    modules.sort((a, b) => b.unnamedSamples + b.samplesWithoutDebugInfo - (a.unnamedSamples + a.samplesWithoutDebugInfo) || a.module.localeCompare(b.module));
+      };
+    });
     return { modules, samples: this.total, warnings };
   }
 }
 
+const REPORT_LIMIT = 10;
+
 /** One line per module, for stderr and the run's notes. */
-export function reportLines(report: SymbolizeReport, limit = 10): string[] {
+export function reportLines(report: SymbolizeReport, limit = REPORT_LIMIT): string[] {
   const lines: string[] = [];
   const pct = (n: number): string => (report.samples > 0 ? `${((100 * n) / report.samples).toFixed(1)}%` : `${n}`);
   for (const gap of report.modules.slice(0, limit)) {

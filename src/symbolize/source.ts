@@ -2,7 +2,7 @@
  * What the symbolizer needs from the machine, as an interface: src/host implements it over /proc
  * and the file system; tests can hand in fixtures. Nothing else in src/symbolize touches the host.
  */
-import type { ProcessSnapshot } from '../profile/raw.js';
+import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
 
 /** Random access to a file's bytes. */
 export interface ByteSource {
@@ -32,7 +32,14 @@ export interface SymbolHost {
   /** A small file's bytes (caches), or undefined. */
   readFile(path: string): Buffer | undefined;
   /** Writes through a temporary file and a rename, creating directories; throws on failure. */
-  writeFileAtomic(path: string, data: string): void;
-  /** The Debian package that owns `path` (`dpkg -S`), for advice; undefined when unknown. */
-  packageOf(paths: readonly string[]): ReadonlyMap<string, string>;
+  writeFileAtomic(path: string, data: string | Uint8Array): void;
+  /**
+   * The Debian packages owning `paths` (`dpkg -S`), for advice; paths no package owns are left
+   * out. May answer asynchronously (a child process must not stop the event loop).
+   */
+  packageOf(paths: readonly string[]): ReadonlyMap<string, string> | Promise<ReadonlyMap<string, string>>;
+  /** Changes whenever the package database changes (so answers of `packageOf` can be kept); undefined: do not keep them. */
+  packageDatabaseStamp?(): string | undefined;
+  /** The executable-or-not mappings of a live process now, when it still runs as `comm` (addresses mapped after its snapshot). */
+  liveMappings?(pid: number, comm: string | undefined): readonly Mapping[] | undefined;
 }

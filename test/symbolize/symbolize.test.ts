@@ -13,6 +13,7 @@ import type { Frame, Profile } from '../../src/profile/model.js';
 import type { ProcessSnapshot, RawProfile, RawSample } from '../../src/profile/raw.js';
 import { symbolizeWithReport } from '../../src/symbolize/index.js';
 import { Kallsyms } from '../../src/symbolize/kallsyms.js';
+import { FrameTable } from '../../src/symbolize/cache.js';
 import { DwarfFile } from '../../src/symbolize/dwarf/index.js';
 import { openFile } from '../../src/host/index.js';
 import { missingTools } from '../helpers/tools.js';
@@ -157,17 +158,30 @@ function run(): void {
     const render = (p: Profile): string[] => p.stacks.map((s) => s.frames.map((id) => asText(p.frame(id))).join(' > '));
     const first = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
     const id = execFileSync('readelf', ['-n', fixtures.path('gcc-pie')], { encoding: 'utf8' }).match(/Build ID: ([0-9a-f]+)/)![1]!;
-    const file = `${cacheDirectory}/v1/${id}.json`;
-    const cached = JSON.parse(readFileSync(file, 'utf8')) as { addresses: Record<string, unknown> };
-    t.ok(Object.keys(cached.addresses).length >= 40, 'addresses written under the build-id');
+    const file = `${cacheDirectory}/v2/${id}.bin`;
+    const withDwarf = true;
+    const table = new FrameTable(withDwarf);
+    t.ok(table.load(readFileSync(file), id), 'a valid cache file written under the build-id');
+    t.ok(table.frameCount > 0, 'holding frames');
+    t.notOk(new FrameTable(withDwarf).load(readFileSync(file), `${id.slice(0, -1)}0`), 'refused for another build-id');
+    t.notOk(new FrameTable(!withDwarf).load(readFileSync(file), id), 'refused when DWARF availability differs');
     const second = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
     t.same(render(second.profile), render(first.profile), 'same frames from the cache');
     const noInline = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory, inline: false });
     t.notOk(noInline.profile.frames.some((f) => f.kind === 'inline'), 'inline: false from the same cache');
-    writeFileSync(file, '{"format":"profile-symbol-cache","version":1,"addr');
-    const third = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
-    t.same(render(third.profile), render(first.profile), 'corrupt cache ignored');
-    t.ok(JSON.parse(readFileSync(file, 'utf8')), 'and rewritten');
+    const good = readFileSync(file);
+    // Truncated, and a frame number pointing past the frame table (same length): both refused.
+    const wild = Buffer.from(good);
+    const header = 40 + Math.ceil(id.length / 8) * 8;
+    const addresses = wild.readUInt32LE(12);
+    wild.writeUInt32LE(0xffff_fff0, header + addresses * 8 + (addresses + 1) * 4);
+    for (const corrupt of [good.subarray(0, good.length - 3), wild]) {
+      t.notOk(new FrameTable(withDwarf).load(corrupt, id), 'corrupt file refused');
+      writeFileSync(file, corrupt);
+      const third = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
+      t.same(render(third.profile), render(first.profile), 'corrupt cache ignored');
+      t.ok(new FrameTable(withDwarf).load(readFileSync(file), id), 'and rewritten');
+    }
   });
 
   t.test('truncated and corrupt ELF files: one warning each, frames keep module+offset', async (t) => {
