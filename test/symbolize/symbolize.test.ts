@@ -220,6 +220,29 @@ function run(): void {
     t.notOk(profile.frames.some((f) => f.kind === 'inline'), 'inline: false gives no inline frames');
   });
 
+  t.test('addresses outside the snapshot: a library mapped later is named, no mapping gives [unknown], never a raw address', async (t) => {
+    const live = await startFixture(fixtures.path('gcc-pie'));
+    t.teardown(() => live.stop());
+    const full = captureProcess(live.pid)!;
+    const libc = full.mappings.find((m) => m.perms[2] === 'x' && /\/libc\.so\.6$/.test(m.path));
+    if (!libc) return t.skip('fixture not linked with libc.so.6');
+    // As if libc had been mapped after the capture (dlopen): the snapshot lacks it, the live process has it.
+    const snapshot: ProcessSnapshot = { ...full, mappings: full.mappings.filter((m) => m.path !== libc.path) };
+    const inLibc = libc.start + (libc.end - libc.start) / 2n;
+    const raw = rawProfile(live.pid, snapshot, [[inLibc, live.addresses.main! + 1n], [0x1n, live.addresses.main! + 1n]]);
+    const gone = 0x7fff_fff0;
+    const withGone: RawProfile = { ...raw, samples: [...raw.samples, { pid: gone, tid: gone, comm: 'gone', userStack: [0x7f00_1234_5678n], kernelStack: [], count: 1 }] };
+    const { profile, report } = await symbolizeWithReport(withGone);
+    const [later, garbage, uncaptured] = [frames(profile, 0), frames(profile, 1), frames(profile, 2)];
+    t.equal(later[0]!.name, 'main', 'root first');
+    t.equal(later.at(-1)!.module, 'libc.so.6', 'the library mapped after the capture is found in the live maps');
+    t.notMatch(later.at(-1)!.name, /^\[|^0x/, `and named (${later.at(-1)!.name})`);
+    t.same(garbage.map((f) => [f.name, f.module]), [['main', undefined], ['[unknown]', '[unknown]']].map(([n, m], i) => [n, m ?? garbage[i]!.module]), 'no mapping covers 0x1: [unknown]');
+    t.same(uncaptured.map((f) => [f.name, f.module]), [['[unknown]', '[process not captured]']], 'a process never captured: [unknown]');
+    t.notOk(profile.frames.some((f) => /^0x/.test(f.name)), 'no raw address among the user frames');
+    t.ok(report.modules.some((m) => m.module === '[unknown]' && m.unnamedSamples === 1), 'counted in the report');
+  });
+
   t.test('kernel frames from kallsyms, modules kept, below the user frames', async (t) => {
     const text = readFileSync('/proc/kallsyms', 'utf8');
     const kallsyms = Kallsyms.parse(text);
