@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
 import { InputError, excerpt } from '../errors.js';
-import { forEachLine } from '../io/lines.js';
+import { forEachLine, LINE_DEFAULTS } from '../io/lines.js';
 import type { Profile } from '../profile/model.js';
 import { foldedFormat } from './folded.js';
 import { bccFormat } from './bcc.js';
 import { bpftraceFormat } from './bpftrace.js';
-import { perfFormat } from './perf.js';
-import type { InputFormat, LineParser } from './types.js';
+import { looksLikePerfWithoutStacks, perfFormat } from './perf.js';
+import type { InputFormat } from './types.js';
 
 export type { InputFormat, LineParser } from './types.js';
 export { PERF_DEFAULTS, type PerfOptions } from './perf.js';
@@ -24,35 +24,59 @@ export interface CollapseOptions {
 export const INPUT_FORMATS: readonly InputFormat<any>[] = [perfFormat, bpftraceFormat, bccFormat, foldedFormat];
 
 const SNIFF_LINES = 200;
+/** Bytes read before the format is chosen (more when the first line is longer). */
+const SNIFF_BYTES = 64 * 1024;
 
 /**
- * Reads any supported stack format from `input` and returns the profile. The first lines are
- * held back to sniff the format, then replayed into the parser; the rest streams through.
+ * Reads any supported stack format from `input` and returns the profile. The first chunks are
+ * held back to sniff the format from their lines, then replayed into the parser — as raw bytes
+ * when it reads bytes (perf script), which skips making a string per line.
  */
-export async function collapse(input: Readable, file: string, options: CollapseOptions = {}): Promise<Profile> {
-  const head: { text: string; n: number }[] = [];
-  let meaningful = 0;
-  let parser: LineParser | undefined;
-  let format: InputFormat | undefined;
-
-  const choose = (): void => {
-    format = options.format ? formatByName(options.format, file) : sniffFormat(head.map((l) => l.text), file);
-    parser = format.createParser(file, options);
-    for (const { text, n } of head) parser.line(text, n);
-    head.length = 0;
-  };
-
-  await forEachLine(input, (text, n) => {
-    if (parser) return parser.line(text, n);
-    head.push({ text, n });
-    if (text.trim().length > 0) meaningful++;
-    if (meaningful >= SNIFF_LINES) choose();
-  }, { file });
-  if (!parser) {
-    if (meaningful === 0) throw new InputError('input is empty', file);
-    choose();
+export async function collapse(input: Readable | AsyncIterable<Buffer | string>, file: string, options: CollapseOptions = {}): Promise<Profile> {
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const held: Buffer[] = [];
+  let heldLength = 0;
+  let done = false;
+  while (!done) {
+    const next = await chunks.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : next.value;
+    held.push(chunk);
+    heldLength += chunk.length;
+    if (heldLength >= SNIFF_BYTES && chunk.includes(10)) break;
+    if (heldLength > LINE_DEFAULTS.maxLineLength) break; // forEachLine below reports the line as too long
   }
-  return parser!.end({ extra: { inputFormat: format!.name } });
+
+  // The head: complete lines up to the SNIFF_LINES-th meaningful one (a cut-off last line only at the end of the input).
+  const head: string[] = [];
+  let meaningful = 0;
+  const whole = Buffer.concat(held);
+  const complete = done ? whole : whole.subarray(0, whole.lastIndexOf(10) + 1);
+  await forEachLine([complete], (text) => {
+    if (meaningful >= SNIFF_LINES) return;
+    head.push(text);
+    if (text.trim().length > 0) meaningful++;
+  }, { file });
+  if (done && meaningful === 0) throw new InputError('input is empty', file);
+  const format = options.format ? formatByName(options.format, file) : sniffFormat(head, file);
+  const parser = format.createParser(file, options);
+
+  if (parser.write) {
+    parser.write(whole);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      parser.write(typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : next.value);
+    }
+  } else {
+    async function* replay(): AsyncGenerator<Buffer | string> {
+      yield whole;
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+    }
+    await forEachLine(replay(), (text, n) => parser.line(text, n), { file });
+  }
+  return parser.end({ extra: { inputFormat: format.name } });
 }
 
 function formatByName(name: string, file: string): InputFormat {
@@ -70,6 +94,10 @@ function sniffFormat(head: readonly string[], file: string): InputFormat {
   if (format) return format;
   if (start.includes('\ufffd')) throw binaryFile(undefined, file);
   const index = head.findIndex((l) => l.trim().length > 0);
+  // stackcollapse-perf.pl prints nothing for these; an empty flame graph would be no better.
+  if (looksLikePerfWithoutStacks(head)) {
+    throw new InputError('perf script output has no call stacks: record with perf record -g (or --call-graph dwarf), then run perf script', file, index + 1);
+  }
   const first = head[index] ?? '';
   throw new InputError(
     `not a known stack format (expected perf script, bpftrace, BCC profile or folded stacks), found ${excerpt(first)}`,

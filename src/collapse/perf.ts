@@ -4,6 +4,8 @@
 import { InputError, excerpt } from '../errors.js';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { FrameId, FrameKind, Profile, RunMetadata, ThreadInfo } from '../profile/model.js';
+import { LINE_DEFAULTS } from '../io/lines.js';
+import { ByteInterner, HASH_SEED, hashByte, PairInterner } from './intern.js';
 import type { InputFormat, LineParser } from './types.js';
 
 export interface PerfOptions {
@@ -129,6 +131,11 @@ export interface PerfStackLine {
  * after it to the last `)`, so symbols with parentheses (`foo(int) const`) stay whole.
  */
 export function parseStackLine(text: string): PerfStackLine | undefined {
+  return parseStackLineFields(text, false);
+}
+
+/** `exact`: undefined instead of the reference's backtracking reading of `addr (dso)` lines, which depends on more than the symbol and dso. */
+function parseStackLineFields(text: string, exact: boolean): PerfStackLine | undefined {
   const length = text.length;
   let start = 0;
   while (start < length && isSpace(text.charCodeAt(start))) start++;
@@ -142,6 +149,7 @@ export function parseStackLine(text: string): PerfStackLine | undefined {
   while (symbolStart < length && isSpace(text.charCodeAt(symbolStart))) symbolStart++;
   const module = text.slice(open + 2, close);
   if (symbolStart < open) return { pc: text.slice(start, pcEnd), symbol: text.slice(symbolStart, open), module };
+  if (exact) return undefined;
   // `addr (dso)` with no symbol: a regex engine backtracks until the symbol is the one character
   // before ` (`; kept for fidelity with the reference.
   if (open - 1 <= start) return undefined;
@@ -197,23 +205,90 @@ function moduleKind(module: string | undefined): FrameKind {
   return 'user';
 }
 
-interface Pending {
-  thread: ThreadInfo;
-  weight: number;
-  /** Leaf first, as perf prints them. */
-  frames: FrameId[];
+const EMPTY = new Uint8Array(0);
+
+// The byte path's inner loops are small functions of their own: V8 optimizes a small function
+// within a few calls, while a large method runs in its slower tiers for the first ~10 MB.
+function skipBlanks(bytes: Uint8Array, p: number): number {
+  const length = bytes.length;
+  let c = 0;
+  while (p < length && ((c = bytes[p]!) === Char.Space || c === Char.Tab)) p++;
+  return p;
 }
 
-/** Streams `perf script` text into a profile. */
+function skipWord(bytes: Uint8Array, p: number): number {
+  const length = bytes.length;
+  while (p < length && isWord(bytes[p]!)) p++;
+  return p;
+}
+
+/** The hash of the bytes from `p` to the end of the line, set by `hashLine`. */
+let lineHash = 0;
+
+/** Hashes the bytes from `p` up to the next newline into `lineHash`; returns the newline's index, or the length when there is none. */
+function hashLine(bytes: Uint8Array, p: number): number {
+  const length = bytes.length;
+  let hash = HASH_SEED;
+  let c = 0;
+  while (p < length && (c = bytes[p]!) !== Char.LineFeed) {
+    hash = hashByte(hash, c);
+    p++;
+  }
+  lineHash = hash;
+  return p;
+}
+
+/** Who ran a sample, and whether its frames get the Java clean-up. */
+interface ThreadEntry {
+  readonly info: ThreadInfo;
+  readonly java: boolean;
+}
+
+/**
+ * Streams `perf script` text into a profile, either line by line (`line`) or, much faster, from
+ * raw bytes (`write`). The byte path handles the common lines itself — stack lines
+ * `addr symbol (dso)` and sample headers — and hands anything unusual to the line path as a
+ * string, so both share one grammar and one state.
+ *
+ * A stack line is looked up by its bytes from the symbol to the end of the line (the address too
+ * with `addrs`), which determine its frames; only a line never seen before becomes a string.
+ * A sample's stack is a node of a trie of frame ids, leaf first, and a (thread, node) pair keys
+ * its weight, so memory follows the distinct stacks, not the input size.
+ */
 export class PerfParser implements LineParser {
   private readonly builder = new ProfileBuilder();
   private readonly options: PerfOptions;
-  private eventFilter: string;
+  private readonly addrs: boolean;
+  private eventFilter = '';
+  private eventFilterBytes: Uint8Array = EMPTY;
   private readonly eventDefaulted: boolean;
   private readonly skippedEvents = new Map<string, number>();
   // Frame ids for a (symbol, dso) pair; the clean-up rules and interning run once per distinct pair.
   private readonly frameCache = new Map<string, FrameId[]>();
-  private pending: Pending | undefined;
+  // The same for the byte path, one table per Java flavour; undefined until a kept sample uses it.
+  private readonly frameKeys = [new ByteInterner(), new ByteInterner()];
+  private readonly frameKeyIds: (FrameId[] | undefined)[][] = [[], []];
+  private readonly threads: ThreadEntry[] = [];
+  private readonly threadIds = new Map<string, number>();
+  private readonly threadKeys = new ByteInterner();
+  private readonly threadKeyIds: number[] = [];
+  /** Trie edges: (parent node, frame id) → child node − 1; node 0 is the empty stack. */
+  private readonly trie = new PairInterner();
+  /**
+   * Per trie node, the stack line (key id × 2 + java, plus one) that followed it last time and the
+   * node it led to. Checking that guess first touches memory near the previous step (nodes of one
+   * stack were numbered together), where a hash look-up misses the cache: the trie and key
+   * look-ups were ~60 % of the steady-state time on the 40 MB corpus.
+   */
+  private guesses = new Int32Array(0);
+  private guessedNodes = new Int32Array(0);
+  /** (thread, node) → index into `weights`. */
+  private readonly stackKeys = new PairInterner();
+  private readonly weights: number[] = [];
+  private pending = false;
+  private pendingThread = 0;
+  private pendingWeight = 0;
+  private pendingNode = 0;
   private sawPeriod = false;
   private sawDso = false;
   private sawBare = false;
@@ -222,17 +297,63 @@ export class PerfParser implements LineParser {
   private lastHeaderLine = 0;
   private headersWithEvent = 0;
   private pendingHasEvent = false;
+  // Byte path: the start of a line that the previous chunk cut off, and lines read so far.
+  private carry: Buffer[] = [];
+  private carryLength = 0;
+  private lineNumber = 0;
 
   constructor(private readonly file: string, options: Partial<PerfOptions> = {}) {
     this.options = { ...PERF_DEFAULTS, ...options };
+    this.addrs = this.options.addrs;
     this.eventFilter = this.options.eventFilter;
+    this.eventFilterBytes = Buffer.from(this.eventFilter, 'utf8');
     this.eventDefaulted = this.eventFilter === '';
+    this.unfreezeFields();
+  }
+
+  // V8 compiles a field as a constant until its second store and deoptimizes the code that relied
+  // on it when it changes later; the byte path's fields change first deep into the input (a chunk
+  // boundary, the first event), so each is stored twice here (--trace-deopt showed the hot loop
+  // thrown away and recompiled three times during one pass over the 40 MB corpus without this).
+  private unfreezeFields(): void {
+    this.eventFilterBytes = Buffer.alloc(0);
+    this.eventFilterBytes = Buffer.from(this.eventFilter, 'utf8');
+    this.carry = [];
+    this.guesses = new Int32Array(1024);
+    this.guessedNodes = new Int32Array(1024);
+    this.carryLength = 1;
+    this.carryLength = 0;
+    this.lineNumber = 1;
+    this.lineNumber = 0;
+    this.pending = true;
+    this.pending = false;
+    this.pendingThread = 1;
+    this.pendingThread = 0;
+    this.pendingWeight = 1;
+    this.pendingWeight = 0;
+    this.pendingNode = 1;
+    this.pendingNode = 0;
+    this.pendingHasEvent = true;
+    this.pendingHasEvent = false;
+    this.sawPeriod = true;
+    this.sawPeriod = false;
+    this.sawDso = true;
+    this.sawDso = false;
+    this.sawBare = true;
+    this.sawBare = false;
+    this.samples = 1;
+    this.samples = 0;
+    this.lastLineBlank = false;
+    this.lastLineBlank = true;
+    this.lastHeaderLine = 1;
+    this.lastHeaderLine = 0;
+    this.headersWithEvent = 1;
+    this.headersWithEvent = 0;
   }
 
   line(text: string, lineNumber: number): void {
     if (text.length === 0) {
-      this.flush();
-      this.lastLineBlank = true;
+      this.blank();
       return;
     }
     this.lastLineBlank = false;
@@ -262,12 +383,246 @@ export class PerfParser implements LineParser {
     );
   }
 
+  /** Feeds raw input; lines may span chunks. Do not mix with `line`. */
+  write(chunk: Buffer): void {
+    let start = 0;
+    if (this.carryLength > 0) {
+      const newline = chunk.indexOf(Char.LineFeed);
+      if (newline < 0) return this.hold(chunk);
+      this.carry.push(chunk.subarray(0, newline + 1));
+      const joined = Buffer.concat(this.carry);
+      this.carry = [];
+      this.carryLength = 0;
+      this.scan(joined);
+      start = newline + 1;
+    }
+    const rest = this.scan(chunk, start);
+    if (rest < chunk.length) this.hold(chunk.subarray(rest));
+  }
+
+  private hold(piece: Buffer): void {
+    this.carry.push(piece);
+    this.carryLength += piece.length;
+    if (this.carryLength > LINE_DEFAULTS.maxLineLength) {
+      throw new InputError(`line is longer than ${LINE_DEFAULTS.maxLineLength} characters (not a text profile?)`, this.file, this.lineNumber + 1);
+    }
+  }
+
+  /** Reads the complete lines of `bytes` from `pos`; returns where the first incomplete one starts. */
+  private scan(bytes: Buffer, pos = 0): number {
+    const length = bytes.length;
+    while (pos < length) {
+      const c = bytes[pos]!;
+      if (c === Char.Tab || c === Char.Space) {
+        const next = this.stackLineBytes(bytes, pos);
+        if (next < 0) return pos;
+        pos = next;
+        continue;
+      }
+      if (c === Char.LineFeed) {
+        this.lineNumber++;
+        this.blank();
+        pos++;
+        continue;
+      }
+      const newline = bytes.indexOf(Char.LineFeed, pos);
+      if (newline < 0) return pos;
+      this.lineNumber++;
+      if (c === Char.Hash) this.lastLineBlank = false;
+      else if (!this.headerBytes(bytes, pos, newline)) this.slowLine(bytes, pos, newline);
+      pos = newline + 1;
+    }
+    return pos;
+  }
+
+  /** A line the byte path does not handle itself, through the line path. */
+  private slowLine(bytes: Buffer, start: number, end: number): void {
+    if (end > start && bytes[end - 1] === Char.Return) end--;
+    this.line(bytes.toString('utf8', start, end), this.lineNumber);
+  }
+
+  /** The stack line at `start`; returns where the next line starts, or -1 when this one is incomplete. */
+  private stackLineBytes(bytes: Buffer, start: number): number {
+    const pcStart = skipBlanks(bytes, start);
+    const pcEnd = skipWord(bytes, pcStart);
+    const keyStart = this.addrs ? pcStart : skipBlanks(bytes, pcEnd);
+    const end = hashLine(bytes, keyStart);
+    if (end === bytes.length) return -1;
+    this.lineNumber++;
+    this.lastLineBlank = false;
+    if (pcEnd > pcStart && end > keyStart && bytes[end - 1] === Char.CloseParen) {
+      const java = this.pending && this.threads[this.pendingThread]!.java ? 1 : 0;
+      const keys = this.frameKeys[java]!;
+      const node = this.pendingNode;
+      if (this.pending && node < this.guesses.length) {
+        const guess = this.guesses[node]! - 1;
+        if (guess >= 0 && (guess & 1) === java && keys.equals(guess >> 1, bytes, keyStart, end)) {
+          this.pendingNode = this.guessedNodes[node]!;
+          return end + 1;
+        }
+      }
+      const id = keys.find(bytes, keyStart, end, lineHash);
+      if (id >= 0) {
+        if (!this.pending) return end + 1;
+        const ids = this.frameKeyIds[java]![id];
+        if (ids !== undefined) {
+          this.pushFrames(ids);
+          this.guess(node, id * 2 + java);
+          return end + 1;
+        }
+      }
+      if (this.newStackLine(bytes, start, keyStart, end, java, id)) return end + 1;
+    }
+    this.slowLine(bytes, start, end);
+    return end + 1;
+  }
+
+  /** Remembers that stack line `key` (id × 2 + java) led from trie node `node` to the current one. */
+  private guess(node: number, key: number): void {
+    if (node >= this.guesses.length) {
+      const size = Math.max(node + 1, this.guesses.length * 2);
+      const guesses = new Int32Array(size);
+      guesses.set(this.guesses);
+      this.guesses = guesses;
+      const nodes = new Int32Array(size);
+      nodes.set(this.guessedNodes);
+      this.guessedNodes = nodes;
+    }
+    this.guesses[node] = key + 1;
+    this.guessedNodes[node] = this.pendingNode;
+  }
+
+  /** A stack line whose bytes were not seen before (or only in a skipped sample); false when the line path must read it. */
+  private newStackLine(bytes: Buffer, start: number, keyStart: number, end: number, java: number, id: number): boolean {
+    const line = parseStackLineFields(bytes.toString('utf8', start, end), true);
+    if (line === undefined) return false;
+    this.sawDso = true;
+    const ids = this.pending ? this.frameIds(line, java === 1) : undefined;
+    if (id < 0) {
+      id = this.frameKeys[java]!.add(bytes, keyStart, end, lineHash);
+      this.frameKeyIds[java]!.push(ids);
+    } else {
+      this.frameKeyIds[java]![id] = ids;
+    }
+    if (ids !== undefined) {
+      const node = this.pendingNode;
+      this.pushFrames(ids);
+      this.guess(node, id * 2 + java);
+    }
+    return true;
+  }
+
+  /** A sample header from bytes; false when the line is not one the byte path reads. */
+  private headerBytes(bytes: Buffer, start: number, end: number): boolean {
+    if (end > start && bytes[end - 1] === Char.Return) end--;
+    if (isSpace(bytes[start]!)) return false;
+    // parseHeader, on bytes.
+    let commEnd = -1;
+    let pidStart = 0;
+    let pidEnd = 0;
+    let tidStart = 0;
+    let tidEnd = 0;
+    let i = start + 2;
+    while (i < end) {
+      if (!isSpace(bytes[i]!)) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < end && isSpace(bytes[j]!)) j++;
+      let k = j;
+      while (k < end && isDigit(bytes[k]!)) k++;
+      if (k === j) {
+        i = j;
+        continue;
+      }
+      let m = k;
+      while (m < end && bytes[m] === Char.Slash) m++;
+      let q = m;
+      while (q < end && isDigit(bytes[q]!)) q++;
+      if (q < end && isSpace(bytes[q]!)) {
+        commEnd = i;
+        pidStart = j;
+        pidEnd = k;
+        tidStart = m;
+        tidEnd = q;
+        break;
+      }
+      i = q;
+    }
+    if (commEnd < 0) return false;
+    // parseEvent, on bytes: `… period event:` at the end.
+    let hasEvent = false;
+    let periodStart = 0;
+    let periodEnd = 0;
+    let eventStart = 0;
+    let eventEnd = 0;
+    let e = end;
+    while (e > start && isSpace(bytes[e - 1]!)) e--;
+    if (e > start && bytes[e - 1] === Char.Colon) {
+      eventEnd = e - 1;
+      eventStart = eventEnd;
+      while (eventStart > start && !isSpace(bytes[eventStart - 1]!)) eventStart--;
+      let blank = eventStart;
+      while (blank > start && isSpace(bytes[blank - 1]!)) blank--;
+      let digits = blank;
+      while (digits > start && isDigit(bytes[digits - 1]!)) digits--;
+      let colon = digits;
+      while (colon > start && isSpace(bytes[colon - 1]!)) colon--;
+      if (eventStart < eventEnd && blank < eventStart && colon > start && bytes[colon - 1] === Char.Colon) {
+        hasEvent = true;
+        periodStart = digits;
+        periodEnd = blank;
+      }
+    }
+    this.lastLineBlank = false;
+    let period = 1;
+    if (hasEvent) {
+      if (this.eventFilter === '') {
+        this.eventFilter = bytes.toString('utf8', eventStart, eventEnd);
+        this.eventFilterBytes = Buffer.from(this.eventFilter, 'utf8');
+      } else if (!sameBytes(bytes, eventStart, eventEnd, this.eventFilterBytes)) {
+        const event = bytes.toString('utf8', eventStart, eventEnd);
+        this.skippedEvents.set(event, (this.skippedEvents.get(event) ?? 0) + 1);
+        return true;
+      }
+      const digits = periodEnd - periodStart;
+      if (digits > 1 || (digits === 1 && bytes[periodStart] !== Char.Zero)) {
+        if (digits <= 15) {
+          period = 0;
+          for (let d = periodStart; d < periodEnd; d++) period = period * 10 + bytes[d]! - Char.Zero;
+        } else {
+          period = Number(bytes.toString('latin1', periodStart, periodEnd));
+        }
+        this.sawPeriod = true;
+      }
+      this.headersWithEvent++;
+    }
+    this.lastHeaderLine = this.lineNumber;
+    this.pendingHasEvent = hasEvent;
+    // The thread is known by the bytes from the comm to the tid.
+    let hash = HASH_SEED;
+    for (let b = start; b < tidEnd; b++) hash = hashByte(hash, bytes[b]!);
+    let key = this.threadKeys.find(bytes, start, tidEnd, hash);
+    if (key < 0) {
+      key = this.threadKeys.add(bytes, start, tidEnd, hash);
+      const comm = bytes.toString('utf8', start, commEnd);
+      const pid = bytes.toString('latin1', pidStart, pidEnd);
+      const tid = tidEnd > tidStart ? bytes.toString('latin1', tidStart, tidEnd) : undefined;
+      this.threadKeyIds.push(this.thread(comm, pid, tid));
+    }
+    this.startSample(this.threadKeyIds[key]!, this.options.weight === 'period' ? period : 1);
+    return true;
+  }
+
   private header(text: string, header: PerfHeader, lineNumber: number): void {
     let period = 1;
     const event = parseEvent(text);
     if (event) {
-      if (this.eventFilter === '') this.eventFilter = event.event;
-      else if (event.event !== this.eventFilter) {
+      if (this.eventFilter === '') {
+        this.eventFilter = event.event;
+        this.eventFilterBytes = Buffer.from(this.eventFilter, 'utf8');
+      } else if (event.event !== this.eventFilter) {
         // Like the reference, a skipped header leaves the current sample as it is.
         this.skippedEvents.set(event.event, (this.skippedEvents.get(event.event) ?? 0) + 1);
         return;
@@ -281,32 +636,52 @@ export class PerfParser implements LineParser {
     }
     this.lastHeaderLine = lineNumber;
     this.pendingHasEvent = event !== undefined;
-    // Perl truth again: a thread id of 0 (the idle task, `swapper 0/0`) reads as "no tid".
-    const hasTid = header.tid !== undefined && header.tid !== '0';
-    const thread: ThreadInfo = hasTid
-      ? { comm: header.comm.replaceAll(' ', '_'), pid: Number(header.pid), tid: Number(header.tid) }
-      : { comm: header.comm.replaceAll(' ', '_'), tid: Number(header.pid) };
-    const weight = this.options.weight === 'period' ? period : 1;
-    if (this.pending) {
-      this.pending.thread = thread;
-      this.pending.weight = weight;
-    } else {
-      this.pending = { thread, weight, frames: [] };
+    this.startSample(this.thread(header.comm, header.pid, header.tid), this.options.weight === 'period' ? period : 1);
+  }
+
+  /** The index of a thread in `threads`, added when new. */
+  private thread(comm: string, pid: string, tid: string | undefined): number {
+    const key = `${comm}\0${pid}\0${tid ?? ''}`;
+    let index = this.threadIds.get(key);
+    if (index === undefined) {
+      // Perl truth again: a thread id of 0 (the idle task, `swapper 0/0`) reads as "no tid".
+      const hasTid = tid !== undefined && tid !== '0';
+      const name = comm.replaceAll(' ', '_');
+      const info: ThreadInfo = hasTid ? { comm: name, pid: Number(pid), tid: Number(tid) } : { comm: name, tid: Number(pid) };
+      index = this.threads.length;
+      this.threads.push({ info, java: this.options.tidyJava && name.startsWith('java') });
+      this.threadIds.set(key, index);
     }
+    return index;
+  }
+
+  /** A header with no blank line before it names the thread and weight of the sample being read, keeping its frames. */
+  private startSample(thread: number, weight: number): void {
+    if (!this.pending) {
+      this.pending = true;
+      this.pendingNode = 0;
+    }
+    this.pendingThread = thread;
+    this.pendingWeight = weight;
   }
 
   private frame(line: PerfStackLine): void {
-    const pending = this.pending;
-    if (!pending) return; // a filtered sample's stack
-    const java = this.options.tidyJava && pending.thread.comm.startsWith('java');
+    if (!this.pending) return; // a filtered sample's stack
+    const java = this.threads[this.pendingThread]!.java;
     const key = `${java ? 'j' : 'n'}${this.options.addrs ? line.pc : ''}\0${line.symbol}\0${line.module ?? '\0'}`;
     let ids = this.frameCache.get(key);
     if (ids === undefined) {
       ids = this.frameIds(line, java);
       this.frameCache.set(key, ids);
     }
-    // Inlined chains `a->b` are printed caller first; the stack is collected leaf first.
-    for (let i = ids.length - 1; i >= 0; i--) pending.frames.push(ids[i]!);
+    this.pushFrames(ids);
+  }
+
+  /** Inlined chains `a->b` are printed caller first; the stack is collected leaf first. */
+  private pushFrames(ids: readonly FrameId[]): void {
+    let node = this.pendingNode;
+    for (let i = ids.length - 1; i >= 0; i--) node = this.trie.intern(node, ids[i]!) + 1;
+    this.pendingNode = node;
   }
 
   private frameIds(line: PerfStackLine, java: boolean): FrameId[] {
@@ -334,22 +709,40 @@ export class PerfParser implements LineParser {
     });
   }
 
+  private blank(): void {
+    this.flush();
+    this.lastLineBlank = true;
+  }
+
   private flush(): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = undefined;
+    if (!this.pending) return;
+    this.pending = false;
     this.samples++;
-    pending.frames.reverse();
-    this.builder.addStack(pending.frames, pending.weight, pending.thread);
+    const index = this.stackKeys.intern(this.pendingThread, this.pendingNode);
+    if (index === this.weights.length) this.weights.push(this.pendingWeight);
+    else this.weights[index] += this.pendingWeight;
   }
 
   end(metadata: RunMetadata = {}): Profile {
+    if (this.carryLength > 0) {
+      const last = Buffer.concat([...this.carry, Buffer.of(Char.LineFeed)]);
+      this.carry = [];
+      this.carryLength = 0;
+      this.scan(last);
+    }
     // A header with no event at the very end, where every other header had one, is a cut-off file.
-    if (this.pending && !this.lastLineBlank && !this.pendingHasEvent && this.headersWithEvent > 0 && this.pending.frames.length === 0) {
+    if (this.pending && !this.lastLineBlank && !this.pendingHasEvent && this.headersWithEvent > 0 && this.pendingNode === 0) {
       throw new InputError('perf script sample is cut off at the end of the input (truncated file?)', this.file, this.lastHeaderLine);
     }
     // The reference drops a last sample that has no blank line after it; nothing is dropped here.
     this.flush();
+    const trie = this.trie;
+    for (let index = 0; index < this.weights.length; index++) {
+      const frames: FrameId[] = [];
+      // Up from the leaf-first trie node: outermost caller first, as a profile wants.
+      for (let node = this.stackKeys.second(index); node > 0; node = trie.first(node - 1)) frames.push(trie.second(node - 1));
+      this.builder.addStack(frames, this.weights[index]!, this.threads[this.stackKeys.first(index)]!.info);
+    }
     const notes = [...(metadata.notes ?? [])];
     for (const [event, count] of this.skippedEvents) {
       notes.push(`skipped ${count} samples of event ${event}: only ${this.eventFilter} is shown${this.eventDefaulted ? ' (the first event seen; choose with --event-filter)' : ''}`);
@@ -367,6 +760,12 @@ export class PerfParser implements LineParser {
   }
 }
 
+function sameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+  if (end - start !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
+  return true;
+}
+
 /** True when the head of an input has a perf script sample header followed by a stack line, or a header ending in `event:`. */
 export function looksLikePerf(head: readonly string[]): boolean {
   for (let i = 0; i < head.length; i++) {
@@ -378,6 +777,15 @@ export function looksLikePerf(head: readonly string[]): boolean {
     return next !== undefined && isSpace(next.charCodeAt(0)) && (parseStackLine(next) ?? parseBareStackLine(next)) !== undefined;
   }
   return false;
+}
+
+// `comm pid … period event: addr symbol`: a sample printed on one line, its ip after the event.
+const ONE_LINE_SAMPLE = /:\s+(?:\d+\s+)?[\w.:/-]+:\s+[0-9a-f]+\s+\S/;
+
+/** True when the head is `perf script` output of a recording made without -g: one line per sample, no stack lines. */
+export function looksLikePerfWithoutStacks(head: readonly string[]): boolean {
+  const lines = head.filter((l) => l.trim().length > 0 && !l.startsWith('#')).slice(0, 20);
+  return lines.length > 0 && lines.every((l) => parseHeader(l.trimStart()) !== undefined && ONE_LINE_SAMPLE.test(l));
 }
 
 export const perfFormat: InputFormat<Partial<PerfOptions>> = {

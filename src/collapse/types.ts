@@ -3,6 +3,8 @@ import type { Profile, RunMetadata } from '../profile/model.js';
 /** A streaming parser for one input format: fed line by line, then asked for the profile. */
 export interface LineParser {
   line(text: string, lineNumber: number): void;
+  /** Raw input instead of lines, for parsers that are faster on bytes; `end` then reads a last line without a newline. */
+  write?(chunk: Buffer): void;
   end(metadata?: RunMetadata): Profile;
 }
 

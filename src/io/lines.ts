@@ -23,7 +23,7 @@ export const LINE_DEFAULTS = Object.freeze({ maxLineLength: 64 * 1024 * 1024 });
  * kept as a list of pieces and joined once: re-scanning a growing string per chunk made a 50 MB
  * line on a pipe (64 KB chunks) take a minute.
  */
-export async function forEachLine(input: Readable, onLine: LineHandler, options: LineOptions = {}): Promise<number> {
+export async function forEachLine(input: Readable | Iterable<Buffer | string> | AsyncIterable<Buffer | string>, onLine: LineHandler, options: LineOptions = {}): Promise<number> {
   const maxLineLength = options.maxLineLength ?? LINE_DEFAULTS.maxLineLength;
   const decoder = new StringDecoder('utf8');
   let pieces: string[] = [];

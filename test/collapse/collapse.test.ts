@@ -9,8 +9,10 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, wri
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { collapse, type CollapseOptions } from '../../src/collapse/index.js';
+import { PERF_DEFAULTS, PerfParser, type PerfOptions } from '../../src/collapse/perf.js';
+import { forEachLine } from '../../src/io/lines.js';
 import { foldedLines, type FoldedWriteOptions } from '../../src/profile/folded.js';
-import { BIN, ROOT } from '../helpers/cli.js';
+import { BIN, ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'collapse');
 const RESULTS = join(FIXTURES, 'results');
@@ -94,6 +96,28 @@ t.test('what each format tells about frames', async (t) => {
   t.equal(samples.totalWeight, samples.metadata.samples, 'perf --weight samples counts each sample once');
 });
 
+// collapse() feeds perf input to the parser as raw bytes; the line path is what it falls back to
+// for unusual lines. Both must give the same profile, wherever chunks happen to split lines.
+t.test('perf: the byte path equals the line path, across chunk boundaries and CRLF', async (t) => {
+  const perfCases = cases.filter((c) => c.dir === 'perf');
+  for (const { name, path, variant } of perfCases) {
+    const options = { ...PERF_DEFAULTS, ...(variant.parse as Partial<PerfOptions>) };
+    for (const crlf of [false, true]) {
+      let bytes = readFileSync(path);
+      if (crlf) bytes = Buffer.from(bytes.toString('latin1').replaceAll('\n', '\r\n'), 'latin1');
+      const byLine = new PerfParser(path, options);
+      await forEachLine([bytes], (text, n) => byLine.line(text, n));
+      const expected = foldedLines(byLine.end(), variant.write).join('\n');
+      for (const size of [1, 7, 4096]) {
+        const byBytes = new PerfParser(path, options);
+        for (let i = 0; i < bytes.length; i += size) byBytes.write(bytes.subarray(i, i + size));
+        const actual = foldedLines(byBytes.end(), variant.write).join('\n');
+        t.equal(actual, expected, `${name}${variant.suffix}${crlf ? ' (CRLF)' : ''} in ${size}-byte chunks`);
+      }
+    }
+  }
+});
+
 t.test('stackcollapse-perf.pl as the oracle', async (t) => {
   const dir = process.env.FLAMEGRAPH_DIR;
   const script = dir ? join(dir, 'stackcollapse-perf.pl') : '';
@@ -116,7 +140,7 @@ t.test('the shared corpus, byte for byte through the CLI', async (t) => {
     else t.pass('skipped', { skip: `${input} is missing` });
     return;
   }
-  const run = spawnSync('sh', ['-c', `zstd -dc "$1" | "$2" "$3" collapse`, 'sh', input, process.execPath, BIN], { maxBuffer: 1 << 28 });
+  const run = spawnSync('sh', ['-c', `zstd -dc "$1" | "$2" "$3" collapse`, 'sh', input, process.execPath, BIN], { maxBuffer: 1 << 28, env: cliEnv() });
   t.equal(run.status, 0, `collapse exits 0 (${run.stderr.toString().slice(0, 200)})`);
   const sorted = (bytes: Buffer): Buffer[] => {
     const lines: Buffer[] = [];
@@ -136,16 +160,17 @@ t.test('bad input: one line naming file and line, exit 2', async (t) => {
     ['unknown.txt', /^profile: \S*unknown\.txt:1: not a known stack format .*found "hello world"\n$/],
     ['binary.bin', /^profile: \S*binary\.bin:\d+: /],
     ['perf-truncated.txt', /^profile: \S*perf-truncated\.txt:24: expected a perf script sample header .*found "\\t +1397 outer\+0x27 \("\n$/],
+    ['perf-no-stacks.txt', /^profile: \S*perf-no-stacks\.txt:1: perf script output has no call stacks: record with perf record -g/],
     ['bpftrace-truncated.txt', /^profile: \S*bpftrace-truncated\.txt:16: bpftrace map entry '@\[…' is cut off/],
   ];
   for (const [file, pattern] of expect) {
-    const run = spawnSync(process.execPath, [BIN, 'collapse', join(errors, file)], { encoding: 'utf8' });
+    const run = spawnSync(...cliSpawnArgs(['collapse', join(errors, file)]), { encoding: 'utf8', env: cliEnv() });
     t.equal(run.status, 2, `${file}: exit code 2`);
     t.equal(run.stdout, '', `${file}: nothing on stdout`);
     t.match(run.stderr, pattern, `${file}: ${run.stderr.trim()}`);
     t.equal(run.stderr.trim().split('\n').length, 1, `${file}: one line`);
   }
-  const forced = spawnSync(process.execPath, [BIN, 'collapse', '--input-format', 'bcc', join(FIXTURES, 'perf', 'process.txt')], { encoding: 'utf8' });
+  const forced = spawnSync(...cliSpawnArgs(['collapse', '--input-format', 'bcc', join(FIXTURES, 'perf', 'process.txt')]), { encoding: 'utf8', env: cliEnv() });
   t.equal(forced.status, 2, '--input-format bcc on perf input: exit 2');
   t.match(forced.stderr, /^profile: \S*process\.txt:1: expected a BCC profile folded line/, 'forced format names the first bad line');
 });
