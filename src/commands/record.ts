@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { pushFlags, pushWithFlags } from '../cli/push.js';
-import { ProfileError } from '../errors.js';
+import { ProfileError, printable } from '../errors.js';
 import { writeProfile } from '../output/index.js';
 import { openInBrowser } from '../render/open.js';
 import { DEFAULTS, droppedByReason, record, type Progress, type RecordResult } from '../record/index.js';
@@ -9,7 +9,7 @@ import { missingPrivileges } from '../record/privileges.js';
 import { captureProcess, closeCapturedFiles } from '../host/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
-import { symbolize } from '../symbolize/index.js';
+import { reportLines, symbolizeWithReport } from '../symbolize/index.js';
 
 function cpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -120,7 +120,14 @@ export default class RecordCommand extends BaseCommand {
         { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess },
       );
       if (tty) process.stderr.write('\r\x1b[K');
-      const profile = await symbolize(result.raw, { demangle: flags.demangle, containerFrame: flags.container });
+      const { profile, report } = await symbolizeWithReport(result.raw, { demangle: flags.demangle, containerFrame: flags.container });
+      // Once, after the recording: the same report is in the profile's metadata (notes, extra.symbolization).
+      const gaps = reportLines(report);
+      if (gaps.length > 0) process.stderr.write(`profile: frames lacking symbols or debug info:\n${gaps.map((l) => `  ${printable(l)}\n`).join('')}`);
+      if (report.warnings.length > 0) {
+        const shown = report.warnings.slice(0, 3).map((w) => `  ${printable(w)}\n`).join('');
+        process.stderr.write(`profile: ${report.warnings.length} symbolization warnings:\n${shown}${report.warnings.length > 3 ? `  … ${report.warnings.length - 3} more in the metadata\n` : ''}`);
+      }
       closeCapturedFiles();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       if (flags.open && flags.output) await openInBrowser(flags.output);

@@ -328,8 +328,9 @@ export class Symbolizer {
     return view.live ? findMapping(view.live, address) : undefined;
   }
 
+  /** A frame keeping what is known. Only a file's frames lack debug info: no package covers [anon] or [unknown]. */
   private unnamed(name: string, module: string, path: string | undefined): Resolved {
-    return { ids: [this.builder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: true };
+    return { ids: [this.builder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: path !== undefined };
   }
 
   private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {

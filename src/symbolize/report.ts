@@ -133,9 +133,10 @@ export function reportLines(report: SymbolizeReport, limit = REPORT_LIMIT): stri
   const pct = (n: number): string => (report.samples > 0 ? `${((100 * n) / report.samples).toFixed(1)}%` : `${n}`);
   for (const gap of report.modules.slice(0, limit)) {
     const parts: string[] = [];
-    if (gap.unnamedSamples > 0) parts.push(`${gap.unnamedSamples} samples (${pct(gap.unnamedSamples)}) without symbols`);
-    if (gap.samplesWithoutDebugInfo > 0) parts.push(`${gap.samplesWithoutDebugInfo} (${pct(gap.samplesWithoutDebugInfo)}) without debug info`);
-    const fix = gap.fix ? `; install ${gap.fix}` : '';
+    const samples = (n: number): string => `${n} sample${n === 1 ? '' : 's'} (${pct(n)})`;
+    if (gap.unnamedSamples > 0) parts.push(`${samples(gap.unnamedSamples)} without symbols`);
+    if (gap.samplesWithoutDebugInfo > 0) parts.push(`${gap.unnamedSamples > 0 ? `${gap.samplesWithoutDebugInfo} (${pct(gap.samplesWithoutDebugInfo)})` : samples(gap.samplesWithoutDebugInfo)} without debug info`);
+    const fix = gap.fix ? `; install ${gap.fix}` : gap.module === '[anon]' ? ' (JIT code without a perf map: e.g. node --perf-basic-prof)' : '';
     lines.push(`${gap.module}: ${parts.join(', ')}${fix}`);
   }
   if (report.modules.length > limit) lines.push(`… and ${report.modules.length - limit} more modules`);
