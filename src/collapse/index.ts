@@ -30,7 +30,8 @@ const SNIFF_BYTES = 64 * 1024;
 /**
  * Reads any supported stack format from `input` and returns the profile. The first chunks are
  * held back to sniff the format from their lines, then replayed into the parser — as raw bytes
- * when it reads bytes (perf script), which skips making a string per line.
+ * when it reads bytes (perf script), which skips making a string per line. A chunk is not kept
+ * after the next one is asked for, so `input` may reuse one buffer.
  */
 export async function collapse(input: Readable | AsyncIterable<Buffer | string>, file: string, options: CollapseOptions = {}): Promise<Profile> {
   const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
@@ -43,7 +44,8 @@ export async function collapse(input: Readable | AsyncIterable<Buffer | string>,
       done = true;
       break;
     }
-    const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : next.value;
+    // A copy: the input may hand out one reused buffer (openInputChunks).
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : Buffer.from(next.value);
     held.push(chunk);
     heldLength += chunk.length;
     if (heldLength >= SNIFF_BYTES && chunk.includes(10)) break;
@@ -53,8 +55,10 @@ export async function collapse(input: Readable | AsyncIterable<Buffer | string>,
   // The head: complete lines up to the SNIFF_LINES-th meaningful one (a cut-off last line only at the end of the input).
   const head: string[] = [];
   let meaningful = 0;
-  const whole = Buffer.concat(held);
-  const complete = done ? whole : whole.subarray(0, whole.lastIndexOf(10) + 1);
+  const whole = held.length === 1 ? held[0]! : Buffer.concat(held);
+  const lastNewline = whole.lastIndexOf(10);
+  // With no newline at all, the whole (over-long) line goes in, for forEachLine to reject.
+  const complete = done || lastNewline < 0 ? whole : whole.subarray(0, lastNewline + 1);
   await forEachLine([complete], (text) => {
     if (meaningful >= SNIFF_LINES) return;
     head.push(text);

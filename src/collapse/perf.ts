@@ -383,7 +383,7 @@ export class PerfParser implements LineParser {
     );
   }
 
-  /** Feeds raw input; lines may span chunks. Do not mix with `line`. */
+  /** Feeds raw input; lines may span chunks, and `chunk` may be reused once this returns. Do not mix with `line`. */
   write(chunk: Buffer): void {
     let start = 0;
     if (this.carryLength > 0) {
@@ -401,7 +401,8 @@ export class PerfParser implements LineParser {
   }
 
   private hold(piece: Buffer): void {
-    this.carry.push(piece);
+    // A copy: the caller may reuse the chunk's buffer for the next read.
+    this.carry.push(Buffer.from(piece));
     this.carryLength += piece.length;
     if (this.carryLength > LINE_DEFAULTS.maxLineLength) {
       throw new InputError(`line is longer than ${LINE_DEFAULTS.maxLineLength} characters (not a text profile?)`, this.file, this.lineNumber + 1);

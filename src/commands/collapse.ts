@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { BPFTRACE_DEFAULTS, collapse, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
-import { openInput } from '../io/lines.js';
+import { openInputChunks } from '../io/lines.js';
 import { writeProfile } from '../output/index.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
 import { printable } from '../errors.js';
@@ -54,8 +54,8 @@ export default class Collapse extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Collapse);
-    const input = await openInput(args.file);
-    const profile = await collapse(input.stream, input.name, {
+    const input = await openInputChunks(args.file);
+    const profile = await collapse(input.chunks, input.name, {
       format: flags['input-format'],
       weight: flags.weight,
       eventFilter: flags['event-filter'] ?? PERF_DEFAULTS.eventFilter,

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -97,6 +97,50 @@ export async function openInput(file: string | undefined, stdin: Readable = proc
     stream.once('error', (error) => reject(new ProfileError(`cannot read: ${describeFsError(error)}`, { file })));
   });
   return { name: file, stream };
+}
+
+export interface InputChunks {
+  /** What error messages call this input: the path, or `<stdin>`. */
+  readonly name: string;
+  /** A file's chunks share one buffer: each is valid only until the next one is asked for. */
+  readonly chunks: AsyncIterable<Buffer | string>;
+}
+
+/**
+ * Like `openInput`, for readers that are done with a chunk before asking for the next: a file is
+ * read into one reused buffer. A fresh 1 MB buffer per read, as a read stream allocates, cost
+ * ~0.2 s of CPU (page faults, mostly) on a 40 MB input, against ~0.02 s reused.
+ */
+export async function openInputChunks(file: string | undefined, stdin: Readable = process.stdin): Promise<InputChunks> {
+  if (file === undefined || file === '-') return { name: '<stdin>', chunks: stdin };
+  let handle: FileHandle;
+  try {
+    const info = await stat(file);
+    if (info.isDirectory()) throw new ProfileError('is a directory, expected a file', { file });
+    handle = await open(file, 'r');
+  } catch (error) {
+    if (error instanceof ProfileError) throw error;
+    throw new ProfileError(`cannot read: ${describeFsError(error)}`, { file });
+  }
+  return { name: file, chunks: readChunks(handle, file) };
+}
+
+async function* readChunks(handle: FileHandle, file: string): AsyncGenerator<Buffer> {
+  const buffer = Buffer.allocUnsafeSlow(1 << 20);
+  try {
+    for (;;) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
+      } catch (error) {
+        throw new ProfileError(`cannot read: ${describeFsError(error)}`, { file });
+      }
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export function describeFsError(error: unknown): string {
