@@ -1,22 +1,29 @@
 // `npm run bench -- collapse`: `profile collapse` of the shared 40 MB perf script corpus against
 // stackcollapse-perf.pl ($FLAMEGRAPH_DIR), medians of 5 alternating runs, identical output checked,
-// MiB/s and peak RSS (GNU time's "Maximum resident set size") per tool. The whole command includes
-// Node and oclif start-up (~0.3 s); "library" is collapse() + folded writing in one process,
-// measured after a warm-up run, which is what a long-running caller pays.
+// MiB/s and peak RSS (GNU time's "Maximum resident set size") per tool. Wall time and CPU time
+// (user + sys, all threads) are both reported: on a shared 2-core machine wall time swings with
+// the load, CPU time much less. Rows:
+// - whole command: what a user waits for, Node and oclif start-up included;
+// - start-up: the whole command on a 15 KB perf script file (Node + oclif + module loading);
+// - collapse() cold: the library's first run in a fresh process (JIT warm-up included);
+// - collapse() warm: the library after one warm-up run, what a long-running caller pays.
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = join(root, '..', 'shared', 'data', 'perf-script-mixed.txt.zst');
+const small = join(root, 'test', 'fixtures', 'collapse', 'perf', 'process.txt');
 const RUNS = 5;
 
 if (!existsSync(corpus)) {
   console.log(`## collapse\n\nabsent: ${corpus} (the shared corpus) — nothing to measure`);
   process.exit(0);
 }
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const loadBefore = load();
 const work = mkdtempSync(join(tmpdir(), 'collapse-bench-'));
 const input = join(work, 'perf-script-mixed.txt');
 const unzip = spawnSync('zstd', ['-dc', corpus], { maxBuffer: 1 << 30 });
@@ -26,13 +33,13 @@ const mib = statSync(input).size / (1 << 20);
 
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 function run(command, args) {
-  const argv = timeBin ? ['-f', '%M', command, ...args] : [command, ...args];
+  const argv = timeBin ? ['-f', '%M %U %S', command, ...args] : [command, ...args];
   const started = process.hrtime.bigint();
   const result = spawnSync(timeBin ?? command, timeBin ? argv : args, { maxBuffer: 1 << 28 });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-  const rssKb = timeBin ? Number(result.stderr.toString().trim().split('\n').pop()) : NaN;
-  return { seconds, rssKb, stdout: result.stdout };
+  const [rssKb, user, sys] = timeBin ? result.stderr.toString().trim().split('\n').pop().split(' ').map(Number) : [NaN, NaN, NaN];
+  return { seconds, cpu: user + sys, rssKb, stdout: result.stdout };
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -40,46 +47,68 @@ const flamegraph = process.env.FLAMEGRAPH_DIR;
 const perlScript = flamegraph ? join(flamegraph, 'stackcollapse-perf.pl') : undefined;
 const havePerl = perlScript !== undefined && existsSync(perlScript);
 
-const ours = { seconds: [], rss: [] };
-const perl = { seconds: [], rss: [] };
+const cli = [process.execPath, join(root, 'bin', 'run.js'), 'collapse'];
+const ours = { seconds: [], cpu: [], rss: [] };
+const startup = { seconds: [], cpu: [], rss: [] };
+const perl = { seconds: [], cpu: [], rss: [] };
+const push = (into, r) => (into.seconds.push(r.seconds), into.cpu.push(r.cpu), into.rss.push(r.rssKb));
 let identical;
 for (let i = 0; i < RUNS; i++) {
-  const a = run(process.execPath, [join(root, 'bin', 'run.js'), 'collapse', input]);
-  ours.seconds.push(a.seconds);
-  ours.rss.push(a.rssKb);
+  const a = run(cli[0], [...cli.slice(1), input]);
+  push(ours, a);
+  push(startup, run(cli[0], [...cli.slice(1), small]));
   if (havePerl) {
     const b = run('perl', [perlScript, input]);
-    perl.seconds.push(b.seconds);
-    perl.rss.push(b.rssKb);
+    push(perl, b);
     if (identical === undefined) identical = a.stdout.equals(b.stdout);
   }
 }
 
-// Library time: in this process, after one warm-up run.
-const { collapse } = await import(join(root, 'dist', 'collapse', 'index.js'));
-const { foldedLines } = await import(join(root, 'dist', 'profile', 'folded.js'));
-const library = [];
-for (let i = 0; i <= RUNS; i++) {
-  const started = process.hrtime.bigint();
-  const profile = await collapse(createReadStream(input, { highWaterMark: 1 << 20 }), input);
-  const text = foldedLines(profile).join('\n');
-  if (text.length === 0) throw new Error('no output');
-  if (i > 0) library.push(Number(process.hrtime.bigint() - started) / 1e9);
+// Library, cold: a fresh process per run, timing collapse() + folded lines only.
+const libraryScript = `
+  const { collapse } = await import(${JSON.stringify(join(root, 'dist', 'collapse', 'index.js'))});
+  const { openInputChunks } = await import(${JSON.stringify(join(root, 'dist', 'io', 'lines.js'))});
+  const { foldedLines } = await import(${JSON.stringify(join(root, 'dist', 'profile', 'folded.js'))});
+  const times = [];
+  for (let i = 0; i < Number(process.argv[1]); i++) {
+    const cpu = process.cpuUsage();
+    const started = process.hrtime.bigint();
+    const source = await openInputChunks(${JSON.stringify(input)});
+    const lines = foldedLines(await collapse(source.chunks, source.name));
+    if (lines.length === 0) throw new Error('no output');
+    const used = process.cpuUsage(cpu);
+    times.push([Number(process.hrtime.bigint() - started) / 1e9, (used.user + used.system) / 1e6]);
+  }
+  console.log(JSON.stringify(times));`;
+const library = (runs) => JSON.parse(spawnSync(process.execPath, ['--input-type=module', '-e', libraryScript, String(runs)], { encoding: 'utf8' }).stdout);
+const cold = { seconds: [], cpu: [] };
+for (let i = 0; i < RUNS; i++) {
+  const [[seconds, cpu]] = library(1);
+  cold.seconds.push(seconds);
+  cold.cpu.push(cpu);
 }
+const warmRuns = library(RUNS + 1).slice(1);
+const warm = { seconds: warmRuns.map((r) => r[0]), cpu: warmRuns.map((r) => r[1]) };
 
-const fmt = (s) => `${s.toFixed(3)} s`;
-const rate = (s) => `${(mib / s).toFixed(1)} MiB/s`;
+const s = (x) => `${x.toFixed(3)} s`;
+const rate = (x) => `${(mib / x).toFixed(1)} MiB/s`;
 const rss = (kb) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MiB` : 'n/a');
+const perlWall = havePerl ? median(perl.seconds) : undefined;
+const perlCpu = havePerl ? median(perl.cpu) : undefined;
+const ratio = (wall, cpu) => (havePerl ? `${(perlWall / wall).toFixed(1)}× / ${(perlCpu / cpu).toFixed(1)}×` : 'peer absent');
+const row = (name, m, withRss = true, throughput = true) =>
+  `| ${name} | ${s(median(m.seconds))} | ${s(median(m.cpu))} | ${throughput ? rate(median(m.seconds)) : '—'} | ${withRss ? rss(median(m.rss)) : '—'} | ${throughput ? ratio(median(m.seconds), median(m.cpu)) : '—'} |`;
+
 console.log(`## collapse: ${mib.toFixed(1)} MiB perf script (${readFileSync(input).toString('latin1').split('\n').length} lines), median of ${RUNS}\n`);
-console.log('| tool | time | throughput | peak RSS | vs stackcollapse-perf.pl |');
-console.log('| --- | --- | --- | --- | --- |');
-const ourWhole = median(ours.seconds);
-const perlWhole = havePerl ? median(perl.seconds) : undefined;
-const ratio = (s) => (perlWhole ? `${(perlWhole / s).toFixed(1)}× faster` : 'peer absent');
-console.log(`| profile collapse (whole command) | ${fmt(ourWhole)} | ${rate(ourWhole)} | ${rss(median(ours.rss))} | ${ratio(ourWhole)} |`);
-console.log(`| collapse() library, in process | ${fmt(median(library))} | ${rate(median(library))} | — | ${ratio(median(library))} |`);
-if (havePerl) console.log(`| stackcollapse-perf.pl | ${fmt(perlWhole)} | ${rate(perlWhole)} | ${rss(median(perl.rss))} | 1× |`);
-else console.log(`| stackcollapse-perf.pl | absent (set FLAMEGRAPH_DIR) | | | |`);
-console.log(havePerl ? `\nOutput identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}` : '');
+console.log('| tool | wall | CPU (user+sys) | throughput (wall) | peak RSS | faster than stackcollapse-perf.pl (wall / CPU) |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+console.log(row('profile collapse (whole command)', ours));
+console.log(row('profile collapse start-up (15 KB input)', startup, true, false));
+console.log(row('collapse() library, cold (fresh process)', cold, false));
+console.log(row('collapse() library, warm (after one run)', warm, false));
+if (havePerl) console.log(row('stackcollapse-perf.pl', perl));
+else console.log(`| stackcollapse-perf.pl | absent (set FLAMEGRAPH_DIR) | | | | |`);
+console.log(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${load()} after.`);
+console.log(havePerl ? `Output identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}` : '');
 rmSync(work, { recursive: true, force: true });
 if (havePerl && !identical) process.exit(1);

@@ -498,7 +498,7 @@ export class PerfParser implements LineParser {
     const line = parseStackLineFields(bytes.toString('utf8', start, end), true);
     if (line === undefined) return false;
     this.sawDso = true;
-    const ids = this.pending ? this.frameIds(line, java === 1) : undefined;
+    const ids = this.pending ? this.cachedFrameIds(line, java === 1) : undefined;
     if (id < 0) {
       id = this.frameKeys[java]!.add(bytes, keyStart, end, lineHash);
       this.frameKeyIds[java]!.push(ids);
@@ -668,14 +668,18 @@ export class PerfParser implements LineParser {
 
   private frame(line: PerfStackLine): void {
     if (!this.pending) return; // a filtered sample's stack
-    const java = this.threads[this.pendingThread]!.java;
-    const key = `${java ? 'j' : 'n'}${this.options.addrs ? line.pc : ''}\0${line.symbol}\0${line.module ?? '\0'}`;
+    this.pushFrames(this.cachedFrameIds(line, this.threads[this.pendingThread]!.java));
+  }
+
+  /** `frameIds` once per (symbol without offset, dso): a function is printed with many offsets. */
+  private cachedFrameIds(line: PerfStackLine, java: boolean): FrameId[] {
+    const key = `${java ? 'j' : 'n'}${this.addrs ? line.pc : ''}\0${stripOffset(line.symbol)}\0${line.module ?? '\0'}`;
     let ids = this.frameCache.get(key);
     if (ids === undefined) {
       ids = this.frameIds(line, java);
       this.frameCache.set(key, ids);
     }
-    this.pushFrames(ids);
+    return ids;
   }
 
   /** Inlined chains `a->b` are printed caller first; the stack is collected leaf first. */
