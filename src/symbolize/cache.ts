@@ -101,7 +101,10 @@ export class FrameTable {
   /** Adds `vaddr`'s frames; returns its record. */
   add(vaddr: number, frames: readonly CachedFrame[]): number {
     for (let k = 0; k < frames.length; k++) {
-      const [name, file, line] = frames[k]!;
+      const entry = frames[k]!;
+      const name = entry[0];
+      const file = entry[1];
+      const line = entry[2];
       // A frame from the symbol table alone is its name: no key to build (most frames of a binary without DWARF).
       const byName = file === null && line === 0 && name !== null;
       const key = byName ? name : `${name ?? ''}\0${name === null ? 0 : 1}\0${file ?? ''}\0${file === null ? 0 : 1}\0${line}`;
@@ -211,26 +214,22 @@ export class FrameTable {
   /** The whole table, old and new entries, in the file format. */
   serialize(buildId: string): Buffer {
     const baseAddresses = this.addresses.length;
-    const addedOrder = [...this.added.keys()].sort((a, b) => a - b);
+    const addedOrder = Float64Array.from(this.added.keys()).sort();
     const nAddresses = baseAddresses + addedOrder.length;
     const nRecords = this.records.length + this.addedRecords.length;
     const nBaseFrames = this.baseNames.length;
     const nFrames = nBaseFrames + this.names.length;
-    // New strings go after the old ones, whose bytes are copied as they are.
+    // New strings go after the old ones, whose bytes are copied as they are. They are encoded in
+    // one call (joined by NUL, which C strings cannot hold) and their ends found by scanning.
     const nBaseStrings = this.stringEnds.length;
     const strings = new Map<string, number>();
-    const newStrings: Buffer[] = [];
-    let bytes = this.stringBytes.length;
-    const newEnds: number[] = [];
+    const pending: string[] = [];
     const intern = (s: string | null | undefined): number => {
       if (s === null || s === undefined) return -1;
       let index = strings.get(s);
       if (index === undefined) {
-        const encoded = Buffer.from(s, 'utf8');
-        newStrings.push(encoded);
-        bytes += encoded.length;
-        newEnds.push(bytes);
-        index = nBaseStrings + newEnds.length - 1;
+        index = nBaseStrings + pending.length;
+        pending.push(s.includes('\0') ? s.replaceAll('\0', '\ufffd') : s);
         strings.set(s, index);
       }
       return index;
@@ -251,7 +250,16 @@ export class FrameTable {
       files[nBaseFrames + i] = intern(this.files[i]);
       lines[nBaseFrames + i] = this.lines[i]!;
     }
-    const nStrings = nBaseStrings + newEnds.length;
+    const joined = pending.length === 0 ? Buffer.alloc(0) : Buffer.from(pending.join('\0'), 'utf8');
+    const newEnds = new Uint32Array(pending.length);
+    for (let k = 0, from = 0; k < pending.length; k++) {
+      const nul = joined.indexOf(0, from);
+      const end = nul < 0 ? joined.length : nul;
+      newEnds[k] = this.stringBytes.length + end - k;
+      from = end + 1;
+    }
+    const bytes = this.stringBytes.length + joined.length - Math.max(0, pending.length - 1);
+    const nStrings = nBaseStrings + pending.length;
     const idBytes = Buffer.from(buildId, 'latin1');
     const idPadded = Math.ceil(idBytes.length / 8) * 8;
     const size = HEADER + idPadded + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4 + bytes;
@@ -294,9 +302,11 @@ export class FrameTable {
     at += nStrings * 4;
     this.stringBytes.copy(out, at);
     at += this.stringBytes.length;
-    for (const s of newStrings) {
-      s.copy(out, at);
-      at += s.length;
+    for (let k = 0, from = 0; k < pending.length; k++) {
+      const end = newEnds[k]! - this.stringBytes.length + k;
+      joined.copy(out, at, from, end);
+      at += end - from;
+      from = end + 1;
     }
     return out;
   }

@@ -14,7 +14,7 @@
  */
 import { basename } from 'node:path';
 import { ProfileBuilder } from '../profile/builder.js';
-import type { Frame, FrameId, Profile } from '../profile/model.js';
+import type { Frame, FrameId, Profile, ThreadInfo } from '../profile/model.js';
 import type { Mapping, ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { HOST } from '../host/index.js';
 import { Binaries, hasDebugLines, type Binary } from './binaries.js';
@@ -26,7 +26,7 @@ import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
 import { defaultCacheDirectory, FrameTable, SymbolCache, type CachedFrame } from './cache.js';
 import { Debuginfod, debuginfodDefaults, type DebuginfodOptions } from './debuginfod.js';
 import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
-import { GapCounter, reportLines, type Gap, type PackageLookup, type SymbolizeReport } from './report.js';
+import { GapCounter, otherUsrPath, reportLines, type Gap, type PackageLookup, type SymbolizeReport } from './report.js';
 import type { SymbolHost } from './source.js';
 
 export type { ModuleGap, SymbolizeReport } from './report.js';
@@ -70,7 +70,7 @@ interface ProcessView {
   live?: readonly Mapping[] | null;
   roots?: FrameId[];
   readonly binaries: Map<string, Binary | undefined>;
-  readonly resolved: Map<bigint, Resolved>;
+  readonly resolved: Map<bigint, Resolved | FrameId>;
 }
 
 function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
@@ -120,7 +120,10 @@ const byStart = (a: Mapping, b: Mapping): number => (a.start < b.start ? -1 : a.
  */
 export class Symbolizer {
   readonly options: SymbolizeOptions;
-  private readonly gaps = new GapCounter();
+  private readonly gaps = new GapCounter((gap) => this.prefetchPackage(gap));
+  /** Package owners asked of the host, by path (in flight or answered). */
+  private readonly owners = new Map<string, Promise<string | undefined>>();
+  private keptOwners: Record<string, string> | undefined | null = null;
   private readonly warnings: string[] = [];
   private readonly binaries: Binaries;
   private readonly debuginfod: Debuginfod;
@@ -228,7 +231,12 @@ export class Symbolizer {
         let resolved = view.resolved.get(address);
         if (resolved === undefined) {
           resolved = this.resolveUser(view, address, i > 0);
-          view.resolved.set(address, resolved);
+          // Most addresses are one named frame: kept as its id, with no objects for the collector to trace.
+          view.resolved.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
+        }
+        if (typeof resolved === 'number') {
+          frames.push(resolved);
+          continue;
         }
         const ids = resolved.ids;
         for (let k = 0; k < ids.length; k++) frames.push(ids[k]!);
@@ -249,14 +257,46 @@ export class Symbolizer {
     return this.gaps.finish(this.packageLookup(), this.warnings);
   }
 
+  /**
+   * The first modules with a gap have their packages looked up at once, in the background (dpkg -S
+   * takes 0.1–0.3 s): the answers are usually there when the report is made.
+   */
+  private prefetchPackage(gap: Gap): void {
+    // A few at once (each is a dpkg run); modules found later are asked together at the end.
+    if (gap.path === undefined || this.owners.size >= 8) return;
+    const lookup = this.packageLookup();
+    if (this.keptOwners === null) this.keptOwners = lookup.load?.();
+    if (this.keptOwners?.[gap.path] !== undefined) return;
+    void this.ask([gap.path, otherUsrPath(gap.path)]);
+  }
+
+  /** One `packageOf` for the paths not asked yet; paths in flight are shared. */
+  private ask(paths: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const fresh = [...new Set(paths)].filter((p) => !this.owners.has(p));
+    if (fresh.length > 0) {
+      const answer = (async () => {
+        try {
+          return await this.options.host.packageOf(fresh);
+        } catch {
+          return new Map<string, string>();
+        }
+      })();
+      for (const p of fresh) this.owners.set(p, answer.then((owners) => owners.get(p)));
+    }
+    return Promise.all(paths.map(async (p): Promise<[string, string | undefined]> => [p, await this.owners.get(p)])).then(
+      (entries) => new Map(entries.filter((e): e is [string, string] => e[1] !== undefined)),
+    );
+  }
+
   private packageLookup(): PackageLookup {
     const host = this.options.host;
     const directory = this.options.cacheDirectory;
     const stamp = directory === undefined ? undefined : host.packageDatabaseStamp?.();
     const path = directory === undefined ? '' : `${directory}/packages.json`;
     return {
-      packageOf: (paths) => host.packageOf(paths),
+      packageOf: (paths) => this.ask(paths),
       load: () => {
+        if (this.keptOwners !== null) return this.keptOwners ? { ...this.keptOwners } : undefined;
         if (stamp === undefined) return undefined;
         try {
           const data = JSON.parse(host.readFile(path)?.toString('utf8') ?? 'null') as { stamp?: string; owners?: Record<string, string> } | null;
@@ -473,10 +513,19 @@ export async function symbolizeWithReport(raw: RawProfile, options: Partial<Symb
   const symbolizer = new Symbolizer(builder, raw.processes, options, raw.metadata.startTime);
   try {
     await symbolizer.prepare(raw.samples);
+    // One ThreadInfo object per thread: the builder recognises it without building a key per sample.
+    const threads = new Map<number, ThreadInfo[]>();
     for (const sample of raw.samples) {
       const frames = symbolizer.stack(sample.pid, sample.userStack, sample.kernelStack, sample.count);
       const roots = symbolizer.rootFrames(sample.pid);
-      builder.addStack(roots.length > 0 ? [...roots, ...frames] : frames, sample.count, { comm: sample.comm, pid: sample.pid, tid: sample.tid });
+      let known = threads.get(sample.tid);
+      let thread = known?.find((t) => t.pid === sample.pid && t.comm === sample.comm);
+      if (!thread) {
+        thread = { comm: sample.comm, pid: sample.pid, tid: sample.tid };
+        if (known) known.push(thread);
+        else threads.set(sample.tid, (known = [thread]));
+      }
+      builder.addStack(roots.length > 0 ? [...roots, ...frames] : frames, sample.count, thread);
     }
   } finally {
     symbolizer.close();

@@ -59,6 +59,9 @@ export class GapCounter {
   private total = 0;
   private sample = 0;
 
+  /** `onFirst`: a module's first gap, e.g. to start the package look-up while symbolization goes on. */
+  constructor(private readonly onFirst?: (gap: Gap) => void) {}
+
   gap(module: string, path: string | undefined): Gap {
     let gap = this.gaps.get(module);
     if (!gap) {
@@ -76,6 +79,7 @@ export class GapCounter {
 
   /** One frame of the current sample in `gap`'s module (each module counted once per sample). */
   count(gap: Gap, unnamed: boolean, noDebug: boolean, weight: number): void {
+    if (gap.unnamed === 0 && gap.noDebug === 0 && this.onFirst) this.onFirst(gap);
     if (unnamed && gap.lastUnnamed !== this.sample) {
       gap.lastUnnamed = this.sample;
       gap.unnamed += weight;
@@ -95,8 +99,7 @@ export class GapCounter {
       .filter((g) => g.unnamed > 0 || g.noDebug > 0)
       .sort((a, b) => b.unnamed + b.noDebug - (a.unnamed + a.noDebug) || a.module.localeCompare(b.module));
     const asked = gaps.filter((g, i) => g.path !== undefined && (g.unnamed > 0 || i < shown)).map((g) => g.path!);
-    // Merged /usr: dpkg knows a file under /bin or /lib or under /usr/…, not always both.
-    const other = (p: string): string => (/^\/usr\/(bin|sbin|lib)/.test(p) ? p.slice(4) : /^\/(bin|sbin|lib)/.test(p) ? `/usr${p}` : p);
+    const other = otherUsrPath;
     const kept: Record<string, string> = (asked.length > 0 ? lookup.load?.() : undefined) ?? {};
     const missing = [...new Set(asked.flatMap((p) => [p, other(p)]))].filter((p) => kept[p] === undefined);
     if (missing.length > 0) {
@@ -126,6 +129,11 @@ export class GapCounter {
 }
 
 const REPORT_LIMIT = 10;
+
+/** Merged /usr: dpkg knows a file under /bin or /lib or under /usr/…, not always both. */
+export function otherUsrPath(p: string): string {
+  return /^\/usr\/(bin|sbin|lib)/.test(p) ? p.slice(4) : /^\/(bin|sbin|lib)/.test(p) ? `/usr${p}` : p;
+}
 
 /** One line per module, for stderr and the run's notes. */
 export function reportLines(report: SymbolizeReport, limit = REPORT_LIMIT): string[] {
