@@ -3,7 +3,7 @@
  * the process lived. Reads only the ranges asked for: a 100 MB binary costs its headers and
  * symbol tables, not 100 MB.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { ByteSource } from '../symbolize/source.js';
 
 class FileSource implements ByteSource {
@@ -101,5 +101,43 @@ export function readWhole(path: string): Buffer | undefined {
     return undefined;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Bytes already in memory as a ByteSource (no descriptor: no DWARF through libdw). */
+export function fromBytes(bytes: Buffer, path: string): ByteSource {
+  return {
+    size: bytes.length,
+    path,
+    read: (offset, length) => (offset < 0 || offset >= bytes.length ? Buffer.alloc(0) : bytes.subarray(offset, Math.min(bytes.length, offset + length))),
+    close: () => {},
+  };
+}
+
+/**
+ * This process's vDSO image, read from /proc/self/mem: every process of a kernel maps the same
+ * one (per ABI), and it is no file on disk. Undefined when unreadable.
+ */
+export function ownVdso(): { readonly source: ByteSource; readonly size: number } | undefined {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^([0-9a-f]+)-([0-9a-f]+) r-xp \S+ \S+ \S+\s+\[vdso\]$/m.exec(maps);
+  if (!m) return undefined;
+  const start = parseInt(m[1]!, 16);
+  const size = parseInt(m[2]!, 16) - start;
+  let fd: number | undefined;
+  try {
+    fd = openSync('/proc/self/mem', constants.O_RDONLY);
+    const bytes = Buffer.alloc(size);
+    if (readSync(fd, bytes, 0, size, start) !== size) return undefined;
+    return { source: fromBytes(bytes, '[vdso]'), size };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

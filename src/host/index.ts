@@ -9,7 +9,7 @@ import { download } from './download.js';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
 import { parseMaps } from './procfs.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
-import { fromDescriptor, openFile, readWhole } from './binary.js';
+import { fromDescriptor, openFile, ownVdso, readWhole } from './binary.js';
 
 export { captureProcess, closeCapturedFiles, parseMaps } from './procfs.js';
 export { openFile } from './binary.js';
@@ -72,6 +72,7 @@ export const HOST: SymbolHost = {
   packageOf,
   packageDatabaseStamp,
   liveMappings,
+  vdso: ownVdso,
   download,
   exists: (path) => existsSync(path),
   readFile: (path) => {

@@ -39,6 +39,7 @@ export class Binaries {
   private readonly byFile = new Map<string, Binary | null>();
   private readonly byBuildId = new Map<string, Binary>();
   private readonly failed = new Set<string>();
+  private vdsoBinary: Binary | null | undefined;
 
   constructor(
     private readonly host: SymbolHost,
@@ -81,6 +82,23 @@ export class Binaries {
     }
     binary.hasDwarf = hasDebugLines(verified) || binary.hasDwarf;
     return true;
+  }
+
+  /** The vDSO of a process whose [vdso] mapping is `size` bytes: ours, when the size matches (a 32-bit process maps another one). */
+  vdso(size: number): Binary | undefined {
+    if (this.vdsoBinary === undefined) {
+      this.vdsoBinary = null;
+      const image = this.host.vdso?.();
+      if (image) {
+        try {
+          const elf = new ElfFile(image.source);
+          this.vdsoBinary = { path: '[vdso]', module: '[vdso]', buildId: elf.buildId(), elf, symbols: readSymbols([elf]), hasDwarf: false };
+        } catch {
+          // not an ELF image we can read: its frames keep module and offset
+        }
+      }
+    }
+    return this.vdsoBinary && this.vdsoBinary.elf.source.size === size ? this.vdsoBinary : undefined;
   }
 
   all(): Binary[] {

@@ -93,6 +93,9 @@ function findMapping(mappings: readonly Mapping[], address: bigint): Mapping | u
 
 const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
 
+/** `[libfoo.so+0x1a2b]`, `[vdso+0x9f0]`: what is known of a frame without a name. */
+const offsetName = (module: string, offset: bigint | number): string => `[${module.replace(/^\[|\]$/g, '')}+${hex(offset)}]`;
+
 /** One address, named: its frames (root first; more than one with inlined functions) and what the report needs. */
 interface Resolved {
   readonly ids: readonly FrameId[];
@@ -385,23 +388,29 @@ export class Symbolizer {
     // No mapping covers it: a garbage return address (a frame-pointer walk through code built
     // without frame pointers) or a process never captured. One frame for all of them, as perf does.
     if (!mapping) return this.unnamed('[unknown]', view.snapshot ? '[unknown]' : '[process not captured]', undefined);
+    // The vDSO is no file, but the same image as ours: its symbols name clock_gettime and friends.
+    const vdso = mapping.path === '[vdso]' ? this.binaries.vdso(Number(mapping.end - mapping.start)) : undefined;
+    if (vdso) return this.resolveIn(vdso, undefined, Number(address - mapping.start), isReturnAddress);
     if (mapping.inode === 0 || !mapping.path.startsWith('/')) {
       const module = mapping.path === '' ? '[anon]' : mapping.path;
-      return this.unnamed(`[${module.replace(/^\[|\]$/g, '')}+${hex(address - mapping.start)}]`, module, undefined);
+      return this.unnamed(offsetName(module, address - mapping.start), module, undefined);
     }
     const binary = this.binaryOf(view, mapping);
     const path = mapping.path.replace(/ \(deleted\)$/, '');
     const fileOffset = Number(address - mapping.start + mapping.offset);
-    const vaddr = binary?.elf.vaddrOfOffset(fileOffset);
-    if (binary === undefined || vaddr === undefined) {
-      const module = binary?.module ?? basename(path);
-      return this.unnamed(`[${module}+${hex(fileOffset)}]`, module, path);
-    }
+    if (binary === undefined) return this.unnamed(offsetName(basename(path), fileOffset), basename(path), path);
+    return this.resolveIn(binary, path, fileOffset, isReturnAddress);
+  }
+
+  /** An address in a binary, given as its file offset. */
+  private resolveIn(binary: Binary, path: string | undefined, fileOffset: number, isReturnAddress: boolean): Resolved {
+    const vaddr = binary.elf.vaddrOfOffset(fileOffset);
+    if (vaddr === undefined) return this.unnamed(offsetName(binary.module, fileOffset), binary.module, path);
     const names = this.namesOf(binary, path);
     const table = names.table;
     const record = this.record(binary, table, isReturnAddress ? vaddr - 1 : vaddr);
     const length = table.recordLength(record);
-    if (length === 0) return this.unnamed(`[${names.module}+${hex(vaddr)}]`, names.module, names.gap.path);
+    if (length === 0) return this.unnamed(offsetName(names.module, vaddr), names.module, names.gap.path);
     const count = this.options.inline ? length : 1;
     const ids: FrameId[] = new Array<FrameId>(count);
     for (let k = 0; k < count; k++) ids[k] = this.frameId(names, table.recordFrame(record, k), k === 0);
@@ -409,7 +418,7 @@ export class Symbolizer {
     return { ids, gap: noDebug ? names.gap : undefined, unnamed: false, noDebug };
   }
 
-  private namesOf(binary: Binary, path: string): BinaryNames {
+  private namesOf(binary: Binary, path: string | undefined): BinaryNames {
     let names = this.names.get(binary);
     if (!names) {
       names = {

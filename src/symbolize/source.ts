@@ -40,6 +40,8 @@ export interface SymbolHost {
   packageOf(paths: readonly string[]): ReadonlyMap<string, string> | Promise<ReadonlyMap<string, string>>;
   /** Changes whenever the package database changes (so answers of `packageOf` can be kept); undefined: do not keep them. */
   packageDatabaseStamp?(): string | undefined;
+  /** The kernel's vDSO image as mapped into processes (the same for all of one ABI), or undefined. */
+  vdso?(): { readonly source: ByteSource; readonly size: number } | undefined;
   /** The executable-or-not mappings of a live process now, when it still runs as `comm` (addresses mapped after its snapshot). */
   liveMappings?(pid: number, comm: string | undefined): readonly Mapping[] | undefined;
 }

@@ -16,6 +16,9 @@ import { Kallsyms } from '../../src/symbolize/kallsyms.js';
 import { FrameTable } from '../../src/symbolize/cache.js';
 import { DwarfFile } from '../../src/symbolize/dwarf/index.js';
 import { openFile } from '../../src/host/index.js';
+import { ownVdso } from '../../src/host/binary.js';
+import { ElfFile } from '../../src/symbolize/elf/file.js';
+import { readSymbols } from '../../src/symbolize/elf/symbols.js';
 import { missingTools } from '../helpers/tools.js';
 import { buildFixtures, euAddr2line, startFixture, type ElfFixtures } from './elf-fixtures.js';
 
@@ -241,6 +244,22 @@ function run(): void {
     t.same(uncaptured.map((f) => [f.name, f.module]), [['[unknown]', '[process not captured]']], 'a process never captured: [unknown]');
     t.notOk(profile.frames.some((f) => /^0x/.test(f.name)), 'no raw address among the user frames');
     t.ok(report.modules.some((m) => m.module === '[unknown]' && m.unnamedSamples === 1), 'counted in the report');
+  });
+
+  t.test('[vdso] frames are named from the kernel\'s vDSO image', async (t) => {
+    const image = ownVdso();
+    if (!image) return t.skip('no readable [vdso] in this process');
+    const symbols = readSymbols([new ElfFile(image.source)]);
+    const at = [...Array(symbols.length).keys()].find((i) => /clock_gettime$/.test(symbols.names.name(i)));
+    t.ok(at !== undefined, 'the image has clock_gettime');
+    const live = await startFixture(fixtures.path('gcc-pie'));
+    t.teardown(() => live.stop());
+    const snapshot = captureProcess(live.pid)!;
+    const vdso = snapshot.mappings.find((m) => m.path === '[vdso]')!;
+    const { profile } = await symbolizeWithReport(rawProfile(live.pid, snapshot, [[vdso.start + BigInt(symbols.addresses[at!]!) + 2n, live.addresses.main! + 1n]]));
+    const leaf = frames(profile, 0).at(-1)!;
+    t.match(leaf, { module: '[vdso]', kind: 'user' }, 'a user frame in [vdso]');
+    t.match(leaf.name, /clock_gettime$/, `named (${leaf.name})`);
   });
 
   t.test('kernel frames from kallsyms, modules kept, below the user frames', async (t) => {
