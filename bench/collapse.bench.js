@@ -109,6 +109,8 @@ console.log(row('collapse() library, warm (after one run)', warm, false));
 if (havePerl) console.log(row('stackcollapse-perf.pl', perl));
 else console.log(`| stackcollapse-perf.pl | absent (set FLAMEGRAPH_DIR) | | | | |`);
 console.log(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${load()} after.`);
+// bin/run.js drops a manifest older than the compiled commands (a plain `tsc` after `npm run build`).
+if (!existsSync(join(root, 'oclif.manifest.json'))) console.log('oclif.manifest.json absent (run `npm run build`): start-up includes importing every command.');
 console.log(havePerl ? `Output identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}` : '');
 rmSync(work, { recursive: true, force: true });
 if (havePerl && !identical) process.exit(1);
