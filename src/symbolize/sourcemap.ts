@@ -69,6 +69,7 @@ type Consumer = BasicSourceMapConsumer | IndexedSourceMapConsumer;
 
 interface ScriptMap {
   readonly consumer: Consumer;
+  readonly mapPath: string;
   /** Where relative `sources` resolve from. */
   readonly mapDir: string;
 }
@@ -82,6 +83,8 @@ const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 export class SourceMaps {
   private readonly scripts = new Map<string, Promise<ScriptMap | undefined>>();
   private readonly frames = new Map<string, Promise<JsFrame | undefined>>();
+  /** Maps that failed a look-up: not used again (one warning). */
+  private readonly broken = new Set<ScriptMap>();
   private readonly warn: (message: string) => void;
   private readonly readFile: (path: string) => string | undefined;
   private readonly maxBytes: number;
@@ -124,8 +127,18 @@ export class SourceMaps {
     if (map === undefined || this.destroyed) return plain;
     // source-map lines are 1-based, columns 0-based; V8's column is 1-based.
     const at = { line: code.line, column: Math.max(0, code.column - 1) };
-    let original = map.consumer.originalPositionFor({ ...at, bias: SourceMapConsumer.GREATEST_LOWER_BOUND });
-    if (original.source === null || original.line === null) original = map.consumer.originalPositionFor({ ...at, bias: SourceMapConsumer.LEAST_UPPER_BOUND });
+    if (this.broken.has(map)) return plain;
+    let original: ReturnType<Consumer['originalPositionFor']>;
+    try {
+      original = map.consumer.originalPositionFor({ ...at, bias: SourceMapConsumer.GREATEST_LOWER_BOUND });
+      if (original.source === null || original.line === null) original = map.consumer.originalPositionFor({ ...at, bias: SourceMapConsumer.LEAST_UPPER_BOUND });
+    } catch (error) {
+      // source-map checks lazily: an indexed map's sections are parsed, and a mapping's source
+      // and name indexes checked, only when a look-up reaches them (found by fuzzing).
+      this.broken.add(map);
+      this.warn(`${path}: source map not used: ${map.mapPath}: bad mappings (${excerpt((error as Error).message, 120)})`);
+      return plain;
+    }
     if (original.source === null || original.line === null) return plain;
     const file = sourcePath(original.source, map.mapDir);
     return jsFrame(original.name ?? code.func, file, original.line, original.column === null ? undefined : original.column + 1, true);
@@ -197,7 +210,7 @@ export class SourceMaps {
       consumer.destroy();
       return undefined;
     }
-    return { consumer, mapDir: dirname(mapPath) };
+    return { consumer, mapPath, mapDir: dirname(mapPath) };
   }
 }
 

@@ -158,6 +158,16 @@ t.test('source maps: mutated and generated maps never throw or hang; one warning
   const mapped = await new SourceMaps({ readFile: (p) => (p === SCRIPT ? 'x\n//# sourceMappingURL=folded.js.map\n' : p === MAP ? Buffer.from(sourceMapSeed).toString('utf8') : undefined) }).frameFor(`JS:~f ${SCRIPT}:10:1`);
   t.ok(mapped?.mapped && mapped.file.endsWith('src/profile/folded.ts'), `the seed maps to its TypeScript source: ${JSON.stringify(mapped)}`);
 
+  // Found at 100,000 cases: source-map checks a section's mappings, and a mapping's source index,
+  // only when a look-up reaches them, so they threw from frameFor after the map had loaded.
+  for (const [label, map, name] of [
+    ['indexed map, bad VLQ in a section', { version: 3, sections: [{ offset: { line: 0, column: 1 }, map: { version: 3, sources: [], mappings: 'y' } }] }, `JS:~ ${SCRIPT}:1:2`],
+    ['source index out of range on line 2', { version: 3, sources: ['a.ts'], names: [], mappings: 'AAAA;ACAA' }, `JS:~f ${SCRIPT}:2:1`],
+  ] as const) {
+    const { warnings } = await resolveAll({ map: JSON.stringify(map), comment: 'external', names: [name, name] });
+    t.equal(warnings.length, 1, `${label}: one warning, no exception: ${warnings[0]}`);
+  }
+
   await checkProperty(t, 'source map (mutated tsc map)', 300, [mutatedFrom([sourceMapSeed]), comment, fc.array(jsName, { minLength: 1, maxLength: 4 })], async (bytes, how, names) => {
     await resolveAll({ map: Buffer.from(bytes).toString('utf8'), comment: how, names });
   });

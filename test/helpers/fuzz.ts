@@ -6,6 +6,7 @@
  *
  * Case counts: FUZZ_RUNS wins (bench/fuzz.js sets 100,000), then CI=true gives at least 1,000,
  * otherwise the local count the test asks for (kept small so `npx tap` stays quick).
+ * Replaying one counterexample: FUZZ_SEED and FUZZ_PATH from the report, FUZZ_PROPERTY = its name.
  */
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -223,7 +224,7 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
   const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
   const started = performance.now();
   try {
-    await fc.assert(fc.asyncProperty(...arbitraries, predicate), { numRuns, seed, endOnFailure: process.env.FUZZ_NO_SHRINK === '1', includeErrorInReport: true });
+    await fc.assert(fc.asyncProperty(...arbitraries, predicate), { numRuns, seed, path: process.env.FUZZ_PROPERTY === name ? process.env.FUZZ_PATH : undefined, endOnFailure: process.env.FUZZ_NO_SHRINK === '1', includeErrorInReport: true });
   } catch (error) {
     // Counterexamples can hold 70 KB names; tap loses a failure that large, so cut it.
     // Raw line separators or controls from a counterexample would break the TAP stream itself.
