@@ -1,8 +1,9 @@
 // Golden tests for `profile collapse`: every recorded tool output under test/fixtures/collapse/
 // (perf script, bpftrace, BCC profile) with option sets → results/*.folded (created when missing,
 // rewritten with BLESS=1); stackcollapse-perf.pl as an oracle for the perf inputs when
-// FLAMEGRAPH_DIR is set; the shared 40 MB corpus byte for byte through the CLI; error cases through
-// the CLI. ~8 s locally (the corpus run is ~3 s of it).
+// FLAMEGRAPH_DIR is set; the byte path against the line path in 1-, 7- and 4096-byte chunks; the
+// shared 40 MB corpus byte for byte through the CLI; error cases through the CLI. 14–23 s at load
+// average 7 on 2 cores (the corpus run is a few seconds of it).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
