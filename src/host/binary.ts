@@ -35,8 +35,12 @@ class FileSource implements ByteSource {
     return done === buffer.length ? buffer : buffer.subarray(0, done);
   }
 
+  private closed = false;
+
   close(): void {
-    if (!this.owned) return;
+    // Twice would close whatever took the descriptor number in between.
+    if (!this.owned || this.closed) return;
+    this.closed = true;
     try {
       closeSync(this.fd);
     } catch {

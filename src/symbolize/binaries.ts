@@ -101,6 +101,14 @@ export class Binaries {
     return this.vdsoBinary && this.vdsoBinary.elf.source.size === size ? this.vdsoBinary : undefined;
   }
 
+  /** Closes the files opened for the run (captured descriptors stay open: their owner closes them). */
+  close(): void {
+    for (const binary of this.all()) {
+      binary.elf.source.close();
+      binary.debug?.elf.source.close();
+    }
+  }
+
   all(): Binary[] {
     return [...new Set([...this.byFile.values()].filter((b): b is Binary => b !== null))];
   }

@@ -220,6 +220,8 @@ export class Symbolizer {
     this.jit.close();
     for (const dwarf of this.opened) dwarf.close();
     this.opened.length = 0;
+    // After libdw, which reads through these descriptors: one leaked per binary per run otherwise.
+    this.binaries.close();
   }
 
   /** Root-first frame ids of one sample (user part, then kernel part); counts its gaps. */

@@ -12,7 +12,7 @@
 // Local ~5 s; CI (1,000 cases per property) ~10 s, plus ~10 s of tap start-up and gcc.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openFile } from '../../src/host/index.js';
 import type { ProcessSnapshot, RawProfile } from '../../src/profile/raw.js';
@@ -189,6 +189,7 @@ function run(): void {
     const dwarfRegions = regions.filter((r) => r.name.startsWith('.debug_'));
     t.ok(dwarfRegions.some((r) => r.name === '.debug_info') && dwarfRegions.some((r) => r.name === '.debug_line'), `DWARF sections: ${dwarfRegions.map((r) => r.name).join(', ')}`);
     let fellBack = 0;
+    const fdsBefore = readdirSync('/proc/self/fd').length;
     await checkProperty(t, 'DWARF via libdw (overwritten .debug_* bytes)', 150, [edit], async (e) => {
       const { profile } = await symbolizeCurrent(applyEdit(seed, dwarfRegions, { ...e, truncate: null }));
       // The symbol table is intact: the outermost frame of each address keeps its function's name.
@@ -197,6 +198,9 @@ function run(): void {
       if (!profile.frames.some((f) => f.file !== undefined)) fellBack++;
     });
     t.comment(`DWARF cases that lost every file:line and fell back to symbol names: ${fellBack}`);
+    // Each run once kept its binary's descriptor open: EMFILE after 20,000 runs of `npm run fuzz`.
+    const fdsAfter = readdirSync('/proc/self/fd').length;
+    t.ok(fdsAfter - fdsBefore < 8, `no descriptor left open per symbolizer run (${fdsBefore} before, ${fdsAfter} after)`);
 
     // Whole sections destroyed: the symbolizer still names every function from the symbol table.
     for (const name of ['.debug_info', '.debug_line', '.debug_abbrev']) {
