@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { InputError, excerpt } from '../errors.js';
-import { forEachLine, LINE_DEFAULTS } from '../io/lines.js';
+import { forEachLine, LINE_DEFAULTS, lineTooLong } from '../io/lines.js';
 import type { Profile } from '../profile/model.js';
 import { foldedFormat } from './folded.js';
 import { bccFormat } from './bcc.js';
@@ -26,6 +26,8 @@ export const INPUT_FORMATS: readonly InputFormat<any>[] = [perfFormat, bpftraceF
 const SNIFF_LINES = 200;
 /** Bytes read before the format is chosen (more when the first line is longer). */
 const SNIFF_BYTES = 64 * 1024;
+/** Blank lines read while waiting for the first line with content, before giving up on it. */
+const MAX_BLANK_PREFIX = 1 << 20;
 
 /**
  * Reads any supported stack format from `input` and returns the profile. The first chunks are
@@ -38,6 +40,7 @@ export async function collapse(input: Readable | AsyncIterable<Buffer | string>,
   const held: Buffer[] = [];
   let heldLength = 0;
   let done = false;
+  const scout = new ContentScout();
   while (!done) {
     const next = await chunks.next();
     if (next.done) {
@@ -48,21 +51,24 @@ export async function collapse(input: Readable | AsyncIterable<Buffer | string>,
     const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : Buffer.from(next.value);
     held.push(chunk);
     heldLength += chunk.length;
-    if (heldLength >= SNIFF_BYTES && chunk.includes(10)) break;
-    if (heldLength > LINE_DEFAULTS.maxLineLength) break; // forEachLine below reports the line as too long
+    // 64 KB of lines say which format this is only when one of them is more than white space.
+    if (!scout.sawContent && !scout.read(chunk)) break;
+    if (scout.sawContent && heldLength >= SNIFF_BYTES && chunk.includes(10)) break;
+    if (scout.sawContent && heldLength > LINE_DEFAULTS.maxLineLength) break; // the parser reports the line as too long
   }
+
+  if (!scout.sawContent && scout.lineLength > LINE_DEFAULTS.maxLineLength) throw lineTooLong(file, scout.lines + 1);
 
   // The head: complete lines up to the SNIFF_LINES-th meaningful one (a cut-off last line only at the end of the input).
   const head: string[] = [];
   let meaningful = 0;
   const whole = held.length === 1 ? held[0]! : Buffer.concat(held);
   const lastNewline = whole.lastIndexOf(10);
-  // With no newline at all, the whole (over-long) line goes in, for forEachLine to reject.
-  const complete = done || lastNewline < 0 ? whole : whole.subarray(0, lastNewline + 1);
+  const complete = done ? whole : whole.subarray(0, lastNewline + 1);
   await forEachLine([complete], (text) => {
     if (meaningful >= SNIFF_LINES) return;
     head.push(text);
-    if (text.trim().length > 0) meaningful++;
+    if (hasContent(text)) meaningful++;
   }, { file });
   if (done && meaningful === 0) throw new InputError('input is empty', file);
   const format = options.format ? formatByName(options.format, file) : sniffFormat(head, file);
@@ -97,7 +103,8 @@ function sniffFormat(head: readonly string[], file: string): InputFormat {
   const format = INPUT_FORMATS.find((f) => f.sniff(head)) ?? sniffTruncated(head);
   if (format) return format;
   if (start.includes('\ufffd')) throw binaryFile(undefined, file);
-  const index = head.findIndex((l) => l.trim().length > 0);
+  const index = head.findIndex(hasContent);
+  if (index < 0) throw new InputError(`not a known stack format (expected perf script, bpftrace, BCC profile or folded stacks), found only blank lines in the first ${head.length} lines`, file, head.length);
   // stackcollapse-perf.pl prints nothing for these; an empty flame graph would be no better.
   if (looksLikePerfWithoutStacks(head)) {
     throw new InputError('perf script output has no call stacks: record with perf record -g (or --call-graph dwarf), then run perf script', file, index + 1);
@@ -132,8 +139,50 @@ function binaryFile(kind: string | undefined, file: string): InputError {
 // without it, so that the parser reports that line instead of 'not a known format' at line 1.
 function sniffTruncated(head: readonly string[]): InputFormat | undefined {
   let last = head.length - 1;
-  while (last >= 0 && head[last]!.trim().length === 0) last--;
+  while (last >= 0 && !hasContent(head[last]!)) last--;
   if (last < 1) return undefined;
   const rest = head.slice(0, last);
   return INPUT_FORMATS.find((f) => f.sniff(rest));
+}
+
+/** A line is blank when it holds nothing but ASCII white space (the bytes `ContentScout` skips). */
+function hasContent(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (!isBlankByte(text.charCodeAt(i))) return true;
+  return false;
+}
+
+const isBlankByte = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
+
+/**
+ * Watches the first chunks, whatever their size, for a completed line with content: linear in
+ * the input even when it comes in 1-byte chunks, and only until that line is found.
+ */
+class ContentScout {
+  sawContent = false;
+  /** Lines completed so far (all blank until `sawContent`). */
+  lines = 0;
+  /** Bytes of the current, unfinished line. */
+  lineLength = 0;
+  private lineHasContent = false;
+  private blankBytes = 0;
+
+  /** Reads the next chunk; false when waiting longer is pointless (an over-long line, too many blank lines). */
+  read(chunk: Uint8Array): boolean {
+    for (let start = 0; ; ) {
+      const newline = chunk.indexOf(10, start);
+      const end = newline < 0 ? chunk.length : newline;
+      for (let i = start; !this.lineHasContent && i < end; i++) if (!isBlankByte(chunk[i]!)) this.lineHasContent = true;
+      this.lineLength += end - start;
+      if (newline < 0) break;
+      this.lines++;
+      if (this.lineHasContent) {
+        this.sawContent = true;
+        return true;
+      }
+      this.blankBytes += this.lineLength + 1;
+      this.lineLength = 0;
+      start = newline + 1;
+    }
+    return this.lineLength <= LINE_DEFAULTS.maxLineLength && this.blankBytes <= MAX_BLANK_PREFIX;
+  }
 }

@@ -4,7 +4,7 @@
 import { InputError, excerpt } from '../errors.js';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { FrameId, FrameKind, Profile, RunMetadata, ThreadInfo } from '../profile/model.js';
-import { LINE_DEFAULTS } from '../io/lines.js';
+import { LINE_DEFAULTS, lineTooLong } from '../io/lines.js';
 import { ByteInterner, HASH_SEED, hashByte, PairInterner } from './intern.js';
 import type { InputFormat, LineParser } from './types.js';
 
@@ -405,7 +405,7 @@ export class PerfParser implements LineParser {
     this.carry.push(Buffer.from(piece));
     this.carryLength += piece.length;
     if (this.carryLength > LINE_DEFAULTS.maxLineLength) {
-      throw new InputError(`line is longer than ${LINE_DEFAULTS.maxLineLength} characters (not a text profile?)`, this.file, this.lineNumber + 1);
+      throw lineTooLong(this.file, this.lineNumber + 1);
     }
   }
 

@@ -36,7 +36,7 @@ export async function forEachLine(input: Readable | Iterable<Buffer | string> | 
     pieces.push(piece);
     pendingLength += piece.length;
     if (pendingLength > maxLineLength) {
-      throw new InputError(`line is longer than ${maxLineLength} characters (not a text profile?)`, options.file ?? '<input>', lineNumber + 1);
+      throw lineTooLong(options.file ?? '<input>', lineNumber + 1, maxLineLength);
     }
   };
   for await (const chunk of input) {
@@ -73,6 +73,11 @@ export async function forEachLine(input: Readable | Iterable<Buffer | string> | 
   if (tail.length > 0) hold(tail);
   if (pendingLength > 0) deliver(pieces.join(''));
   return lineNumber;
+}
+
+/** The error for a line over the limit: a binary file without newlines, most likely. */
+export function lineTooLong(file: string, lineNumber: number, maxLineLength: number = LINE_DEFAULTS.maxLineLength): InputError {
+  return new InputError(`line is longer than ${maxLineLength} characters (not a text profile?)`, file, lineNumber);
 }
 
 export interface InputSource {

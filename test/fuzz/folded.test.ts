@@ -115,3 +115,34 @@ t.test('regressions found by fuzzing the folded reader and writer', async (t) =>
   t.same(foldedLines(big.build()), ['a 4000000000000000000000'], 'huge summed counts are written without an exponent');
   t.equal(terminalSafe(await errorLine(read('\u009b31mevil\n'))), true, 'C1 controls in an error excerpt are escaped');
 });
+
+// Format sniffing holds 64 KB of lines back, but blank lines say nothing about the format: it
+// waits for a line with content, however the input is chunked (FUZZ_SEED=-1028275941).
+t.test('sniffing waits past blank lines for a line with content', async (t) => {
+  const MB = 1 << 20;
+  const longLine = '\n\n' + '0x'.repeat(40_000);
+  for (const cuts of [[], [0.5], Array.from({ length: 99 }, (_, i) => (i + 1) / 100)]) {
+    const error = await errorLine(collapse(chunkedStream(utf8(longLine), cuts), 'f'));
+    t.match(error, /^profile: f:3: not a known stack format .*found "0x0x/, `an 80 KB first line after two blank lines, ${cuts.length + 1} chunks`);
+  }
+  async function* blanksThenTooLong(): AsyncGenerator<Buffer> {
+    yield Buffer.from('\n\n');
+    const piece = Buffer.alloc(MB, 0x41);
+    for (let i = 0; i <= 64; i++) yield piece;
+  }
+  t.match(await errorLine(collapse(blanksThenTooLong(), 'g')), /^profile: g:3: line is longer than 67108864 characters/, 'a first line over the limit after blank lines is too long');
+  const started = performance.now();
+  const bytes = utf8('\n \t\r\n'.repeat(2000) + 'x'.repeat(70_000) + '\n');
+  async function* oneByte(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < bytes.length; i++) yield Buffer.from(bytes.subarray(i, i + 1));
+  }
+  t.match(await errorLine(collapse(oneByte(), 'h')), /^profile: h:4001: not a known stack format .*found "xxx/, 'the same in 1-byte chunks');
+  t.ok(performance.now() - started < 10_000, 'in linear time (a re-scan per chunk took minutes)');
+  const folded = utf8('\n'.repeat(100_000) + 'a;b 1\n');
+  t.same(foldedLines(await collapse(chunkedStream(folded, [0.2, 0.4, 0.6, 0.8]), 'i')), ['a;b 1'], 'folded stacks after 100,000 blank lines');
+  async function* blankForever(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, 0x0a);
+    yield Buffer.from('a;b 1\n');
+  }
+  t.match(await errorLine(collapse(blankForever(), 'j')), /^profile: j:\d+: not a known stack format .*found only blank lines in the first \d+ lines$/, 'more than 1 MiB of blank lines first: a bounded wait and one line');
+});
