@@ -16,31 +16,66 @@
 
 const volatile struct config cfg = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 32768); /* --stack-storage-size; user space resizes it before load */
-} stacks SEC(".maps");
+/*
+ * Two sets of sample maps. The program fills the set `control.active_set` names; user space
+ * flips it, waits for the programs still running on the old set (see `grace`), reads that set
+ * and clears it. So the stack maps never fill up with the stacks of processes long gone (ASLR
+ * gives every process its own user stacks), and the accounting stays exact: a sample is counted
+ * in exactly one set, and a set is only read once nothing can write to it.
+ */
+#define STACK_MAP(name, entries)                                          \
+	struct {                                                          \
+		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                   \
+		__uint(key_size, sizeof(__u32));                          \
+		__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));      \
+		__uint(max_entries, entries);                             \
+	} name SEC(".maps")
+
+#define COUNTS_MAP(name)                                                  \
+	struct {                                                          \
+		__uint(type, BPF_MAP_TYPE_HASH);                          \
+		__type(key, struct sample_key);                           \
+		__type(value, __u64);                                     \
+		__uint(max_entries, 65536);                               \
+	} name SEC(".maps")
+
+/* --stack-storage-size entries each; user space resizes them before load. */
+STACK_MAP(stacks_0, 8192);
+STACK_MAP(stacks_1, 8192);
+/*
+ * A stack whose bucket in `stacks_N` is taken by another stack (-EEXIST: the map hashes a stack
+ * to one bucket and never probes further) goes here instead. Only colliding stacks compete for
+ * this map, so a second collision is rare. Its ids carry FALLBACK_STACK_ID. A quarter of the size.
+ */
+STACK_MAP(fallback_stacks_0, 2048);
+STACK_MAP(fallback_stacks_1, 2048);
+COUNTS_MAP(counts_0);
+COUNTS_MAP(counts_1);
+
+struct control control = {};
 
 /*
- * A stack whose bucket in `stacks` is taken by another stack (-EEXIST: the map hashes a stack to
- * one bucket and never probes further) goes here instead. Only colliding stacks compete for this
- * map, so a second collision is rare. Its ids carry FALLBACK_STACK_ID.
+ * Updating an element of a map-of-maps returns only after an RCU grace period (the kernel's
+ * maybe_wait_bpf_programs(): "userspace, when we return to it, knows that all non-sleepable
+ * programs that could be running use the new map value"). perf_event programs run inside an RCU
+ * read-side section, so after flipping `control.active_set` user space re-stores `grace_inner`
+ * here, and when that returns no program can still be writing the old set.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 8192); /* a quarter of `stacks`; user space resizes it before load */
-} fallback_stacks SEC(".maps");
+struct grace_inner_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} grace_inner SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct sample_key);
-	__type(value, __u64);
-	__uint(max_entries, 65536);
-} counts SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, 1);
+	__array(values, struct grace_inner_map);
+} grace SEC(".maps") = {
+	.values = { [0] = &grace_inner },
+};
 
 /*
  * Per-CPU, so counting is a plain increment: a shared array cost two atomic read-modify-writes
@@ -127,35 +162,26 @@ static __always_inline void announce(__u32 tgid, struct sample_key *key)
 	bpf_ringbuf_submit(event, 0);
 }
 
-/* bpf_get_stackid() into `stacks`, or into `fallback_stacks` when its bucket there is taken. */
-static __always_inline long stack_id(struct bpf_perf_event_data *ctx, __u64 flags)
+/* bpf_get_stackid() into `stacks`, or into `fallback` when its bucket there is taken. */
+static __always_inline long stack_id(struct bpf_perf_event_data *ctx, void *stacks, void *fallback, __u64 flags)
 {
-	long id = bpf_get_stackid(ctx, &stacks, flags);
+	long id = bpf_get_stackid(ctx, stacks, flags);
 
 	if (id == -EEXIST) {
-		id = bpf_get_stackid(ctx, &fallback_stacks, flags);
+		id = bpf_get_stackid(ctx, fallback, flags);
 		if (id >= 0)
 			id |= FALLBACK_STACK_ID;
 	}
 	return id;
 }
 
-SEC("perf_event")
-int do_sample(struct bpf_perf_event_data *ctx)
+/* One sample into one set's maps; inlined once per set so every map argument is a constant. */
+static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 pid, void *stacks,
+				  void *fallback, void *counts)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	__u32 pid = id;
 	struct sample_key key = {};
 	__u64 one = 1, *value;
 	long err;
-
-	count(PROBE_FIRINGS);
-	if ((pid == 0 && !cfg.include_idle) || (cfg.tid && pid != cfg.tid) ||
-	    (cfg.filter_tgids && !bpf_map_lookup_elem(&targets, &tgid))) {
-		count(FILTERED);
-		return 0;
-	}
 
 	key.tgid = tgid;
 	key.pid = pid;
@@ -163,7 +189,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 
 	key.kernel_stack_id = -1;
 	if (cfg.kernel_stacks) {
-		err = stack_id(ctx, 0);
+		err = stack_id(ctx, stacks, fallback, 0);
 		/* -EFAULT: the CPU was in user mode, there is no kernel stack to walk */
 		if (err >= 0)
 			key.kernel_stack_id = err;
@@ -179,7 +205,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		 * Frame-pointer walk of the user stack from the registers saved at kernel entry.
 		 * -EFAULT: no user context (a kernel thread).
 		 */
-		err = stack_id(ctx, BPF_F_USER_STACK);
+		err = stack_id(ctx, stacks, fallback, BPF_F_USER_STACK);
 		if (err >= 0)
 			key.user_stack_id = err;
 		else if (err == -EFAULT)
@@ -190,14 +216,14 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		}
 	}
 
-	value = bpf_map_lookup_elem(&counts, &key);
+	value = bpf_map_lookup_elem(counts, &key);
 	if (value) {
 		__sync_fetch_and_add(value, 1);
 	} else {
-		err = bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+		err = bpf_map_update_elem(counts, &key, &one, BPF_NOEXIST);
 		/* -EEXIST: the same key was inserted by another CPU in between */
 		if (err == -EEXIST) {
-			value = bpf_map_lookup_elem(&counts, &key);
+			value = bpf_map_lookup_elem(counts, &key);
 			if (value)
 				__sync_fetch_and_add(value, 1);
 		} else if (err) {
@@ -205,10 +231,30 @@ int do_sample(struct bpf_perf_event_data *ctx)
 			count(DROP_COUNTS_FULL);
 			return 0;
 		}
+		count(INFO_NEW_KEYS);
 		announce(tgid, &key);
 	}
 	count(COLLECTED);
 	return 0;
+}
+
+SEC("perf_event")
+int do_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 pid = id;
+
+	count(PROBE_FIRINGS);
+	if ((pid == 0 && !cfg.include_idle) || (cfg.tid && pid != cfg.tid) ||
+	    (cfg.filter_tgids && !bpf_map_lookup_elem(&targets, &tgid))) {
+		count(FILTERED);
+		return 0;
+	}
+	/* Read once: the whole sample goes to one set even if user space flips it meanwhile. */
+	if (*(volatile __u32 *)&control.active_set)
+		return sample(ctx, tgid, pid, &stacks_1, &fallback_stacks_1, &counts_1);
+	return sample(ctx, tgid, pid, &stacks_0, &fallback_stacks_0, &counts_0);
 }
 
 /* Just enough of the kernel's task_struct for CO-RE: libbpf relocates these offsets from BTF. */

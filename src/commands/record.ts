@@ -61,7 +61,7 @@ export default class RecordCommand extends BaseCommand {
     'include-idle': Flags.boolean({ char: 'I', summary: 'Keep samples of the idle task.', default: DEFAULTS.includeIdle }),
     title: Flags.string({ summary: 'Title of the report.' }),
     'stack-storage-size': Flags.integer({
-      summary: 'Distinct stacks the kernel can hold; stacks beyond it are counted as dropped.',
+      summary: 'Distinct stacks each of the two kernel stack maps holds between harvests; stacks beyond it are counted as dropped.',
       default: DEFAULTS.stackStorageSize,
     }),
     demangle: Flags.boolean({ summary: 'Show C++ and Rust names demangled (--no-demangle keeps them as in the symbol table).', default: DEMANGLE_DEFAULTS.demangle, allowNo: true }),

@@ -33,6 +33,9 @@ export const CONFIG = {
   kernel_stacks: 8,
 } as const;
 
+/** `struct control`: the only variable in `.bss`, written by user space while the program runs. */
+export const CONTROL = { size: 4, active_set: 0 } as const;
+
 /** `enum counter`, in order. */
 export const COUNTERS = [
   'PROBE_FIRINGS',
@@ -47,6 +50,7 @@ export const COUNTERS = [
   'DROP_COUNTS_FULL',
   'INFO_NO_USER_STACK',
   'INFO_EVENTS_LOST',
+  'INFO_NEW_KEYS',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 
@@ -63,13 +67,18 @@ export const DROP_REASONS: Readonly<Partial<Record<CounterName, string>>> = {
 
 /** Names of the programs and maps in bpf/profile.bpf.c. */
 export const PROGRAMS = { sample: 'do_sample', fork: 'on_fork', exec: 'on_exec' } as const;
+/** The two sample sets (see `control`): set N is `stacks_N`, `fallback_stacks_N`, `counts_N`. */
+export const SAMPLE_SETS = [
+  { stacks: 'stacks_0', fallbackStacks: 'fallback_stacks_0', counts: 'counts_0' },
+  { stacks: 'stacks_1', fallbackStacks: 'fallback_stacks_1', counts: 'counts_1' },
+] as const;
 export const MAPS = {
-  stacks: 'stacks',
-  fallbackStacks: 'fallback_stacks',
-  counts: 'counts',
   counters: 'counters',
   targets: 'targets',
   seen: 'seen',
   events: 'events',
   rodata: '.rodata',
+  bss: '.bss',
+  grace: 'grace',
+  graceInner: 'grace_inner',
 } as const;

@@ -9,7 +9,7 @@ import type { ProcessSnapshot, RawProfile, RawSample } from '../profile/raw.js';
 import { ProfileError } from '../errors.js';
 import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
 import { launchCommand, type LaunchedCommand } from './command.js';
-import { RecordingSession, type SampleCount } from './session.js';
+import { RecordingSession, type HarvestedCount } from './session.js';
 
 export interface RecordOptions {
   /** Seconds; undefined = until aborted or the command exits. */
@@ -28,12 +28,13 @@ export interface RecordOptions {
   /** Keep the idle task's samples. Default false. */
   readonly includeIdle: boolean;
   /**
-   * Entries in the stack-trace map (one per distinct stack), plus a quarter of it for stacks whose
-   * bucket is taken. Default 16384 (~20 MB of kernel memory in all, allocated at load, as
-   * BCC's default): the fallback map keeps collisions rare (see bpf/profile.bpf.c).
+   * Entries in each of the two stack-trace maps (one per distinct stack), plus a quarter of it
+   * for stacks whose bucket is taken. Default 8192 (~20 MB of kernel memory in all, allocated at
+   * load): the maps are emptied whenever they could be an eighth full, which keeps hash
+   * collisions rare (see bpf/profile.bpf.c).
    */
   readonly stackStorageSize: number;
-  /** Entries in the counts hash (distinct thread+stack pairs). Default 65536. */
+  /** Entries in each of the two counts hashes (distinct thread+stack pairs). Default 65536. */
   readonly countsSize: number;
   /** Start this command and profile it and its children until it exits. */
   readonly command?: readonly string[];
@@ -49,7 +50,7 @@ export const DEFAULTS: RecordOptions = Object.freeze({
   userOnly: false,
   kernelOnly: false,
   includeIdle: false,
-  stackStorageSize: 16384,
+  stackStorageSize: 8192,
   countsSize: 65536,
   commandStdout: 'inherit',
 });
@@ -149,8 +150,20 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     },
     (event) => announce(event.tgid),
   );
+  const accumulated = new SampleAccumulator();
+  const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
+  // Processes whose announcement was lost (a full ring buffer) or not read yet show up here.
+  let harvestCount = 0;
+  const harvest = (counts: readonly HarvestedCount[]): void => {
+    harvestCount++;
+    for (const entry of counts) {
+      if (!seen.has(entry.tgid)) capture(entry.tgid);
+      accumulated.add(entry);
+    }
+  };
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let checkTimer: NodeJS.Timeout | undefined;
   try {
     if (options.command) {
       launched = launchCommand(options.command, options.commandStdout);
@@ -162,36 +175,36 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       if (hooks.signal?.aborted) resolve('aborted');
       hooks.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
       launched?.exited.then(() => resolve('command-exit'));
-      let lost = 0;
-      timers.push(
-        setInterval(() => {
-          session.poll(); // a safety net: announcements normally arrive through the watch
-          const counters = session.counters();
-          // Announcements lost to a full ring buffer: find the unseen processes in the counts.
-          if (counters.INFO_EVENTS_LOST > lost) {
-            lost = counters.INFO_EVENTS_LOST;
-            for (const entry of session.readCounts()) if (!seen.has(entry.tgid)) capture(entry.tgid);
-          }
-          const elapsed = (Date.now() - started) / 1000;
+      const check = (): void => {
+        session.poll(); // a safety net: announcements normally arrive through the watch
+        const counters = session.counters();
+        const next = harvests.due(counters);
+        if (next === 0) harvest(session.harvest());
+        checkTimer = setTimeout(check, next === 0 ? harvests.soonestMs : next);
+        const now = Date.now();
+        if (now - lastProgress >= 1000) {
+          lastProgress = now;
+          const elapsed = (now - started) / 1000;
           hooks.onProgress?.({
             elapsedSeconds: elapsed,
             remainingSeconds: options.durationSeconds === undefined ? undefined : Math.max(0, options.durationSeconds - elapsed),
             samples: counters.COLLECTED,
             processes: seen.size,
           });
-        }, 1000),
-      );
+        }
+      };
+      let lastProgress = Date.now();
+      checkTimer = setTimeout(check, harvests.soonestMs);
     });
-    for (const timer of timers) clearInterval(timer);
+    for (const timer of timers) clearTimeout(timer);
+    clearTimeout(checkTimer);
     session.stop();
     session.poll();
     drainAll();
     const durationSeconds = (Date.now() - started) / 1000;
+    harvest(session.harvest(true));
     const counters = session.counters();
-    const counts = session.readCounts();
-    // Processes sampled in the last moments, whose announcement was not read yet.
-    for (const entry of counts) if (!seen.has(entry.tgid)) capture(entry.tgid);
-    const samples = toSamples(session, counts);
+    const samples = accumulated.samples();
     const commandExitCode = launched ? await endCommand(launched) : undefined;
     const metadata: RunMetadata = {
       host: hostname(),
@@ -211,12 +224,14 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         processAnnouncementsLost: counters.INFO_EVENTS_LOST,
         processesSeen: seen.size,
         processesCaptured: processes.size,
+        harvests: harvestCount,
         ...(options.command ? { command: options.command.join(' '), commandExitCode } : {}),
       },
     };
     return { raw: { samples, processes, metadata }, counters, stoppedBy, commandExitCode };
   } finally {
-    for (const timer of timers) clearInterval(timer);
+    for (const timer of timers) clearTimeout(timer);
+    clearTimeout(checkTimer);
     session.close();
   }
 }
@@ -232,19 +247,72 @@ async function endCommand(launched: LaunchedCommand): Promise<number> {
   }
 }
 
-function toSamples(session: RecordingSession, counts: readonly SampleCount[]): RawSample[] {
-  const stacks = new Map<number, readonly bigint[]>();
-  const stack = (id: number): readonly bigint[] => {
-    let addresses = stacks.get(id);
-    if (addresses === undefined) stacks.set(id, (addresses = session.readStack(id)));
-    return addresses;
-  };
-  return counts.map((entry) => ({
-    pid: entry.tgid,
-    tid: entry.pid,
-    comm: entry.comm,
-    kernelStack: stack(entry.kernelStackId),
-    userStack: stack(entry.userStackId),
-    count: entry.count,
-  }));
+/** Harvested counts merged by (process, thread, comm, stacks): a set is harvested many times. */
+export class SampleAccumulator {
+  private readonly byKey = new Map<string, { sample: HarvestedCount; count: number }>();
+  private readonly stackIds = new Map<readonly bigint[], number>();
+
+  add(entry: HarvestedCount): void {
+    const key = `${entry.tgid} ${entry.pid} ${this.stackId(entry.kernelStack)} ${this.stackId(entry.userStack)} ${entry.comm}`;
+    const merged = this.byKey.get(key);
+    if (merged) merged.count += entry.count;
+    else this.byKey.set(key, { sample: entry, count: entry.count });
+  }
+
+  /** The session interns stacks, so the array itself identifies a stack. */
+  private stackId(stack: readonly bigint[]): number {
+    let id = this.stackIds.get(stack);
+    if (id === undefined) this.stackIds.set(stack, (id = this.stackIds.size));
+    return id;
+  }
+
+  samples(): RawSample[] {
+    return [...this.byKey.values()].map(({ sample, count }) => ({
+      pid: sample.tgid,
+      tid: sample.pid,
+      comm: sample.comm,
+      kernelStack: sample.kernelStack,
+      userStack: sample.userStack,
+      count,
+    }));
+  }
+}
+
+/**
+ * When to harvest: before the active set's stack maps can be an eighth full (a new counts key
+ * brings at most two new stacks; a dropped sample may leave one) or its counts hash half full.
+ * Checks come sooner while stacks arrive fast, and at most once a second while they do not.
+ */
+export class HarvestSchedule {
+  readonly soonestMs = 100;
+  private readonly latestMs = 1000;
+  private readonly stackBudget: number;
+  private readonly keyBudget: number;
+  private lastUsage = 0;
+  private lastKeys = 0;
+  private lastLost = 0;
+  private lastAt = Date.now();
+  private rate = 0; // stack entries per ms, at the last check
+
+  constructor(stackStorageSize: number, countsSize: number) {
+    this.stackBudget = Math.max(1, Math.floor(stackStorageSize / 8));
+    this.keyBudget = Math.max(1, Math.floor(countsSize / 2));
+  }
+
+  /** 0: harvest now; otherwise the ms until the next check. */
+  due(counters: Readonly<Record<CounterName, number>>): number {
+    const usage = 2 * counters.INFO_NEW_KEYS + counters.DROP_USER_STACK_COLLISION + counters.DROP_USER_STACK_FULL + counters.DROP_USER_STACK_ERROR + counters.DROP_COUNTS_FULL;
+    const now = Date.now();
+    const fill = usage - this.lastUsage;
+    if (now > this.lastAt) this.rate = fill / (now - this.lastAt);
+    if (fill >= this.stackBudget || counters.INFO_NEW_KEYS - this.lastKeys >= this.keyBudget || counters.INFO_EVENTS_LOST > this.lastLost) {
+      this.lastUsage = usage;
+      this.lastLost = counters.INFO_EVENTS_LOST;
+      this.lastKeys = counters.INFO_NEW_KEYS;
+      this.lastAt = now;
+      return 0;
+    }
+    const left = this.stackBudget - fill;
+    return Math.round(Math.min(this.latestMs, Math.max(this.soonestMs, this.rate > 0 ? left / this.rate / 2 : this.latestMs)));
+  }
 }

@@ -29,6 +29,11 @@ export interface LibBpf {
   updateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
   /** bpf_map_lookup_batch; `count` is in/out (one-element Uint32Array). */
   lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
+  /** bpf_map_lookup_and_delete_batch: reads and removes up to `count` entries. */
+  lookupAndDeleteBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
+  deleteElem(fd: number, key: Uint8Array): number;
+  /** The key after `key` (the first one when `key` is null); a negative errno (-ENOENT) at the end. */
+  getNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number;
   ringBufferNew(mapFd: number, onEvent: (data: Buffer) => void): Pointer;
   ringBufferConsume(rb: Pointer): number;
   /** Calls `onReadable` (on the event loop) whenever the ring buffer has data; returns a stopper. */
@@ -84,6 +89,9 @@ export function loadLibBpf(): LibBpf {
   const lookupBatch = lib.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
   );
+  const lookupAndDeleteBatch = lib.func(
+    'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  );
   const openMem = lib.func('void *bpf_object__open_mem(const void *buf, size_t sz, void *opts)');
 
   cached = {
@@ -113,6 +121,11 @@ export function loadLibBpf(): LibBpf {
     lookupBatch(fd, inBatch, outBatch, keys, values, count) {
       return lookupBatch(fd, inBatch, outBatch, keys, values, count, null) as number;
     },
+    lookupAndDeleteBatch(fd, inBatch, outBatch, keys, values, count) {
+      return lookupAndDeleteBatch(fd, inBatch, outBatch, keys, values, count, null) as number;
+    },
+    deleteElem: lib.func('int bpf_map_delete_elem(int fd, const void *key)') as never,
+    getNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)') as never,
     ringBufferNew(mapFd, onEvent) {
       const cb = koffi.register((_ctx: Pointer, data: Pointer, size: number | bigint) => {
         onEvent(Buffer.from(koffi.view(data, Number(size))));

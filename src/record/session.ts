@@ -1,14 +1,17 @@
 /**
  * A live BPF recording: the loaded object, its perf-event and tracepoint links, and the ring
  * buffer of process announcements. It holds kernel resources, so every path out must end in
- * `close()` (idempotent). Reading the maps happens after `stop()`, which detaches the sampling
- * events so the counts no longer move while they are read.
+ * `close()` (idempotent).
+ *
+ * Samples land in one of two sets of maps (bpf/profile.bpf.c). `harvest()` switches the program to
+ * the other set, waits until nothing can write the old one, reads it and empties it, so a long
+ * recording never runs out of stack-map space and nothing is read while it moves.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
-import { CONFIG, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
 import { onlineCpus, openCpuClock } from './perf.js';
 
@@ -28,19 +31,28 @@ export interface SessionOptions {
   readonly includeIdle: boolean;
   readonly userStacks: boolean;
   readonly kernelStacks: boolean;
+  /** Entries of each set's stack map (plus a quarter of it in its fallback map). */
   readonly stackStorageSize: number;
+  /** Entries of each set's counts hash. */
   readonly countsSize: number;
   /** The compiled BPF object; default bpf/profile.bpf.o of this package. */
   readonly objectPath?: string;
 }
 
-export interface SampleCount {
+/** One counts entry of a harvested set, its stacks read (leaf first; empty when not captured). */
+export interface HarvestedCount {
   readonly tgid: number;
   readonly pid: number;
-  readonly kernelStackId: number;
-  readonly userStackId: number;
   readonly comm: string;
+  readonly kernelStack: readonly bigint[];
+  readonly userStack: readonly bigint[];
   readonly count: number;
+}
+
+interface SampleSetFds {
+  readonly stacks: number;
+  readonly fallbackStacks: number;
+  readonly counts: number;
 }
 
 export interface SeenEvent {
@@ -50,7 +62,11 @@ export interface SeenEvent {
 }
 
 const BPF_NOEXIST = 1n;
+/** The stack of a sample without one: one shared array, as every stack is (see `internedStacks`). */
+const NO_STACK: readonly bigint[] = Object.freeze([]);
 const ENOENT = 2;
+/** Keys read per bpf_map_lookup_and_delete_batch call. */
+const BATCH = 4096;
 
 export function decodeComm(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
@@ -65,7 +81,11 @@ export class RecordingSession {
   private sampling: Pointer[] = [];
   private tracing: Pointer[] = [];
   private perfFds: number[] = [];
-  private readonly fds: Record<'stacks' | 'fallbackStacks' | 'counts' | 'counters' | 'targets', number> = { stacks: -1, fallbackStacks: -1, counts: -1, counters: -1, targets: -1 };
+  private readonly fds: Record<'counters' | 'targets' | 'control' | 'grace' | 'graceInner', number> = { counters: -1, targets: -1, control: -1, grace: -1, graceInner: -1 };
+  private sets: SampleSetFds[] = [];
+  private active = 0;
+  /** Stacks by their bytes, so every harvest hands out the same array for the same stack. */
+  private readonly internedStacks = new Map<string, readonly bigint[]>();
   private closed = false;
 
   private constructor(lib: LibBpf) {
@@ -100,9 +120,11 @@ export class RecordingSession {
 
     const map = (name: string): Pointer => lib.findMap(this.obj, name) ?? this.fail(`finding map ${name}`, ENOENT);
     const prog = (name: string): Pointer => lib.findProgram(this.obj, name) ?? this.fail(`finding program ${name}`, ENOENT);
-    lib.mapSetMaxEntries(map(MAPS.stacks), options.stackStorageSize);
-    lib.mapSetMaxEntries(map(MAPS.fallbackStacks), Math.max(1, Math.floor(options.stackStorageSize / 4)));
-    lib.mapSetMaxEntries(map(MAPS.counts), options.countsSize);
+    for (const set of SAMPLE_SETS) {
+      lib.mapSetMaxEntries(map(set.stacks), options.stackStorageSize);
+      lib.mapSetMaxEntries(map(set.fallbackStacks), Math.max(1, Math.floor(options.stackStorageSize / 4)));
+      lib.mapSetMaxEntries(map(set.counts), options.countsSize);
+    }
 
     const rodata = lib.mapInitialValue(map(MAPS.rodata));
     if (!rodata || rodata.length < CONFIG.size) this.fail('reading .rodata of the BPF object', 22);
@@ -121,9 +143,14 @@ export class RecordingSession {
     const loaded = lib.objectLoad(this.obj);
     if (loaded < 0) this.fail('loading the BPF program', loaded);
 
-    this.fds.stacks = lib.mapFd(map(MAPS.stacks));
-    this.fds.fallbackStacks = lib.mapFd(map(MAPS.fallbackStacks));
-    this.fds.counts = lib.mapFd(map(MAPS.counts));
+    this.sets = SAMPLE_SETS.map((set) => ({
+      stacks: lib.mapFd(map(set.stacks)),
+      fallbackStacks: lib.mapFd(map(set.fallbackStacks)),
+      counts: lib.mapFd(map(set.counts)),
+    }));
+    this.fds.control = lib.mapFd(map(MAPS.bss));
+    this.fds.grace = lib.mapFd(map(MAPS.grace));
+    this.fds.graceInner = lib.mapFd(map(MAPS.graceInner));
     this.fds.counters = lib.mapFd(map(MAPS.counters));
     this.fds.targets = lib.mapFd(map(MAPS.targets));
     for (const pid of options.pids ?? []) this.addTarget(pid);
@@ -196,56 +223,101 @@ export class RecordingSession {
     return result;
   }
 
-  /** Every entry of the `counts` hash, read in batches (one syscall for up to `chunk` keys). */
-  readCounts(chunk = 8192): SampleCount[] {
-    const result: SampleCount[] = [];
-    const keys = new Uint8Array(chunk * SAMPLE_KEY.size);
-    const values = new Uint8Array(chunk * 8);
+  /**
+   * Switches the program to the other set and returns the old set's samples, leaving that set
+   * empty. After `stop()`, `both` drains the two sets (the last one to fill included).
+   */
+  harvest(both = false): HarvestedCount[] {
+    const old = this.active;
+    this.active = 1 - old;
+    const control = new Uint8Array(CONTROL.size);
+    new DataView(control.buffer).setUint32(CONTROL.active_set, this.active, true);
+    const key = new Uint8Array(4);
+    if (this.lib.updateElem(this.fds.control, key, control, 0) !== 0) this.fail('switching the sample set', 0);
+    this.waitForPrograms();
+    const result: HarvestedCount[] = [];
+    this.drain(this.sets[old]!, result);
+    if (both) this.drain(this.sets[this.active]!, result);
+    return result;
+  }
+
+  /**
+   * Returns once every program run that started before the call has ended: re-storing the inner
+   * map of `grace` makes the kernel wait for an RCU grace period (bpf/profile.bpf.c).
+   */
+  private waitForPrograms(): void {
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, this.fds.graceInner, true);
+    if (this.lib.updateElem(this.fds.grace, new Uint8Array(4), value, 0) !== 0) this.fail('waiting for running BPF programs', 0);
+  }
+
+  /** Reads and deletes every counts entry of a quiescent set, then every stack it holds. */
+  private drain(set: SampleSetFds, into: HarvestedCount[]): void {
+    const keys = new Uint8Array(BATCH * SAMPLE_KEY.size);
+    const values = new Uint8Array(BATCH * 8);
+    const keyView = new DataView(keys.buffer);
+    const valueView = new DataView(values.buffer);
+    const stacks = new Map<number, readonly bigint[]>();
+    const stack = (id: number): readonly bigint[] => {
+      if (id < 0) return NO_STACK;
+      let addresses = stacks.get(id);
+      if (addresses === undefined) stacks.set(id, (addresses = this.readStack(set, id)));
+      return addresses;
+    };
     // For hash maps the batch token is a bucket index (u32); 8 bytes leaves room either way.
     let inBatch: Uint8Array | null = null;
     const outBatch = new Uint8Array(8);
     const count = new Uint32Array(1);
     for (;;) {
-      count[0] = chunk;
-      const rc = this.lib.lookupBatch(this.fds.counts, inBatch, outBatch, keys, values, count);
+      count[0] = BATCH;
+      const rc = this.lib.lookupAndDeleteBatch(set.counts, inBatch, outBatch, keys, values, count);
       const errno = rc < 0 ? -rc : 0;
       if (rc < 0 && errno !== ENOENT) this.fail('reading the counts map', rc);
-      const kv = new DataView(keys.buffer);
-      const vv = new DataView(values.buffer);
       for (let i = 0; i < count[0]!; i++) {
         const at = i * SAMPLE_KEY.size;
-        result.push({
-          tgid: kv.getUint32(at + SAMPLE_KEY.tgid, true),
-          pid: kv.getUint32(at + SAMPLE_KEY.pid, true),
-          kernelStackId: kv.getInt32(at + SAMPLE_KEY.kernel_stack_id, true),
-          userStackId: kv.getInt32(at + SAMPLE_KEY.user_stack_id, true),
+        into.push({
+          tgid: keyView.getUint32(at + SAMPLE_KEY.tgid, true),
+          pid: keyView.getUint32(at + SAMPLE_KEY.pid, true),
           comm: decodeComm(keys.subarray(at + SAMPLE_KEY.comm, at + SAMPLE_KEY.comm + TASK_COMM_LEN)),
-          count: Number(vv.getBigUint64(i * 8, true)),
+          kernelStack: stack(keyView.getInt32(at + SAMPLE_KEY.kernel_stack_id, true)),
+          userStack: stack(keyView.getInt32(at + SAMPLE_KEY.user_stack_id, true)),
+          count: Number(valueView.getBigUint64(i * 8, true)),
         });
       }
-      if (errno === ENOENT) return result;
+      if (errno === ENOENT) break;
       inBatch = Uint8Array.from(outBatch);
     }
+    const id = new Uint8Array(4);
+    const idView = new DataView(id.buffer);
+    for (const stackId of stacks.keys()) {
+      idView.setUint32(0, stackId & ~FALLBACK_STACK_ID, true);
+      this.lib.deleteElem((stackId & FALLBACK_STACK_ID) !== 0 ? set.fallbackStacks : set.stacks, id);
+    }
+    // Stacks no counts entry refers to: stored for a sample that was then dropped.
+    for (const fd of [set.stacks, set.fallbackStacks]) while (this.lib.getNextKey(fd, null, id) === 0) this.lib.deleteElem(fd, id);
   }
 
   private readonly stackValue = new Uint8Array(MAX_STACK_DEPTH * 8);
   private readonly stackKey = new Uint8Array(4);
 
   /**
-   * The addresses of stack `id`, leaf first. The stack-trace map has no batch look-up (ENOTSUPP),
-   * so this is one syscall per id; callers cache by id.
+   * The addresses of stack `id` of a set, leaf first. The stack-trace map has no batch look-up
+   * (ENOTSUPP), so this is one syscall per id.
    */
-  readStack(id: number): bigint[] {
-    if (id < 0) return [];
+  private readStack(set: SampleSetFds, id: number): readonly bigint[] {
     const fallback = (id & FALLBACK_STACK_ID) !== 0;
     new DataView(this.stackKey.buffer).setUint32(0, id & ~FALLBACK_STACK_ID, true);
-    if (this.lib.lookupElem(fallback ? this.fds.fallbackStacks : this.fds.stacks, this.stackKey, this.stackValue) !== 0) return [];
+    if (this.lib.lookupElem(fallback ? set.fallbackStacks : set.stacks, this.stackKey, this.stackValue) !== 0) return NO_STACK;
     const view = new DataView(this.stackValue.buffer);
-    const stack: bigint[] = [];
-    for (let i = 0; i < MAX_STACK_DEPTH; i++) {
-      const address = view.getBigUint64(i * 8, true);
-      if (address === 0n) break;
-      stack.push(address);
+    let depth = 0;
+    while (depth < MAX_STACK_DEPTH && view.getBigUint64(depth * 8, true) !== 0n) depth++;
+    if (depth === 0) return NO_STACK;
+    const bytes = Buffer.from(this.stackValue.buffer, 0, depth * 8).toString('latin1');
+    let stack = this.internedStacks.get(bytes);
+    if (stack === undefined) {
+      const addresses: bigint[] = [];
+      for (let i = 0; i < depth; i++) addresses.push(view.getBigUint64(i * 8, true));
+      this.internedStacks.set(bytes, (stack = addresses));
     }
     return stack;
   }

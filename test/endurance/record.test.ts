@@ -54,6 +54,9 @@ else {
     const c = report.counters;
     const drops = dropsOf(c);
     t.equal(c.COLLECTED! + drops + c.FILTERED!, c.PROBE_FIRINGS!, `${c.COLLECTED} collected + ${drops} dropped + ${c.FILTERED} filtered (idle) = ${c.PROBE_FIRINGS} probe firings`);
+    // Thousands of ASLR'd processes fill any stack map; the recorder empties it while sampling
+    // (harvests), so only the rare double hash collision drops a sample (77 % were lost before).
+    t.ok(drops < 0.02 * c.PROBE_FIRINGS!, `${drops} of ${c.PROBE_FIRINGS} samples dropped (< 2 %)`);
 
     // RSS while sampling: the recorder keeps a snapshot of every process it saw until it
     // symbolizes (5–16 KB each, measured), so RSS grows with the number of processes; what must not

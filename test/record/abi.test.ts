@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN } from '../../src/record/abi.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN } from '../../src/record/abi.js';
 import { ROOT } from '../helpers/cli.js';
 
 function compiler(): string | undefined {
@@ -38,6 +38,7 @@ int main(void) {
 ${fields('sample_key', SAMPLE_KEY)}
 ${fields('seen_event', SEEN_EVENT)}
 ${fields('config', CONFIG)}
+${fields('control', CONTROL)}
 printf("TASK_COMM_LEN %d\\nMAX_STACK_DEPTH %d\\nFALLBACK_STACK_ID %d\\n", TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID);
 ${COUNTERS.map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
 printf("COUNTER_MAX %d\\n", COUNTER_MAX);
@@ -49,7 +50,7 @@ return 0; }
     execFileSync(join(dir, 'abi'), { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]),
   );
   const expected: Record<string, number> = { TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID, COUNTER_MAX: COUNTERS.length };
-  for (const [struct, layout] of [['sample_key', SAMPLE_KEY], ['seen_event', SEEN_EVENT], ['config', CONFIG]] as const) {
+  for (const [struct, layout] of [['sample_key', SAMPLE_KEY], ['seen_event', SEEN_EVENT], ['config', CONFIG], ['control', CONTROL]] as const) {
     for (const [field, value] of Object.entries(layout)) expected[`${struct}.${field}`] = value;
   }
   COUNTERS.forEach((name, index) => (expected[name] = index));

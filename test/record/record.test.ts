@@ -96,6 +96,22 @@ else {
     t.equal(dropped, drops, 'metadata reports every drop by reason');
   });
 
+  t.test('samples harvested while recording: every collected sample arrives exactly once', async (t) => {
+    // A small stack map fills within a fraction of a second, so it is harvested many times; each
+    // harvest swaps sets under the running program, which must neither lose nor repeat a sample.
+    const busy = [start(calltree, 3), start(calltree, 3)];
+    const result = await record(options({ frequency: 999, durationSeconds: 2, stackStorageSize: 64, includeIdle: true }));
+    busy.forEach((b) => b.kill());
+    const c = result.counters;
+    const harvests = result.raw.metadata.extra?.harvests as number;
+    t.ok(harvests >= 3, `${harvests} harvests`);
+    const drops = COUNTERS.filter((n) => n.startsWith('DROP_')).reduce((sum, n) => sum + c[n], 0);
+    t.equal(c.COLLECTED + drops + c.FILTERED, c.PROBE_FIRINGS, `${c.COLLECTED} collected + ${drops} dropped + ${c.FILTERED} filtered = ${c.PROBE_FIRINGS} firings`);
+    t.equal(result.raw.samples.reduce((sum, s) => sum + s.count, 0), c.COLLECTED, 'the harvested counts add up to the collected samples');
+    const keys = new Set(result.raw.samples.map((s) => `${s.pid} ${s.tid} ${s.comm} ${s.kernelStack.join(',')} ${s.userStack.join(',')}`));
+    t.equal(keys.size, result.raw.samples.length, 'one sample per (thread, comm, stacks): harvests are merged');
+  });
+
   t.test('a 200 ms process in a system-wide run is captured while alive', async (t) => {
     const captured = new Map<number, string>();
     let short: ChildProcess | undefined;
