@@ -8,7 +8,9 @@
  * calls (built on first hit) for the chain; each outer frame's line is the call site recorded on
  * the inlined call inside it (DW_AT_call_file/line), as eu-addr2line -i prints them.
  */
+import { ElfFile } from '../elf/file.js';
 import type { ByteSource } from '../source.js';
+import { readAranges, unitOf, type AddressRanges } from './aranges.js';
 import {
   DW_AT_call_file,
   DW_AT_call_line,
@@ -40,6 +42,8 @@ interface Scope {
 }
 
 interface CompileUnit {
+  /** The CU's DIE, kept in native memory for the run: no `dwarf_offdie` per address. */
+  readonly die: unknown;
   readonly files: (index: number) => string | null;
   /** Top-level functions, by the low end of each range (a split hot/cold function appears twice). */
   readonly lows: Float64Array;
@@ -54,15 +58,20 @@ function contains(scope: Scope, address: number): boolean {
 }
 
 export class DwarfFile {
+  /** By CU DIE offset. */
   private readonly cus = new Map<number, CompileUnit>();
   private readonly cudie: unknown;
   private readonly dies: unknown[] = [];
   private closed = false;
   private cuRanges?: { lows: Float64Array; highs: Float64Array; offsets: number[] };
+  /** CU DIE offset by CU header offset (what .debug_aranges names). */
+  private unitDies?: Map<number, number>;
 
   private constructor(
     private readonly dw: Libdw,
     private readonly dwarf: unknown,
+    /** .debug_aranges read in JS; undefined: ask libdw (`dwarf_addrdie`) per address. */
+    private readonly aranges: AddressRanges | undefined,
   ) {
     this.cudie = dw.allocDie();
   }
@@ -73,19 +82,28 @@ export class DwarfFile {
     if (!dw || source.fd === undefined) return undefined;
     const dwarf = dw.begin(source.fd);
     if (dwarf === null) return undefined;
-    return new DwarfFile(dw, dwarf);
+    let aranges: AddressRanges | undefined;
+    try {
+      aranges = readAranges(new ElfFile(source));
+    } catch {
+      aranges = undefined; // libdw reads it instead
+    }
+    return new DwarfFile(dw, dwarf, aranges);
   }
 
   /** Frames at `address` (an ELF virtual address), root first; empty when DWARF does not cover it. */
   frames(address: number, inline: boolean): SourceFrame[] {
-    if (this.closed || !this.findCu(address)) return [];
-    const offset = this.dw.dieoffset(this.cudie);
+    if (this.closed) return [];
+    const offset = this.findCu(address);
+    if (offset < 0) return [];
     let cu = this.cus.get(offset);
     if (!cu) {
-      cu = this.index();
+      const die = this.dw.allocDie();
+      if (!this.dw.offdie(this.dwarf, offset, die)) return [];
+      cu = this.index(die);
       this.cus.set(offset, cu);
     }
-    const line = this.dw.getsrcDie(this.cudie, address);
+    const line = this.dw.getsrcDie(cu.die, address);
     const leafFile = line === null ? undefined : (this.dw.linesrc(line) ?? undefined);
     const leafLine = line === null ? undefined : this.dw.lineno(line) || undefined;
 
@@ -115,12 +133,18 @@ export class DwarfFile {
   }
 
   /**
-   * Points `cudie` at the CU holding `address`: through .debug_aranges, or, for files without it
-   * (clang does not emit it by default, and libdw 0.188 does not make it up), through the ranges
-   * of every CU, read once.
+   * The DIE offset of the CU holding `address`, or −1: through .debug_aranges, or, for files
+   * without it (clang does not emit it by default, and libdw 0.188 does not make it up), through
+   * the ranges of every CU, read once.
    */
-  private findCu(address: number): boolean {
-    if (this.dw.addrdie(this.dwarf, address, this.cudie)) return true;
+  private findCu(address: number): number {
+    if (this.aranges) {
+      const unit = unitOf(this.aranges, address);
+      if (unit >= 0) {
+        const die = this.unitDie(unit);
+        if (die !== undefined) return die;
+      }
+    } else if (this.dw.addrdie(this.dwarf, address, this.cudie)) return this.dw.dieoffset(this.cudie);
     if (!this.cuRanges) {
       const entries: { low: number; high: number; offset: number }[] = [];
       for (const offset of this.dw.cuOffsets(this.dwarf)) {
@@ -134,13 +158,22 @@ export class DwarfFile {
     const { lows, highs, offsets } = this.cuRanges;
     let lo = 0;
     let hi = lows.length - 1;
-    if (hi < 0 || address < lows[0]!) return false;
+    if (hi < 0 || address < lows[0]!) return -1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (lows[mid]! <= address) lo = mid;
       else hi = mid - 1;
     }
-    return address < highs[lo]! && this.dw.offdie(this.dwarf, offsets[lo]!, this.cudie);
+    return address < highs[lo]! ? offsets[lo]! : -1;
+  }
+
+  /** The DIE offset of the CU whose header is at `unit` (headers differ in size by DWARF version). */
+  private unitDie(unit: number): number | undefined {
+    if (!this.unitDies) {
+      this.unitDies = new Map();
+      for (const { header, die } of this.dw.units(this.dwarf)) this.unitDies.set(header, die);
+    }
+    return this.unitDies.get(unit);
   }
 
   close(): void {
@@ -167,15 +200,16 @@ export class DwarfFile {
     return this.dies[depth];
   }
 
-  /** Walks the current CU's DIEs once: functions, inlined calls, and what may contain them. */
-  private index(): CompileUnit {
+  /** Walks a CU's DIEs once: functions, inlined calls, and what may contain them. */
+  private index(cudie: unknown): CompileUnit {
     const top: Scope[] = [];
-    this.walk(this.cudie, 0, top, 0);
+    this.walk(cudie, 0, top, 0);
     const entries: { low: number; high: number; scope: Scope }[] = [];
     for (const scope of top) for (let i = 0; i < scope.ranges.length; i += 2) entries.push({ low: scope.ranges[i]!, high: scope.ranges[i + 1]!, scope });
     entries.sort((a, b) => a.low - b.low);
     return {
-      files: this.dw.srcfiles(this.cudie),
+      die: cudie,
+      files: this.dw.srcfiles(cudie),
       lows: Float64Array.from(entries, (e) => e.low),
       highs: Float64Array.from(entries, (e) => e.high),
       scopes: entries.map((e) => e.scope),

@@ -26,6 +26,8 @@ export interface Libdw {
   srcfiles(cudie: unknown): (index: number) => string | null;
   /** DIE offsets of every CU (`dwarf_nextcu`). */
   cuOffsets(dwarf: unknown): number[];
+  /** Header and DIE offsets of every CU. */
+  units(dwarf: unknown): { header: number; die: number }[];
   offdie(dwarf: unknown, offset: number, result: unknown): boolean;
   /** 32 bytes of native memory for a Dwarf_Die. */
   allocDie(): unknown;
@@ -62,39 +64,58 @@ function bind(): Libdw {
   const dwarf_end = f('int dwarf_end(void *dwarf)');
   const dwarf_addrdie = f('void *dwarf_addrdie(void *dwarf, uint64_t addr, void *result)');
   const dwarf_getsrc_die = f('void *dwarf_getsrc_die(void *cudie, uint64_t addr)');
-  const dwarf_lineno = f('int dwarf_lineno(void *line, _Out_ int *lineno)');
+  // Out-parameters are typed arrays passed as plain pointers: koffi hands over their memory as it
+  // is, where `_Out_` arrays are marshalled on every call (dwarf_ranges: ~8 µs a call vs < 1 µs).
+  const dwarf_lineno = f('int dwarf_lineno(void *line, void *lineno)');
   const dwarf_linesrc = f('const char *dwarf_linesrc(void *line, void *mtime, void *length)');
-  const dwarf_lineaddr = f('int dwarf_lineaddr(void *line, _Out_ uint64_t *addr)');
+  const dwarf_lineaddr = f('int dwarf_lineaddr(void *line, void *addr)');
   const dwarf_child = f('int dwarf_child(void *die, void *result)');
   const dwarf_siblingof = f('int dwarf_siblingof(void *die, void *result)');
   const dwarf_tag = f('int dwarf_tag(void *die)');
   const dwarf_dieoffset = f('uint64_t dwarf_dieoffset(void *die)');
-  const dwarf_ranges = f('int64_t dwarf_ranges(void *die, int64_t offset, _Inout_ uint64_t *basep, _Out_ uint64_t *startp, _Out_ uint64_t *endp)');
+  const dwarf_ranges = f('int64_t dwarf_ranges(void *die, int64_t offset, void *basep, void *startp, void *endp)');
   const dwarf_diename = f('const char *dwarf_diename(void *die)');
   const dwarf_attr_integrate = f('void *dwarf_attr_integrate(void *die, unsigned int name, void *attr)');
   const dwarf_attr = f('void *dwarf_attr(void *die, unsigned int name, void *attr)');
   const dwarf_formstring = f('const char *dwarf_formstring(void *attr)');
-  const dwarf_formudata = f('int dwarf_formudata(void *attr, _Out_ uint64_t *value)');
+  const dwarf_formudata = f('int dwarf_formudata(void *attr, void *value)');
   const dwarf_getsrcfiles = f('int dwarf_getsrcfiles(void *cudie, _Out_ void **files, _Out_ size_t *nfiles)');
   const dwarf_filesrc = f('const char *dwarf_filesrc(void *files, size_t idx, void *mtime, void *length)');
-  const dwarf_nextcu = f('int dwarf_nextcu(void *dwarf, uint64_t off, _Out_ uint64_t *next, _Out_ size_t *header_size, void *abbrev, void *address_size, void *offset_size)');
+  const dwarf_nextcu = f('int dwarf_nextcu(void *dwarf, uint64_t off, void *next, void *header_size, void *abbrev, void *address_size, void *offset_size)');
   const dwarf_offdie = f('void *dwarf_offdie(void *dwarf, uint64_t offset, void *result)');
   const attr = koffi.alloc('uint8_t', 32);
   const num = (v: unknown): number => Number(v);
+  // Scratch out-parameters: three u64 (read as pairs of u32, exact below 2^53) and one int.
+  const out64 = new BigUint64Array(3);
+  const words = new Uint32Array(out64.buffer);
+  const base = out64.subarray(0, 1);
+  const start = out64.subarray(1, 2);
+  const end = out64.subarray(2, 3);
+  const out32 = new Int32Array(1);
+  const u64At = (i: number): number => words[i * 2]! + words[i * 2 + 1]! * 0x1_0000_0000;
+  const units = (dwarf: unknown): { header: number; die: number }[] => {
+    const result: { header: number; die: number }[] = [];
+    let offset = 0;
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      out64[1] = 0n;
+      out64[2] = 0n;
+      if (dwarf_nextcu(dwarf, offset, start, end, null, null, null) !== 0) break;
+      result.push({ header: offset, die: offset + u64At(2) });
+      offset = u64At(1);
+    }
+    return result;
+  };
   return {
     begin: (fd) => dwarf_begin(fd, 0) as unknown,
     end: (dwarf) => void dwarf_end(dwarf),
     addrdie: (dwarf, address, result) => dwarf_addrdie(dwarf, address, result) !== null,
     getsrcDie: (cudie, address) => dwarf_getsrc_die(cudie, address) as unknown,
-    lineno: (line) => {
-      const out = [0];
-      return dwarf_lineno(line, out) === 0 ? out[0]! : 0;
-    },
+    lineno: (line) => (dwarf_lineno(line, out32) === 0 ? out32[0]! : 0),
     linesrc: (line) => dwarf_linesrc(line, null, null) as string | null,
     lineaddr: (line) => {
-      const out = [0];
-      dwarf_lineaddr(line, out);
-      return num(out[0]);
+      out64[0] = 0n;
+      dwarf_lineaddr(line, base);
+      return u64At(0);
     },
     child: (die, result) => dwarf_child(die, result) as number,
     sibling: (die, result) => dwarf_siblingof(die, result) as number,
@@ -102,14 +123,12 @@ function bind(): Libdw {
     dieoffset: (die) => num(dwarf_dieoffset(die)),
     ranges: (die) => {
       const result: number[] = [];
-      const base = [0];
-      const start = [0];
-      const end = [0];
+      out64[0] = 0n;
       let offset: number = 0;
       for (let guard = 0; guard < 4096; guard++) {
         offset = num(dwarf_ranges(die, offset, base, start, end));
         if (offset <= 0) break;
-        result.push(num(start[0]), num(end[0]));
+        result.push(u64At(1), u64At(2));
       }
       return result;
     },
@@ -127,8 +146,8 @@ function bind(): Libdw {
     udata: (die, attribute) => {
       const a = dwarf_attr(die, attribute, attr);
       if (a === null) return undefined;
-      const out = [0];
-      return dwarf_formudata(a, out) === 0 ? num(out[0]) : undefined;
+      out64[0] = 0n;
+      return dwarf_formudata(a, base) === 0 ? u64At(0) : undefined;
     },
     srcfiles: (cudie) => {
       const files: unknown[] = [null];
@@ -146,18 +165,8 @@ function bind(): Libdw {
         return s;
       };
     },
-    cuOffsets: (dwarf) => {
-      const offsets: number[] = [];
-      let offset = 0;
-      const next = [0];
-      const header = [0];
-      for (let guard = 0; guard < 1_000_000; guard++) {
-        if (dwarf_nextcu(dwarf, offset, next, header, null, null, null) !== 0) break;
-        offsets.push(offset + num(header[0]));
-        offset = num(next[0]);
-      }
-      return offsets;
-    },
+    cuOffsets: (dwarf) => units(dwarf).map((u) => u.die),
+    units: (dwarf) => units(dwarf),
     offdie: (dwarf, offset, result) => dwarf_offdie(dwarf, offset, result) !== null,
     allocDie: () => koffi.alloc('uint8_t', 32),
   };
