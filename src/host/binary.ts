@@ -83,8 +83,12 @@ export function readText(path: string): string | undefined {
   return readWhole(path)?.toString('utf8');
 }
 
-/** A whole file's bytes, read the way `readText` explains. */
-export function readWhole(path: string): Buffer | undefined {
+/**
+ * A whole file's bytes (at most `limit`), read the way `readText` explains. /proc files answer a
+ * few KB per read whatever the buffer: each read goes straight into one growing buffer (a copy
+ * per 4 KB chunk and a final concatenation cost ~70 ms on kallsyms' 1,300 reads).
+ */
+export function readWhole(path: string, limit = Number.MAX_SAFE_INTEGER): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY);
@@ -92,15 +96,19 @@ export function readWhole(path: string): Buffer | undefined {
     return undefined;
   }
   try {
-    // /proc files answer a few KB per read whatever the buffer: reuse one buffer and copy.
-    const chunks: Buffer[] = [];
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
+    let buffer = Buffer.allocUnsafe(Math.min(limit, 8 << 20));
+    let length = 0;
+    while (length < limit) {
+      if (length === buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(limit, buffer.length * 2));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
       if (n <= 0) break;
-      chunks.push(Buffer.from(buffer.subarray(0, n)));
+      length += n;
     }
-    return Buffer.concat(chunks);
+    return buffer.subarray(0, length);
   } catch {
     return undefined;
   } finally {

@@ -67,6 +67,8 @@ function liveMappings(pid: number, comm: string | undefined): readonly Mapping[]
 
 export const HOST: SymbolHost = {
   kallsyms: () => readWhole('/proc/kallsyms'),
+  kallsymsHead: (bytes) => readWhole('/proc/kallsyms', bytes),
+  kernelNotes: () => readWhole('/sys/kernel/notes', 1 << 16),
   openMapped,
   openFile,
   packageOf,

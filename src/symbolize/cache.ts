@@ -342,6 +342,23 @@ export class SymbolCache {
     return table;
   }
 
+  /** Another cached file of this version (`kernel-<build-id>.bin`), or undefined. */
+  readFile(name: string): Buffer | undefined {
+    if (this.directory === undefined || !/^[0-9a-z.-]+$/.test(name)) return undefined;
+    return this.host.readFile(join(this.directory, `v${VERSION}`, name));
+  }
+
+  /** Keeps `bytes` under `name` for the next run; false when there is no (writable) cache. */
+  writeFile(name: string, bytes: Uint8Array): boolean {
+    if (this.directory === undefined || !/^[0-9a-z.-]+$/.test(name)) return false;
+    try {
+      this.host.writeFileAtomic(join(this.directory, `v${VERSION}`, name), bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Writes every build-id that gained addresses; failures only cost the next run its speed. */
   flush(): void {
     if (this.directory === undefined) return;

@@ -9,6 +9,12 @@
  *
  * kallsyms gives no sizes: an address is named by the nearest symbol at or below it, as perf and
  * BCC do. With kptr_restrict every address reads 0: then nothing is named and the caller is told.
+ *
+ * Reading /proc/kallsyms costs ~60–110 ms of kernel time (1,300 reads of 4 KB: the kernel formats
+ * every line) before any parsing, so the vmlinux part is kept on disk (`KernelSymbols`), keyed by
+ * the kernel's build-id and checked against the first code symbol of the live file: KASLR moves
+ * the whole image at every boot, and that symbol moves with it. Modules, BPF programs and
+ * trampolines come and go at run time and are never taken from the copy.
  */
 
 export const KERNEL_MODULE = '[kernel.kallsyms]';
@@ -55,7 +61,7 @@ function sortedOrder(keys: Float64Array): Uint32Array {
 export class Kallsyms {
   private readonly names = new Map<number, KernelSymbol>();
 
-  private constructor(
+  constructor(
     private readonly text: Buffer,
     private readonly base: bigint,
     private readonly offsets: Float64Array,
@@ -149,6 +155,46 @@ export class Kallsyms {
     return lo;
   }
 
+  get baseAddress(): bigint {
+    return this.base;
+  }
+
+  /** The distance of symbol `index` from `baseAddress`. */
+  offsetOf(index: number): number {
+    return this.offsets[index]!;
+  }
+
+  offsetArray(): Float64Array {
+    return this.offsets;
+  }
+
+  endArray(): Uint32Array {
+    return this.lineEnds;
+  }
+
+  /** The text the names are read from (the cache writes it as it is when every line is a bare name). */
+  nameBlob(): Buffer {
+    return this.text;
+  }
+
+  /** True for a module's symbol (`name\t[ext4]`). */
+  hasModule(index: number): boolean {
+    return this.nameEnd(index) < this.lineEnds[index]!;
+  }
+
+  /** The bytes of the symbol's name (without its module). */
+  nameBytes(index: number): Buffer {
+    return this.text.subarray(this.nameStarts[index]!, this.nameEnd(index));
+  }
+
+  /** Where the name ends: at the tab before a module, else at the end of the line (a short scan, not `indexOf` across the file). */
+  private nameEnd(index: number): number {
+    const text = this.text;
+    const end = this.lineEnds[index]!;
+    for (let i = this.nameStarts[index]!; i < end; i++) if (text[i] === 0x09) return i;
+    return end;
+  }
+
   /** Name and module of symbol number `index` (offset 0). */
   symbol(index: number): KernelSymbol {
     let symbol = this.names.get(index);
@@ -164,5 +210,141 @@ export class Kallsyms {
       this.names.set(index, symbol);
     }
     return symbol;
+  }
+}
+
+const KSYM_MAGIC = 0x4d59_534b; // "KSYM"
+const KSYM_VERSION = 1;
+const KSYM_HEADER = 32;
+
+/**
+ * The first code symbol's line in file order (`ffffffff81000000 T _stext`): vmlinux comes first
+ * and moves as a whole with KASLR, so an equal line means equal addresses for all of it.
+ * Undefined when `text` holds none (unreadable, or zeros under kptr_restrict).
+ */
+export function kallsymsAnchor(text: Buffer): string | undefined {
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf(0x0a, start);
+    if (end < 0) return undefined; // a partial line: read more
+    const lineStart = start;
+    start = end + 1;
+    if (end < lineStart + 20 || text[lineStart + 16] !== 0x20 || text[lineStart + 18] !== 0x20) continue;
+    const type = text[lineStart + 17];
+    if (type !== 0x74 && type !== 0x54) continue;
+    const high = hex8(text, lineStart);
+    const low = hex8(text, lineStart + 8);
+    if (high <= 0 && low <= 0) continue;
+    return text.toString('latin1', lineStart, end);
+  }
+  return undefined;
+}
+
+/** The GNU build-id in /sys/kernel/notes (ELF notes), as hex. */
+export function kernelBuildId(notes: Buffer): string | undefined {
+  let at = 0;
+  while (at + 12 <= notes.length) {
+    const namesz = notes.readUInt32LE(at);
+    const descsz = notes.readUInt32LE(at + 4);
+    const type = notes.readUInt32LE(at + 8);
+    const descStart = at + 12 + Math.ceil(namesz / 4) * 4;
+    const next = descStart + Math.ceil(descsz / 4) * 4;
+    if (next > notes.length) return undefined;
+    if (type === 3 && namesz === 4 && notes.toString('latin1', at + 12, at + 15) === 'GNU' && descsz > 0 && descsz <= 64) {
+      return notes.toString('hex', descStart, descStart + descsz);
+    }
+    at = next;
+  }
+  return undefined;
+}
+
+/**
+ * The vmlinux symbols of a kallsyms table, for the on-disk copy. An address is taken from it only
+ * between two of its symbols (`covers`): nothing loaded at run time lies inside the kernel image,
+ * while past its last symbol a module or BPF program may.
+ */
+export class KernelSymbols {
+  private constructor(
+    readonly symbols: Kallsyms,
+    readonly anchor: string,
+  ) {}
+
+  /** True when the symbol found for an address (`indexOf`) is sure to be the full table's answer. */
+  covers(index: number): boolean {
+    return index >= 0 && index < this.symbols.size - 1;
+  }
+
+  /** The vmlinux part of a full table (symbols without a module), with the anchor of its text. */
+  static of(full: Kallsyms, anchor: string): KernelSymbols {
+    const kept: number[] = [];
+    for (let i = 0; i < full.size; i++) if (!full.hasModule(i)) kept.push(i);
+    const offsets = new Float64Array(kept.length);
+    const names: Buffer[] = [];
+    const starts = new Uint32Array(kept.length);
+    const ends = new Uint32Array(kept.length);
+    let at = 0;
+    kept.forEach((i, k) => {
+      const name = full.nameBytes(i);
+      offsets[k] = full.offsetOf(i);
+      starts[k] = at;
+      at += name.length;
+      ends[k] = at;
+      names.push(name);
+    });
+    return new KernelSymbols(new Kallsyms(Buffer.concat(names), full.baseAddress, offsets, starts, ends), anchor);
+  }
+
+  /** The cache file: header, anchor, Float64 offsets, Uint32 name ends, name bytes. */
+  serialize(buildId: string): Buffer {
+    const k = this.symbols;
+    const n = k.size;
+    const id = Buffer.from(buildId, 'latin1');
+    const anchor = Buffer.from(this.anchor, 'latin1');
+    const pad = (x: number): number => Math.ceil(x / 8) * 8;
+    const names = k.nameBlob();
+    const size = KSYM_HEADER + pad(id.length) + pad(anchor.length) + n * 8 + n * 4 + names.length;
+    const out = Buffer.alloc(size);
+    const base = k.baseAddress;
+    [KSYM_MAGIC, KSYM_VERSION, n, id.length, anchor.length, names.length, Number(base >> 32n), Number(base & 0xffff_ffffn)].forEach((v, i) => out.writeUInt32LE(v, i * 4));
+    let at = KSYM_HEADER;
+    id.copy(out, at);
+    at += pad(id.length);
+    anchor.copy(out, at);
+    at += pad(anchor.length);
+    new Float64Array(out.buffer, out.byteOffset + at, n).set(k.offsetArray());
+    at += n * 8;
+    new Uint32Array(out.buffer, out.byteOffset + at, n).set(k.endArray());
+    at += n * 4;
+    names.copy(out, at);
+    return out;
+  }
+
+  /** Reads a cache file; undefined when it is not a valid one for `buildId` (it is then rewritten). */
+  static load(bytes: Buffer, buildId: string): KernelSymbols | undefined {
+    if (bytes.length < KSYM_HEADER) return undefined;
+    const buffer = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
+    const u32 = (i: number): number => buffer.readUInt32LE(i * 4);
+    if (u32(0) !== KSYM_MAGIC || u32(1) !== KSYM_VERSION) return undefined;
+    const [n, idLength, anchorLength, nameBytes] = [u32(2), u32(3), u32(4), u32(5)];
+    const pad = (x: number): number => Math.ceil(x / 8) * 8;
+    let at = KSYM_HEADER;
+    if (at + pad(idLength) + pad(anchorLength) + n * 12 + nameBytes !== buffer.length || n < 2) return undefined;
+    if (buffer.toString('latin1', at, at + idLength) !== buildId) return undefined;
+    at += pad(idLength);
+    const anchor = buffer.toString('latin1', at, at + anchorLength);
+    at += pad(anchorLength);
+    const offsets = new Float64Array(buffer.buffer, buffer.byteOffset + at, n);
+    at += n * 8;
+    const ends = new Uint32Array(buffer.buffer, buffer.byteOffset + at, n);
+    at += n * 4;
+    const starts = new Uint32Array(n);
+    // Checked once here, so a damaged file costs speed, never a wrong name.
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && (offsets[i]! < offsets[i - 1]! || ends[i]! < ends[i - 1]!)) return undefined;
+      if (ends[i]! > nameBytes) return undefined;
+      starts[i] = i === 0 ? 0 : ends[i - 1]!;
+    }
+    const base = (BigInt(u32(6)) << 32n) | BigInt(u32(7));
+    return new KernelSymbols(new Kallsyms(buffer.subarray(at, at + nameBytes), base, offsets, starts, ends), anchor);
   }
 }

@@ -22,6 +22,10 @@ export interface ByteSource {
 export interface SymbolHost {
   /** The bytes of /proc/kallsyms, or undefined when unreadable. */
   kallsyms(): Buffer | string | undefined;
+  /** The first `bytes` bytes of /proc/kallsyms (a few reads, not the whole file), for the kernel symbol cache's check. */
+  kallsymsHead?(bytes: number): Buffer | undefined;
+  /** /sys/kernel/notes (the running kernel's ELF notes: its build-id), or undefined. */
+  kernelNotes?(): Buffer | undefined;
   /** A binary that `snapshot`'s process mapped at `path`: its captured descriptor, its root, then the path. */
   openMapped(pid: number, snapshot: ProcessSnapshot | undefined, path: string): ByteSource | undefined;
   /** A file by path (debug files). */
