@@ -11,8 +11,11 @@ process.stdout.on('error', (error) => {
 });
 ({ describeFsError: describe } = await import('../dist/io/lines.js'));
 dropStaleManifest();
-const { execute } = await import('@oclif/core');
-await execute({ dir: import.meta.url });
+const { runFast } = await import('./fast-path.js');
+if (!(await runFast(process.argv.slice(2)))) {
+  const { execute } = await import('@oclif/core');
+  await execute({ dir: import.meta.url });
+}
 
 // oclif.manifest.json (scripts/oclif-manifest.js) spares oclif importing every command, but one
 // older than a compiled command (a `tsc` run without `npm run build`) could hide a new command or

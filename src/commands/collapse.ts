@@ -1,10 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
-import { BPFTRACE_DEFAULTS, collapse, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
-import { openInputChunks } from '../io/lines.js';
-import { writeProfile } from '../output/index.js';
+import { BPFTRACE_DEFAULTS, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
+import { collapseCommand } from '../collapse/command.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
-import { printable } from '../errors.js';
 
 export default class Collapse extends BaseCommand {
   static override summary = 'Turn perf script, bpftrace or BCC profile output into folded stacks.';
@@ -54,29 +52,6 @@ export default class Collapse extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Collapse);
-    const input = await openInputChunks(args.file);
-    const profile = await collapse(input.chunks, input.name, {
-      format: flags['input-format'],
-      weight: flags.weight,
-      eventFilter: flags['event-filter'] ?? PERF_DEFAULTS.eventFilter,
-      addrs: flags.addrs,
-      maps: flags.map,
-    });
-    // Like stackcollapse-perf.pl, say so when events were left out, but on stderr only.
-    for (const note of profile.metadata.notes ?? []) {
-      if (note.startsWith('skipped ')) process.stderr.write(`profile: ${printable(note)}\n`);
-    }
-    await writeProfile(
-      profile,
-      { path: flags.output, format: flags.format },
-      {
-        folded: {
-          processFrame: flags.tid ? 'comm-pid/tid' : flags.pid ? 'comm-pid' : FOLDED_DEFAULTS.processFrame,
-          annotateKernel: flags.kernel || flags.all,
-          annotateJit: flags.jit || flags.all,
-          annotateInline: flags.inline,
-        },
-      },
-    );
+    await collapseCommand(args.file, flags);
   }
 }

@@ -1,0 +1,56 @@
+import { openInputChunks } from '../io/lines.js';
+import { writeProfile, type OutputFormat } from '../output/index.js';
+import { FOLDED_DEFAULTS } from '../profile/folded.js';
+import { printable } from '../errors.js';
+import { collapse } from './index.js';
+import { PERF_DEFAULTS } from './perf.js';
+import { BPFTRACE_DEFAULTS } from './bpftrace.js';
+
+/** The flags of `profile collapse`, as oclif parses them (src/commands/collapse.ts) or bin/fast-path.js does. */
+export interface CollapseFlags {
+  readonly output?: string;
+  readonly format?: OutputFormat;
+  readonly 'input-format'?: string;
+  readonly pid: boolean;
+  readonly tid: boolean;
+  readonly kernel: boolean;
+  readonly jit: boolean;
+  readonly inline: boolean;
+  readonly all: boolean;
+  readonly addrs: boolean;
+  readonly 'event-filter'?: string;
+  readonly weight: 'period' | 'samples';
+  readonly map?: readonly string[];
+}
+
+/**
+ * What `profile collapse [FILE]` does once its flags are parsed: read FILE (standard input when
+ * undefined), collapse it, say on stderr which events were left out, write the profile. Shared by
+ * the oclif command and the start-up fast path, so both behave the same.
+ */
+export async function collapseCommand(file: string | undefined, flags: CollapseFlags): Promise<void> {
+  const input = await openInputChunks(file);
+  const profile = await collapse(input.chunks, input.name, {
+    format: flags['input-format'],
+    weight: flags.weight,
+    eventFilter: flags['event-filter'] ?? PERF_DEFAULTS.eventFilter,
+    addrs: flags.addrs,
+    maps: flags.map ?? BPFTRACE_DEFAULTS.maps,
+  });
+  // Like stackcollapse-perf.pl, say so when events were left out, but on stderr only.
+  for (const note of profile.metadata.notes ?? []) {
+    if (note.startsWith('skipped ')) process.stderr.write(`profile: ${printable(note)}\n`);
+  }
+  await writeProfile(
+    profile,
+    { path: flags.output, format: flags.format },
+    {
+      folded: {
+        processFrame: flags.tid ? 'comm-pid/tid' : flags.pid ? 'comm-pid' : FOLDED_DEFAULTS.processFrame,
+        annotateKernel: flags.kernel || flags.all,
+        annotateJit: flags.jit || flags.all,
+        annotateInline: flags.inline,
+      },
+    },
+  );
+}
