@@ -6,7 +6,11 @@
 import type { RunMetadata } from './model.js';
 
 export interface RawSample {
-  readonly pid: number; // thread-group id (the process)
+  /**
+   * Thread-group id (the process). Negative: samples of exited processes folded together to bound
+   * a long recording's memory; their user addresses are in the snapshot of that (negative) pid.
+   */
+  readonly pid: number;
   readonly tid: number;
   readonly comm: string;
   /** Kernel return addresses, leaf first (as bpf_get_stackid stores them); empty when not captured. */

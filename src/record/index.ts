@@ -3,12 +3,14 @@
  * SIGTERM) or the launched command exits, capturing each sampled process while it is alive, and
  * returns a RawProfile (addresses + process snapshots) for the symbolizer.
  */
+import { existsSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import type { DroppedSamples, RunMetadata } from '../profile/model.js';
 import type { ProcessSnapshot, RawProfile, RawSample } from '../profile/raw.js';
 import { ProfileError } from '../errors.js';
 import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
 import { launchCommand, type LaunchedCommand } from './command.js';
+import { SampleAccumulator } from './accumulator.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
 
 export interface RecordOptions {
@@ -36,6 +38,11 @@ export interface RecordOptions {
   readonly stackStorageSize: number;
   /** Entries in each of the two counts hashes (distinct thread+stack pairs). Default 65536. */
   readonly countsSize: number;
+  /**
+   * Distinct (thread, stack) entries held (a process snapshot counts as 25) before the samples of
+   * exited processes are folded by name to bound memory (src/record/accumulator.ts). Default 50000.
+   */
+  readonly foldBudget?: number;
   /** Start this command and profile it and its children until it exits. */
   readonly command?: readonly string[];
   /** Where the command's standard output goes. Default `inherit`. */
@@ -67,8 +74,8 @@ export interface RecordHooks {
   readonly signal?: AbortSignal;
   /** Called about once a second. */
   readonly onProgress?: (progress: Progress) => void;
-  /** Snapshots a live process (src/host); undefined when it is gone or unreadable. */
-  readonly captureProcess?: (pid: number) => ProcessSnapshot | undefined;
+  /** Snapshots a live process (src/host), named `comm` when sampled; undefined when it is gone or unreadable. */
+  readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
 }
 
 export type StopReason = 'duration' | 'aborted' | 'command-exit';
@@ -104,34 +111,38 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   validate(options);
   const processes = new Map<number, ProcessSnapshot>();
   const seen = new Set<number>();
+  let captured = 0;
   const started = Date.now();
-  const capture = (pid: number): void => {
+  const capture = (pid: number, comm: string): void => {
     seen.add(pid);
-    const snapshot = hooks.captureProcess?.(pid);
+    const snapshot = hooks.captureProcess?.(pid, comm);
     // After an exec the newest image replaces the old one: most of its samples are the new image's.
-    if (snapshot) processes.set(pid, { ...snapshot, capturedAtMs: snapshot.capturedAtMs ?? Date.now() - started });
+    if (snapshot) {
+      processes.set(pid, { ...snapshot, capturedAtMs: snapshot.capturedAtMs ?? Date.now() - started });
+      captured++;
+    }
   };
   // Announcements are captured one per turn of the event loop: at the start of a system-wide run
   // hundreds arrive at once, and capturing them in one go kept signals (a second Ctrl-C) and
   // timers waiting for a second or more.
-  const announced: number[] = [];
+  const announced: { readonly pid: number; readonly comm: string }[] = [];
   let draining = false;
   const drainOne = (): void => {
-    const pid = announced.shift();
-    if (pid !== undefined) capture(pid);
+    const next = announced.shift();
+    if (next !== undefined) capture(next.pid, next.comm);
     if (announced.length > 0) setImmediate(drainOne);
     else draining = false;
   };
-  const announce = (pid: number): void => {
+  const announce = (pid: number, comm: string): void => {
     seen.add(pid);
-    announced.push(pid);
+    announced.push({ pid, comm });
     if (!draining) {
       draining = true;
       setImmediate(drainOne);
     }
   };
   const drainAll = (): void => {
-    for (let pid = announced.shift(); pid !== undefined; pid = announced.shift()) capture(pid);
+    for (let next = announced.shift(); next !== undefined; next = announced.shift()) capture(next.pid, next.comm);
   };
 
   const session = RecordingSession.open(
@@ -148,16 +159,16 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       stackStorageSize: options.stackStorageSize,
       countsSize: options.countsSize,
     },
-    (event) => announce(event.tgid),
+    (event) => announce(event.tgid, event.comm),
   );
-  const accumulated = new SampleAccumulator();
+  const accumulated = new SampleAccumulator(options.foldBudget);
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
   // Processes whose announcement was lost (a full ring buffer) or not read yet show up here.
   let harvestCount = 0;
   const harvest = (counts: readonly HarvestedCount[]): void => {
     harvestCount++;
     for (const entry of counts) {
-      if (!seen.has(entry.tgid)) capture(entry.tgid);
+      if (!seen.has(entry.tgid)) capture(entry.tgid, entry.comm);
       accumulated.add(entry);
     }
   };
@@ -179,7 +190,12 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         session.poll(); // a safety net: announcements normally arrive through the watch
         const counters = session.counters();
         const next = harvests.due(counters);
-        if (next === 0) harvest(session.harvest());
+        if (accumulated.overBudget(processes.size)) {
+          // Gone before the harvest, so all their samples are in user space after it.
+          const exited = [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`));
+          harvest(session.harvest());
+          for (const pid of accumulated.fold(exited, processes).folded) session.forget(pid);
+        } else if (next === 0) harvest(session.harvest());
         checkTimer = setTimeout(check, next === 0 ? harvests.soonestMs : next);
         const now = Date.now();
         if (now - lastProgress >= 1000) {
@@ -205,6 +221,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     harvest(session.harvest(true));
     const counters = session.counters();
     const samples = accumulated.samples();
+    for (const space of accumulated.sharedSpaces()) processes.set(space.pid, space);
     const commandExitCode = launched ? await endCommand(launched) : undefined;
     const metadata: RunMetadata = {
       host: hostname(),
@@ -217,14 +234,19 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       unit: 'samples',
       title: options.title,
       startTime: new Date(started).toISOString(),
+      notes:
+        accumulated.foldedProcesses > 0
+          ? [`${accumulated.foldedProcesses} exited processes kept by name without pid and tid, to bound memory (their frames are named as before)`]
+          : undefined,
       extra: {
         probeFirings: counters.PROBE_FIRINGS,
         filtered: counters.FILTERED,
         samplesWithoutUserStack: counters.INFO_NO_USER_STACK,
         processAnnouncementsLost: counters.INFO_EVENTS_LOST,
         processesSeen: seen.size,
-        processesCaptured: processes.size,
+        processesCaptured: captured,
         harvests: harvestCount,
+        foldedProcesses: accumulated.foldedProcesses,
         ...(options.command ? { command: options.command.join(' '), commandExitCode } : {}),
       },
     };
@@ -244,37 +266,6 @@ async function endCommand(launched: LaunchedCommand): Promise<number> {
     return await launched.exited;
   } finally {
     clearTimeout(timeout);
-  }
-}
-
-/** Harvested counts merged by (process, thread, comm, stacks): a set is harvested many times. */
-export class SampleAccumulator {
-  private readonly byKey = new Map<string, { sample: HarvestedCount; count: number }>();
-  private readonly stackIds = new Map<readonly bigint[], number>();
-
-  add(entry: HarvestedCount): void {
-    const key = `${entry.tgid} ${entry.pid} ${this.stackId(entry.kernelStack)} ${this.stackId(entry.userStack)} ${entry.comm}`;
-    const merged = this.byKey.get(key);
-    if (merged) merged.count += entry.count;
-    else this.byKey.set(key, { sample: entry, count: entry.count });
-  }
-
-  /** The session interns stacks, so the array itself identifies a stack. */
-  private stackId(stack: readonly bigint[]): number {
-    let id = this.stackIds.get(stack);
-    if (id === undefined) this.stackIds.set(stack, (id = this.stackIds.size));
-    return id;
-  }
-
-  samples(): RawSample[] {
-    return [...this.byKey.values()].map(({ sample, count }) => ({
-      pid: sample.tgid,
-      tid: sample.pid,
-      comm: sample.comm,
-      kernelStack: sample.kernelStack,
-      userStack: sample.userStack,
-      count,
-    }));
   }
 }
 

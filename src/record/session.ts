@@ -62,7 +62,7 @@ export interface SeenEvent {
 }
 
 const BPF_NOEXIST = 1n;
-/** The stack of a sample without one: one shared array, as every stack is (see `internedStacks`). */
+/** The stack of a sample without one: one shared array. */
 const NO_STACK: readonly bigint[] = Object.freeze([]);
 const ENOENT = 2;
 /** Keys read per bpf_map_lookup_and_delete_batch call. */
@@ -81,11 +81,9 @@ export class RecordingSession {
   private sampling: Pointer[] = [];
   private tracing: Pointer[] = [];
   private perfFds: number[] = [];
-  private readonly fds: Record<'counters' | 'targets' | 'control' | 'grace' | 'graceInner', number> = { counters: -1, targets: -1, control: -1, grace: -1, graceInner: -1 };
+  private readonly fds: Record<'counters' | 'targets' | 'seen' | 'control' | 'grace' | 'graceInner', number> = { counters: -1, targets: -1, seen: -1, control: -1, grace: -1, graceInner: -1 };
   private sets: SampleSetFds[] = [];
   private active = 0;
-  /** Stacks by their bytes, so every harvest hands out the same array for the same stack. */
-  private readonly internedStacks = new Map<string, readonly bigint[]>();
   private closed = false;
 
   private constructor(lib: LibBpf) {
@@ -148,6 +146,7 @@ export class RecordingSession {
       fallbackStacks: lib.mapFd(map(set.fallbackStacks)),
       counts: lib.mapFd(map(set.counts)),
     }));
+    this.fds.seen = lib.mapFd(map(MAPS.seen));
     this.fds.control = lib.mapFd(map(MAPS.bss));
     this.fds.grace = lib.mapFd(map(MAPS.grace));
     this.fds.graceInner = lib.mapFd(map(MAPS.graceInner));
@@ -194,6 +193,13 @@ export class RecordingSession {
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, tgid, true);
     this.lib.updateElem(this.fds.targets, key, new Uint8Array([1]), Number(BPF_NOEXIST));
+  }
+
+  /** Forgets that `tgid` was announced, so a new process that reuses its pid is announced again. */
+  forget(tgid: number): void {
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, tgid, true);
+    this.lib.deleteElem(this.fds.seen, key);
   }
 
   /** Delivers pending process announcements to `onSeen`; never blocks. */
@@ -312,13 +318,8 @@ export class RecordingSession {
     let depth = 0;
     while (depth < MAX_STACK_DEPTH && view.getBigUint64(depth * 8, true) !== 0n) depth++;
     if (depth === 0) return NO_STACK;
-    const bytes = Buffer.from(this.stackValue.buffer, 0, depth * 8).toString('latin1');
-    let stack = this.internedStacks.get(bytes);
-    if (stack === undefined) {
-      const addresses: bigint[] = [];
-      for (let i = 0; i < depth; i++) addresses.push(view.getBigUint64(i * 8, true));
-      this.internedStacks.set(bytes, (stack = addresses));
-    }
+    const stack: bigint[] = new Array<bigint>(depth);
+    for (let i = 0; i < depth; i++) stack[i] = view.getBigUint64(i * 8, true);
     return stack;
   }
 

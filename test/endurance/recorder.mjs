@@ -16,10 +16,24 @@ const watched = process.env.ENDURANCE_COMM ?? '';
 const controller = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => controller.abort());
 
+// Processes named ENDURANCE_COMM, as the recorder saw them: sampled (announced), and captured
+// alive. Counted here because the samples of exited processes lose their pid once folded.
+const sampledPids = new Set();
+const capturedPids = new Set();
 const started = Date.now();
 const result = await record(
   { ...DEFAULTS, frequency: Number(frequency), durationSeconds: Number(seconds) },
-  { signal: controller.signal, captureProcess },
+  {
+    signal: controller.signal,
+    captureProcess: (pid, comm) => {
+      const snapshot = captureProcess(pid);
+      if (comm === watched) {
+        sampledPids.add(pid);
+        if (snapshot) capturedPids.add(pid);
+      }
+      return snapshot;
+    },
+  },
 );
 const recordedMs = Date.now() - started;
 process.stderr.write(`recorder: recording ended after ${recordedMs} ms\n`);
@@ -27,9 +41,6 @@ const profile = await symbolize(result.raw);
 closeCapturedFiles();
 await writeProfile(profile, { path: output });
 
-const pids = new Set();
-for (const sample of result.raw.samples) if (sample.comm === watched) pids.add(sample.pid);
-const captured = [...pids].filter((pid) => result.raw.processes.has(pid)).length;
 const extra = result.raw.metadata.extra ?? {};
 process.stdout.write(
   `${JSON.stringify({
@@ -39,6 +50,8 @@ process.stdout.write(
     dropped: droppedByReason(result.counters),
     processesSeen: extra.processesSeen,
     processesCaptured: extra.processesCaptured,
-    watched: { comm: watched, pidsSampled: pids.size, pidsCaptured: captured },
+    watched: { comm: watched, pidsSampled: sampledPids.size, pidsCaptured: capturedPids.size },
+    foldedProcesses: extra.foldedProcesses,
+    harvests: extra.harvests,
   })}\n`,
 );

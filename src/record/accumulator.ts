@@ -1,0 +1,267 @@
+/**
+ * Harvested samples, merged across harvests, with a bound on memory.
+ *
+ * Every harvest hands over the counts of one sample set; the same (thread, comm, stacks) comes
+ * back harvest after harvest and is merged here. On a fork-heavy host that alone grows without
+ * end: each short process has its own pid, and ASLR gives it its own user addresses, so nearly
+ * every sample is a new entry, and each process keeps a snapshot of its memory map.
+ *
+ * So once more than `budget` entries or snapshots are held, the processes that have exited are
+ * folded: their user addresses are rewritten into one shared address space (file + offset, the
+ * only thing the symbolizer needs of an address in a file mapping), their samples merged by
+ * comm and stacks without pid and tid, and their snapshots released. What folding gives up is
+ * exactly the pid/tid of exited processes, counted in `foldedProcesses`; names stay the same.
+ * A process whose frames are not all in files (JIT code, anonymous memory) is never folded.
+ */
+import type { Mapping, ProcessSnapshot, RawSample } from '../profile/raw.js';
+import type { HarvestedCount } from './session.js';
+
+/** Pid of folded samples of processes that were never captured: no snapshot, as before folding. */
+export const UNCAPTURED_SPACE = -1;
+/** Shared address spaces get pids from here down: one per cgroup, so container frames survive. */
+const FIRST_SHARED_SPACE = -2;
+/** Each file gets this much of the shared address space (offsets beyond it are not folded). */
+const FILE_SPAN = 1n << 36n;
+const SPACE_BASE = 1n << 40n;
+/** Where unmapped addresses go: no mapping of a shared space covers it. */
+const UNMAPPED = 0n;
+
+interface Entry {
+  readonly pid: number;
+  readonly tid: number;
+  readonly comm: string;
+  readonly kernelStack: readonly bigint[];
+  readonly userStack: readonly bigint[];
+  count: number;
+}
+
+/** One mapping per distinct file of the folded processes, at SPACE_BASE + index * FILE_SPAN. */
+class SharedAddressSpace {
+  readonly mappings: Mapping[] = [];
+  readonly fds = new Map<string, number>();
+  private readonly byFile = new Map<string, number>();
+  private readonly snapshots = new Map<string, ProcessSnapshot>();
+
+  /** The shared address of `address` in `mapping`, or undefined when it cannot be shared. */
+  relocate(mapping: Mapping, snapshot: ProcessSnapshot, address: bigint): bigint | undefined {
+    const vdso = mapping.path === '[vdso]';
+    const offset = vdso ? address - mapping.start : address - mapping.start + mapping.offset;
+    if (offset < 0n || offset >= FILE_SPAN) return undefined;
+    const file = vdso ? `[vdso] ${mapping.end - mapping.start}` : `${mapping.dev} ${mapping.inode} ${mapping.path}`;
+    let index = this.byFile.get(file);
+    if (index === undefined) {
+      if (!vdso) {
+        // The symbolizer opens a shared file through the descriptor captured with it: without
+        // one (or with the path taken by another file) it would open whatever is at that path now.
+        const fd = snapshot.fds?.get(mapping.path);
+        if (fd === undefined || (this.fds.has(mapping.path) && this.fds.get(mapping.path) !== fd)) return undefined;
+        this.fds.set(mapping.path, fd);
+      }
+      index = this.mappings.length;
+      this.byFile.set(file, index);
+      const start = SPACE_BASE + BigInt(index) * FILE_SPAN;
+      this.mappings.push({
+        start,
+        end: vdso ? start + (mapping.end - mapping.start) : start + FILE_SPAN,
+        offset: 0n,
+        perms: 'r-xp',
+        dev: mapping.dev,
+        inode: mapping.inode,
+        path: mapping.path,
+      });
+    }
+    return SPACE_BASE + BigInt(index) * FILE_SPAN + offset;
+  }
+
+  /** The snapshot standing for every folded process of one cgroup (pid FIRST_SHARED_SPACE - k). */
+  spaceFor(cgroup: string | undefined): ProcessSnapshot {
+    const key = cgroup ?? '';
+    let snapshot = this.snapshots.get(key);
+    if (snapshot === undefined) {
+      // No uid, nsPids or perf map: nothing of a live process is looked up through it.
+      snapshot = { pid: FIRST_SHARED_SPACE - this.snapshots.size, comm: '[exited processes]', mappings: this.mappings, fds: this.fds, cgroup };
+      this.snapshots.set(key, snapshot);
+    }
+    return snapshot;
+  }
+
+  all(): Iterable<ProcessSnapshot> {
+    return this.snapshots.values();
+  }
+}
+
+function findMapping(sorted: readonly Mapping[], address: bigint): Mapping | undefined {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const m = sorted[mid]!;
+    if (address < m.start) hi = mid - 1;
+    else if (address >= m.end) lo = mid + 1;
+    else return m;
+  }
+  return undefined;
+}
+
+export interface FoldResult {
+  /** Processes whose samples were folded and whose snapshots were released. */
+  readonly folded: readonly number[];
+}
+
+export class SampleAccumulator {
+  /** Entries of processes not folded, by process. */
+  private readonly byProcess = new Map<number, Map<string, Entry>>();
+  private entryCount = 0;
+  /** Stacks by content, so equal stacks share one array (and one key). */
+  private stacks = new Map<string, readonly bigint[]>();
+  private readonly stackIds = new Map<readonly bigint[], number>();
+  private nextStackId = 0;
+  /** Entries + snapshots at which the next fold is tried (never again right after a fold that left many). */
+  private foldAt: number;
+  private readonly space = new SharedAddressSpace();
+  private foldedCount = 0;
+
+  constructor(
+    /** Entries or snapshots held before exited processes are folded. */
+    readonly budget = 50_000,
+  ) {
+    this.foldAt = budget;
+  }
+
+  get entries(): number {
+    return this.entryCount;
+  }
+
+  get foldedProcesses(): number {
+    return this.foldedCount;
+  }
+
+  add(entry: HarvestedCount): void {
+    this.merge(entry.tgid, entry.pid, entry.comm, this.intern(entry.kernelStack), this.intern(entry.userStack), entry.count);
+  }
+
+  private merge(pid: number, tid: number, comm: string, kernelStack: readonly bigint[], userStack: readonly bigint[], count: number): void {
+    let entries = this.byProcess.get(pid);
+    if (!entries) this.byProcess.set(pid, (entries = new Map()));
+    const key = `${tid} ${this.stackId(kernelStack)} ${this.stackId(userStack)} ${comm}`;
+    const known = entries.get(key);
+    if (known) known.count += count;
+    else {
+      entries.set(key, { pid, tid, comm, kernelStack, userStack, count });
+      this.entryCount++;
+    }
+  }
+
+  private intern(stack: readonly bigint[]): readonly bigint[] {
+    const key = stack.join(',');
+    const known = this.stacks.get(key);
+    if (known) return known;
+    this.stacks.set(key, stack);
+    return stack;
+  }
+
+  private stackId(stack: readonly bigint[]): number {
+    let id = this.stackIds.get(stack);
+    if (id === undefined) this.stackIds.set(stack, (id = this.nextStackId++));
+    return id;
+  }
+
+  /**
+   * True when the entries and snapshots held (a snapshot weighs about as much as 25 entries)
+   * exceed the budget, and have grown by half since a fold left them above it.
+   */
+  overBudget(snapshots: number): boolean {
+    return this.entryCount + 25 * snapshots > this.foldAt;
+  }
+
+  /** Processes with entries not folded yet. */
+  processes(): Iterable<number> {
+    return this.byProcess.keys();
+  }
+
+  /**
+   * Folds the samples of `exited` (processes gone before their last samples were harvested) into
+   * the shared address spaces, and deletes the snapshots of the folded ones from `snapshots`.
+   */
+  fold(exited: Iterable<number>, snapshots: Map<number, ProcessSnapshot>): FoldResult {
+    const folded: number[] = [];
+    for (const pid of exited) {
+      if (pid < 0) continue; // a shared space itself
+      const entries = this.byProcess.get(pid);
+      const snapshot = snapshots.get(pid);
+      const relocated = entries ? this.relocateAll(entries, snapshot) : [];
+      if (!relocated) continue;
+      this.byProcess.delete(pid);
+      if (entries) this.entryCount -= entries.size;
+      snapshots.delete(pid);
+      const space = snapshot ? this.space.spaceFor(snapshot.cgroup).pid : UNCAPTURED_SPACE;
+      for (const { entry, userStack } of relocated) this.merge(space, space, entry.comm, entry.kernelStack, this.intern(userStack), entry.count);
+      folded.push(pid);
+    }
+    this.foldedCount += folded.length;
+    if (folded.length > 0) this.dropUnusedStacks();
+    const held = this.entryCount + 25 * snapshots.size;
+    this.foldAt = Math.max(this.budget, Math.ceil(held * 1.5));
+    return { folded };
+  }
+
+  /** Every entry's user stack in the shared space, or undefined when one frame cannot be shared. */
+  private relocateAll(entries: Map<string, Entry>, snapshot: ProcessSnapshot | undefined): { entry: Entry; userStack: bigint[] }[] | undefined {
+    const sorted = snapshot ? [...snapshot.mappings].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)) : [];
+    // An address in no mapping at all (a frame-pointer walk through code without frame pointers)
+    // is `[unknown]` wherever it is, unless a JIT's perf map might name it.
+    const jit = [...(snapshot?.fds?.keys() ?? [])].some((path) => /^\/tmp\/perf-\d+\.map$/.test(path));
+    const result: { entry: Entry; userStack: bigint[] }[] = [];
+    for (const entry of entries.values()) {
+      // Never captured: every user frame is `[unknown]` in `[process not captured]` either way.
+      if (!snapshot) {
+        result.push({ entry, userStack: entry.userStack.map(() => 0n) });
+        continue;
+      }
+      const userStack: bigint[] = [];
+      for (const address of entry.userStack) {
+        const mapping = findMapping(sorted, address);
+        if (mapping === undefined && !jit) {
+          userStack.push(UNMAPPED);
+          continue;
+        }
+        // Any mapping of a file (a garbage return address may point into its data: named by file
+        // offset all the same), or the vDSO; not anonymous memory, whose names carry its address.
+        const shareable = mapping !== undefined && (mapping.path === '[vdso]' || (mapping.inode !== 0 && mapping.path.startsWith('/')));
+        const shared = shareable ? this.space.relocate(mapping, snapshot, address) : undefined;
+        if (shared === undefined) return undefined;
+        userStack.push(shared);
+      }
+      result.push({ entry, userStack });
+    }
+    return result;
+  }
+
+  /** Forgets stacks no entry uses any more (those of folded processes' own addresses). */
+  private dropUnusedStacks(): void {
+    const used = new Map<string, readonly bigint[]>();
+    for (const entries of this.byProcess.values()) {
+      for (const entry of entries.values()) {
+        used.set(entry.kernelStack.join(','), entry.kernelStack);
+        used.set(entry.userStack.join(','), entry.userStack);
+      }
+    }
+    this.stacks = used;
+    const ids = [...used.values()].map((stack) => [stack, this.stackIds.get(stack)] as const);
+    this.stackIds.clear();
+    for (const [stack, id] of ids) if (id !== undefined) this.stackIds.set(stack, id);
+  }
+
+  /** The shared address spaces folded samples refer to, to add to the profile's processes. */
+  sharedSpaces(): Iterable<ProcessSnapshot> {
+    return this.space.all();
+  }
+
+  samples(): RawSample[] {
+    const result: RawSample[] = [];
+    for (const entries of this.byProcess.values()) {
+      for (const e of entries.values()) result.push({ pid: e.pid, tid: e.tid, comm: e.comm, kernelStack: e.kernelStack, userStack: e.userStack, count: e.count });
+    }
+    return result;
+  }
+}
