@@ -25,7 +25,7 @@ import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
 import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
 import { defaultCacheDirectory, FrameTable, SymbolCache, type CachedFrame } from './cache.js';
 import { Debuginfod, debuginfodDefaults, type DebuginfodOptions } from './debuginfod.js';
-import { Kallsyms, KERNEL_MODULE } from './kallsyms.js';
+import { Kallsyms, kallsymsAnchor, kernelBuildId, KernelSymbols, KERNEL_MODULE } from './kallsyms.js';
 import { GapCounter, otherUsrPath, reportLines, type Gap, type PackageLookup, type SymbolizeReport } from './report.js';
 import type { SymbolHost } from './source.js';
 
@@ -133,9 +133,13 @@ export class Symbolizer {
   private readonly cache: SymbolCache;
   private readonly demangledNames = new Map<string, string>();
   private kallsyms: Kallsyms | undefined | null = null;
+  /** The vmlinux symbols from the on-disk cache, when valid for the running kernel (null: not looked for yet). */
+  private kernelCopy: KernelSymbols | undefined | null = null;
+  private kernelId: string | undefined;
   private readonly kernel = new Map<bigint, Resolved>();
-  /** By kallsyms symbol number: one frame and one Resolved per kernel function. */
+  /** By kallsyms symbol number: one frame and one Resolved per kernel function (of the full table, and of the copy). */
   private kernelResolved: (Resolved | undefined)[] = [];
+  private copyResolved: (Resolved | undefined)[] = [];
   private readonly names = new Map<Binary, BinaryNames>();
   private readonly processes = new Map<number, ProcessView>();
   private readonly opened: DwarfFile[] = [];
@@ -217,6 +221,7 @@ export class Symbolizer {
   /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
   close(): void {
     this.cache.flush();
+    this.keepKernelSymbols();
     this.jit.close();
     for (const dwarf of this.opened) dwarf.close();
     this.opened.length = 0;
@@ -331,16 +336,68 @@ export class Symbolizer {
     return view;
   }
 
+  /**
+   * The cached vmlinux symbols, when the cache holds them for this kernel's build-id and the first
+   * code symbol of /proc/kallsyms (a few KB read, not 5 MB) still sits where it did: KASLR moves
+   * the image at every boot.
+   */
+  private kernelSymbols(): KernelSymbols | undefined {
+    if (this.kernelCopy !== null) return this.kernelCopy;
+    this.kernelCopy = undefined;
+    const host = this.options.host;
+    const notes = host.kernelNotes?.();
+    this.kernelId = notes ? kernelBuildId(notes) : undefined;
+    if (this.kernelId === undefined || !host.kallsymsHead) return undefined;
+    const bytes = this.cache.readFile(`kernel-${this.kernelId}.bin`);
+    const copy = bytes ? KernelSymbols.load(bytes, this.kernelId) : undefined;
+    if (!copy) return undefined;
+    // Percpu symbols (address 0 or small) may come first: read on until a code symbol shows.
+    for (const size of [1 << 16, 1 << 20]) {
+      const head = host.kallsymsHead(size);
+      const anchor = head ? kallsymsAnchor(head) : undefined;
+      if (anchor !== undefined) {
+        if (anchor === copy.anchor) this.kernelCopy = copy;
+        break;
+      }
+      if (!head || head.length < size) break;
+    }
+    return this.kernelCopy;
+  }
+
+  /** After a run that read /proc/kallsyms without a valid copy: its vmlinux part, for the next run. */
+  private keepKernelSymbols(): void {
+    if (!this.kallsyms || this.kernelCopy || this.kernelId === undefined || this.options.cacheDirectory === undefined) return;
+    const text = this.kallsyms.nameBlob();
+    const anchor = kallsymsAnchor(text);
+    if (anchor === undefined) return;
+    const copy = KernelSymbols.of(this.kallsyms, anchor);
+    if (copy.symbols.size >= 2) this.cache.writeFile(`kernel-${this.kernelId}.bin`, copy.serialize(this.kernelId));
+  }
+
   private resolveKernel(address: bigint, isReturnAddress: boolean): Resolved {
     let resolved = this.kernel.get(address);
     if (resolved) return resolved;
+    // A return address points after the call, and the call may be its function's last instruction.
+    const target = isReturnAddress ? address - 1n : address;
     if (this.kallsyms === null) {
+      const copy = this.kernelSymbols();
+      const index = copy ? copy.symbols.indexOf(target) : -1;
+      if (copy && copy.covers(index)) {
+        resolved = this.copyResolved[index];
+        if (!resolved) {
+          const symbol = copy.symbols.symbol(index);
+          resolved = { ids: [this.builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module })], gap: undefined, unnamed: false, noDebug: false };
+          this.copyResolved[index] = resolved;
+        }
+        this.kernel.set(address, resolved);
+        return resolved;
+      }
+      // A module, a BPF program, past the image or no valid copy: the whole of /proc/kallsyms.
       const text = this.options.host.kallsyms();
       this.kallsyms = text === undefined ? undefined : Kallsyms.parse(text);
       if (!this.kallsyms) this.warn('/proc/kallsyms: unreadable, or every address is 0 (kernel.kptr_restrict): kernel frames keep their addresses');
     }
-    // A return address points after the call, and the call may be its function's last instruction.
-    const index = this.kallsyms ? this.kallsyms.indexOf(isReturnAddress ? address - 1n : address) : -1;
+    const index = this.kallsyms ? this.kallsyms.indexOf(target) : -1;
     if (index >= 0) {
       resolved = this.kernelResolved[index];
       if (!resolved) {
