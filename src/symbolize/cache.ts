@@ -33,6 +33,10 @@ export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'profile');
 }
 
+/** The key of frames without a name (an inlined call DWARF names nowhere): no string can equal it. */
+const UNNAMED = Symbol('unnamed');
+const placeKey = (file: string | null, line: number): string => (file === null ? `${line}` : `${line}\0${file}`);
+
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_I32 = new Int32Array(0);
@@ -58,8 +62,11 @@ export class FrameTable {
   private readonly demangledNames: (string | undefined)[] = [];
   private readonly files: (string | null)[] = [];
   private readonly lines: number[] = [];
-  private readonly frameIndex = new Map<string, number>();
-  private readonly nameIndex = new Map<string, number>();
+  /**
+   * Frames added in this run by name: the frame, or the frames (differing in file or line) of
+   * that name. No key string is built per frame (80k addresses: ~0.25 s of concatenation and GC).
+   */
+  private readonly nameIndex = new Map<string | typeof UNNAMED, number | number[] | Map<string, number>>();
   dirty = false;
 
   constructor(readonly withDwarf: boolean) {}
@@ -102,29 +109,47 @@ export class FrameTable {
   add(vaddr: number, frames: readonly CachedFrame[]): number {
     for (let k = 0; k < frames.length; k++) {
       const entry = frames[k]!;
-      const name = entry[0];
-      const file = entry[1];
-      const line = entry[2];
-      // A frame from the symbol table alone is its name: no key to build (most frames of a binary without DWARF).
-      const byName = file === null && line === 0 && name !== null;
-      const key = byName ? name : `${name ?? ''}\0${name === null ? 0 : 1}\0${file ?? ''}\0${file === null ? 0 : 1}\0${line}`;
-      const index = byName ? this.nameIndex : this.frameIndex;
-      let frame = index.get(key);
-      if (frame === undefined) {
-        frame = this.baseNames.length + this.names.length;
-        this.names.push(name);
-        this.demangledNames.push(undefined);
-        this.files.push(file);
-        this.lines.push(line);
-        index.set(key, frame);
-      }
-      this.addedRecords.push(frame);
+      this.addedRecords.push(this.frameOf(entry[0], entry[1], entry[2]));
     }
     this.addedStarts.push(this.addedRecords.length);
     const record = this.addresses.length + this.added.size;
     this.added.set(vaddr, this.added.size);
     this.dirty = true;
     return record;
+  }
+
+  /** The number of the frame (name, file, line) added in this run, added now if new. */
+  private frameOf(name: string | null, file: string | null, line: number): number {
+    const base = this.baseNames.length;
+    const key = name ?? UNNAMED;
+    const found = this.nameIndex.get(key);
+    if (typeof found === 'number') {
+      if (this.files[found - base] === file && this.lines[found - base] === line) return found;
+    } else if (Array.isArray(found)) {
+      for (let i = 0; i < found.length; i++) {
+        const f = found[i]!;
+        if (this.files[f - base] === file && this.lines[f - base] === line) return f;
+      }
+    } else if (found !== undefined) {
+      const f = found.get(placeKey(file, line));
+      if (f !== undefined) return f;
+    }
+    const frame = base + this.names.length;
+    this.names.push(name);
+    this.demangledNames.push(undefined);
+    this.files.push(file);
+    this.lines.push(line);
+    if (found === undefined) this.nameIndex.set(key, frame);
+    else if (typeof found === 'number') this.nameIndex.set(key, [found, frame]);
+    else if (!Array.isArray(found)) found.set(placeKey(file, line), frame);
+    else if (found.length < 16) found.push(frame);
+    else {
+      // One name at many places (an inlined helper): a map by place keeps look-ups flat.
+      const byPlace = new Map<string, number>();
+      for (const f of [...found, frame]) byPlace.set(placeKey(this.files[f - base]!, this.lines[f - base]!), f);
+      this.nameIndex.set(key, byPlace);
+    }
+    return frame;
   }
 
   name(frame: number): string | null {

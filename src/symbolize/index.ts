@@ -20,7 +20,7 @@ import { HOST } from '../host/index.js';
 import { Binaries, hasDebugLines, type Binary } from './binaries.js';
 import { DwarfFile } from './dwarf/index.js';
 import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './container.js';
-import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, type Demangler, type DemangleOptions } from './demangle.js';
+import { DEMANGLE_DEFAULTS, demanglerFor, IDENTITY_DEMANGLER, isMangled, type Demangler, type DemangleOptions } from './demangle.js';
 import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
 import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
 import { defaultCacheDirectory, FrameTable, SymbolCache, type CachedFrame } from './cache.js';
@@ -501,13 +501,15 @@ export class Symbolizer {
       const name = table.name(frame);
       const file = table.file(frame);
       const line = table.line(frame);
-      id = this.builder.internFrame({
+      // Built field by field: object spreads go through a slow generic copy (64k frames).
+      const shown: { name: string; kind: 'user' | 'inline'; module: string; file?: string; line?: number } = {
         name: name === null ? '[inlined]' : this.display(table, frame, name),
         kind: outermost ? 'user' : 'inline',
         module: names.module,
-        ...(file !== null ? { file } : {}),
-        ...(line > 0 ? { line } : {}),
-      });
+      };
+      if (file !== null) shown.file = file;
+      if (line > 0) shown.line = line;
+      id = this.builder.internFrame(shown);
       ids[frame] = id;
     }
     return id;
@@ -526,6 +528,8 @@ export class Symbolizer {
 
   /** Many addresses share a function: each name goes through the WASM demangler once (100k addresses: −0.3 s). */
   private demangled(name: string): string {
+    // C names (all of libc, the kernel's) need neither the demangler nor a map entry.
+    if (!isMangled(name)) return name;
     let result = this.demangledNames.get(name);
     if (result === undefined) {
       result = this.demangler.demangle(name);
