@@ -59,6 +59,18 @@ export class ByteInterner {
     return i === end;
   }
 
+  /** When key `id` is the line at `start` (its bytes, then a line feed), the line feed's index; otherwise -1. */
+  matchLine(id: number, bytes: Uint8Array, start: number): number {
+    const meta = this.meta;
+    const end = start + meta[3 * id + 2]!;
+    if (end >= bytes.length || bytes[end] !== 10) return -1;
+    const arena = this.arena;
+    const offset = meta[3 * id + 1]! - start;
+    let i = start;
+    while (i < end && arena[offset + i] === bytes[i]) i++;
+    return i === end ? end : -1;
+  }
+
   /** Adds `bytes[start, end)`, which `find` did not find, and returns its new id. */
   add(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const id = this.size++;
@@ -162,5 +174,84 @@ export class PairInterner {
       PairInterner.put(slots, slot, a, b, id);
     }
     this.slots = slots;
+  }
+}
+
+/** One step of the hash `IntSequenceInterner` keys by, over a sequence's values in order. */
+export const hashInt = (hash: number, value: number): number => {
+  const h = Math.imul(hash ^ value, 0x9e3779b1);
+  return h ^ (h >>> 15);
+};
+
+/**
+ * Sequences of int32s → dense ids, like `ByteInterner` for bytes: the caller hashes with
+ * `hashInt` as it collects a sequence, and every hit compares the values.
+ */
+export class IntSequenceInterner {
+  private slots = NONE; // (hash, id + 1) pairs
+  private meta = NONE; // (hash, offset, length) per id
+  private arena = NONE;
+  private used = 0;
+  size = 0;
+  /** Whether the last `intern` added its sequence. */
+  isNew = false;
+
+  constructor() {
+    // Second stores: see ByteInterner.
+    this.slots = new Int32Array(2 * 1024);
+    this.meta = new Int32Array(3 * 256);
+    this.arena = new Int32Array(1 << 12);
+    this.isNew = true;
+    this.isNew = false;
+    this.used = -1;
+    this.used = 0;
+    this.size = -1;
+    this.size = 0;
+  }
+
+  /** The id of `values[0, length)`, added when new; `isNew` tells which. */
+  intern(values: Int32Array, length: number, hash: number): number {
+    const slots = this.slots;
+    const mask = (slots.length >> 1) - 1;
+    let slot = hash & mask;
+    for (;;) {
+      const entry = slots[2 * slot + 1]!;
+      if (entry === 0) break;
+      if (slots[2 * slot] === hash && this.equals(entry - 1, values, length)) {
+        this.isNew = false;
+        return entry - 1;
+      }
+      slot = (slot + 1) & mask;
+    }
+    this.isNew = true;
+    const id = this.size++;
+    if (3 * id === this.meta.length) this.meta = grow(this.meta);
+    if (this.used + length > this.arena.length) {
+      const arena = new Int32Array(Math.max(this.arena.length * 2, this.used + length));
+      arena.set(this.arena.subarray(0, this.used));
+      this.arena = arena;
+    }
+    this.arena.set(values.subarray(0, length), this.used);
+    this.meta[3 * id] = hash;
+    this.meta[3 * id + 1] = this.used;
+    this.meta[3 * id + 2] = length;
+    this.used += length;
+    if (this.size * 4 > this.slots.length) {
+      this.slots = new Int32Array(this.slots.length * 2);
+      for (let other = 0; other < this.size; other++) place(this.slots, this.meta[3 * other]!, other);
+    } else {
+      place(slots, hash, id);
+    }
+    return id;
+  }
+
+  private equals(id: number, values: Int32Array, length: number): boolean {
+    const meta = this.meta;
+    if (meta[3 * id + 2] !== length) return false;
+    const arena = this.arena;
+    const offset = meta[3 * id + 1]!;
+    let i = 0;
+    while (i < length && arena[offset + i] === values[i]) i++;
+    return i === length;
   }
 }
