@@ -15,6 +15,7 @@
  */
 import type { Mapping, ProcessSnapshot, RawSample } from '../profile/raw.js';
 import type { HarvestedCount } from './session.js';
+import { pack, unpack, type PackedStack } from './packed-stack.js';
 
 /** Pid of folded samples of processes that were never captured: no snapshot, as before folding. */
 export const UNCAPTURED_SPACE = -1;
@@ -30,9 +31,15 @@ interface Entry {
   readonly pid: number;
   readonly tid: number;
   readonly comm: string;
-  readonly kernelStack: readonly bigint[];
-  readonly userStack: readonly bigint[];
+  readonly kernelStack: PackedStack;
+  readonly userStack: PackedStack;
   count: number;
+}
+
+/** A distinct stack: one copy of its packed bytes, and a short id for entry keys. */
+interface StackRef {
+  readonly stack: PackedStack;
+  readonly id: number;
 }
 
 /** One mapping per distinct file of the folded processes, at SPACE_BASE + index * FILE_SPAN. */
@@ -112,9 +119,8 @@ export class SampleAccumulator {
   /** Entries of processes not folded, by process. */
   private readonly byProcess = new Map<number, Map<string, Entry>>();
   private entryCount = 0;
-  /** Stacks by content, so equal stacks share one array (and one key). */
-  private stacks = new Map<string, readonly bigint[]>();
-  private readonly stackIds = new Map<readonly bigint[], number>();
+  /** Stacks by content, so equal stacks share one string. */
+  private stacks = new Map<PackedStack, StackRef>();
   private nextStackId = 0;
   /** Entries + snapshots at which the next fold is tried (never again right after a fold that left many). */
   private foldAt: number;
@@ -137,33 +143,27 @@ export class SampleAccumulator {
   }
 
   add(entry: HarvestedCount): void {
-    this.merge(entry.tgid, entry.pid, entry.comm, this.intern(entry.kernelStack), this.intern(entry.userStack), entry.count);
+    this.merge(entry.tgid, entry.pid, entry.comm, entry.kernelStack, entry.userStack, entry.count);
   }
 
-  private merge(pid: number, tid: number, comm: string, kernelStack: readonly bigint[], userStack: readonly bigint[], count: number): void {
+  private merge(pid: number, tid: number, comm: string, kernelStack: PackedStack, userStack: PackedStack, count: number): void {
     let entries = this.byProcess.get(pid);
     if (!entries) this.byProcess.set(pid, (entries = new Map()));
-    const key = `${tid} ${this.stackId(kernelStack)} ${this.stackId(userStack)} ${comm}`;
+    const kernel = this.intern(kernelStack);
+    const user = this.intern(userStack);
+    const key = `${tid} ${kernel.id} ${user.id} ${comm}`;
     const known = entries.get(key);
     if (known) known.count += count;
     else {
-      entries.set(key, { pid, tid, comm, kernelStack, userStack, count });
+      entries.set(key, { pid, tid, comm, kernelStack: kernel.stack, userStack: user.stack, count });
       this.entryCount++;
     }
   }
 
-  private intern(stack: readonly bigint[]): readonly bigint[] {
-    const key = stack.join(',');
-    const known = this.stacks.get(key);
-    if (known) return known;
-    this.stacks.set(key, stack);
-    return stack;
-  }
-
-  private stackId(stack: readonly bigint[]): number {
-    let id = this.stackIds.get(stack);
-    if (id === undefined) this.stackIds.set(stack, (id = this.nextStackId++));
-    return id;
+  private intern(stack: PackedStack): StackRef {
+    let ref = this.stacks.get(stack);
+    if (ref === undefined) this.stacks.set(stack, (ref = { stack, id: this.nextStackId++ }));
+    return ref;
   }
 
   /**
@@ -195,7 +195,7 @@ export class SampleAccumulator {
       if (entries) this.entryCount -= entries.size;
       snapshots.delete(pid);
       const space = snapshot ? this.space.spaceFor(snapshot.cgroup).pid : UNCAPTURED_SPACE;
-      for (const { entry, userStack } of relocated) this.merge(space, space, entry.comm, entry.kernelStack, this.intern(userStack), entry.count);
+      for (const { entry, userStack } of relocated) this.merge(space, space, entry.comm, entry.kernelStack, pack(userStack), entry.count);
       folded.push(pid);
     }
     this.foldedCount += folded.length;
@@ -213,13 +213,14 @@ export class SampleAccumulator {
     const jit = [...(snapshot?.fds?.keys() ?? [])].some((path) => /^\/tmp\/perf-\d+\.map$/.test(path));
     const result: { entry: Entry; userStack: bigint[] }[] = [];
     for (const entry of entries.values()) {
+      const addresses = unpack(entry.userStack);
       // Never captured: every user frame is `[unknown]` in `[process not captured]` either way.
       if (!snapshot) {
-        result.push({ entry, userStack: entry.userStack.map(() => 0n) });
+        result.push({ entry, userStack: addresses.map(() => 0n) });
         continue;
       }
       const userStack: bigint[] = [];
-      for (const address of entry.userStack) {
+      for (const address of addresses) {
         const mapping = findMapping(sorted, address);
         if (mapping === undefined && !jit) {
           userStack.push(UNMAPPED);
@@ -239,17 +240,13 @@ export class SampleAccumulator {
 
   /** Forgets stacks no entry uses any more (those of folded processes' own addresses). */
   private dropUnusedStacks(): void {
-    const used = new Map<string, readonly bigint[]>();
+    const used = new Map<PackedStack, StackRef>();
     for (const entries of this.byProcess.values()) {
       for (const entry of entries.values()) {
-        used.set(entry.kernelStack.join(','), entry.kernelStack);
-        used.set(entry.userStack.join(','), entry.userStack);
+        for (const stack of [entry.kernelStack, entry.userStack]) if (!used.has(stack)) used.set(stack, this.stacks.get(stack)!);
       }
     }
     this.stacks = used;
-    const ids = [...used.values()].map((stack) => [stack, this.stackIds.get(stack)] as const);
-    this.stackIds.clear();
-    for (const [stack, id] of ids) if (id !== undefined) this.stackIds.set(stack, id);
   }
 
   /** The shared address spaces folded samples refer to, to add to the profile's processes. */
@@ -257,10 +254,17 @@ export class SampleAccumulator {
     return this.space.all();
   }
 
+  /** Every entry, its stacks unpacked (one array per distinct stack). */
   samples(): RawSample[] {
     const result: RawSample[] = [];
+    const unpacked = new Map<PackedStack, readonly bigint[]>();
+    const addresses = (stack: PackedStack): readonly bigint[] => {
+      let known = unpacked.get(stack);
+      if (known === undefined) unpacked.set(stack, (known = unpack(stack)));
+      return known;
+    };
     for (const entries of this.byProcess.values()) {
-      for (const e of entries.values()) result.push({ pid: e.pid, tid: e.tid, comm: e.comm, kernelStack: e.kernelStack, userStack: e.userStack, count: e.count });
+      for (const e of entries.values()) result.push({ pid: e.pid, tid: e.tid, comm: e.comm, kernelStack: addresses(e.kernelStack), userStack: addresses(e.userStack), count: e.count });
     }
     return result;
   }

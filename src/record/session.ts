@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
 import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
+import { NO_STACK, packBytes, type PackedStack } from './packed-stack.js';
 import { onlineCpus, openCpuClock } from './perf.js';
 
 export const BPF_OBJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bpf', 'profile.bpf.o');
@@ -39,13 +40,16 @@ export interface SessionOptions {
   readonly objectPath?: string;
 }
 
-/** One counts entry of a harvested set, its stacks read (leaf first; empty when not captured). */
+/**
+ * One counts entry of a harvested set, its stacks read: packed (src/record/packed-stack.ts), leaf
+ * first, empty when not captured.
+ */
 export interface HarvestedCount {
   readonly tgid: number;
   readonly pid: number;
   readonly comm: string;
-  readonly kernelStack: readonly bigint[];
-  readonly userStack: readonly bigint[];
+  readonly kernelStack: PackedStack;
+  readonly userStack: PackedStack;
   readonly count: number;
 }
 
@@ -62,8 +66,6 @@ export interface SeenEvent {
 }
 
 const BPF_NOEXIST = 1n;
-/** The stack of a sample without one: one shared array. */
-const NO_STACK: readonly bigint[] = Object.freeze([]);
 const ENOENT = 2;
 /** Keys read per bpf_map_lookup_and_delete_batch call. */
 const BATCH = 4096;
@@ -263,8 +265,8 @@ export class RecordingSession {
     const values = new Uint8Array(BATCH * 8);
     const keyView = new DataView(keys.buffer);
     const valueView = new DataView(values.buffer);
-    const stacks = new Map<number, readonly bigint[]>();
-    const stack = (id: number): readonly bigint[] => {
+    const stacks = new Map<number, PackedStack>();
+    const stack = (id: number): PackedStack => {
       if (id < 0) return NO_STACK;
       let addresses = stacks.get(id);
       if (addresses === undefined) stacks.set(id, (addresses = this.readStack(set, id)));
@@ -307,20 +309,17 @@ export class RecordingSession {
   private readonly stackKey = new Uint8Array(4);
 
   /**
-   * The addresses of stack `id` of a set, leaf first. The stack-trace map has no batch look-up
+   * The addresses of stack `id` of a set, leaf first, packed. The stack-trace map has no batch look-up
    * (ENOTSUPP), so this is one syscall per id.
    */
-  private readStack(set: SampleSetFds, id: number): readonly bigint[] {
+  private readStack(set: SampleSetFds, id: number): PackedStack {
     const fallback = (id & FALLBACK_STACK_ID) !== 0;
     new DataView(this.stackKey.buffer).setUint32(0, id & ~FALLBACK_STACK_ID, true);
     if (this.lib.lookupElem(fallback ? set.fallbackStacks : set.stacks, this.stackKey, this.stackValue) !== 0) return NO_STACK;
     const view = new DataView(this.stackValue.buffer);
     let depth = 0;
     while (depth < MAX_STACK_DEPTH && view.getBigUint64(depth * 8, true) !== 0n) depth++;
-    if (depth === 0) return NO_STACK;
-    const stack: bigint[] = new Array<bigint>(depth);
-    for (let i = 0; i < depth; i++) stack[i] = view.getBigUint64(i * 8, true);
-    return stack;
+    return packBytes(this.stackValue, depth);
   }
 
   /** Releases every kernel object; safe to call more than once and after a failed open. */

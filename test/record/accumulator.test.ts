@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { SampleAccumulator, UNCAPTURED_SPACE } from '../../src/record/accumulator.js';
 import { DEFAULTS, record } from '../../src/record/index.js';
 import type { HarvestedCount } from '../../src/record/session.js';
+import { pack } from '../../src/record/packed-stack.js';
 import type { Mapping, ProcessSnapshot } from '../../src/profile/raw.js';
 import { captureProcess, closeCapturedFiles, HOST } from '../../src/host/index.js';
 import { symbolize } from '../../src/symbolize/index.js';
@@ -36,7 +37,7 @@ const snapshot = (pid: number, base: bigint, extra: Partial<ProcessSnapshot> = {
   fds: new Map([[LIBC, 7]]),
   ...extra,
 });
-const sample = (tgid: number, userStack: bigint[], count = 1): HarvestedCount => ({ tgid, pid: tgid, comm: 'short', kernelStack: [0xffffffff81000000n], userStack, count });
+const sample = (tgid: number, userStack: bigint[], count = 1): HarvestedCount => ({ tgid, pid: tgid, comm: 'short', kernelStack: pack([0xffffffff81000000n]), userStack: pack(userStack), count });
 
 t.test('two processes with libc at different addresses fold into one entry without pid', async (t) => {
   const accumulator = new SampleAccumulator(0);
@@ -110,7 +111,7 @@ else {
     await loops.stop();
     const raw = result.raw;
     const accumulator = new SampleAccumulator(0);
-    for (const s of raw.samples) accumulator.add({ tgid: s.pid, pid: s.tid, comm: s.comm, kernelStack: s.kernelStack, userStack: s.userStack, count: s.count });
+    for (const s of raw.samples) accumulator.add({ tgid: s.pid, pid: s.tid, comm: s.comm, kernelStack: pack(s.kernelStack), userStack: pack(s.userStack), count: s.count });
     const processes = new Map(raw.processes);
     const exited = [...new Set([...accumulator.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`));
     const { folded } = accumulator.fold(exited, processes);
