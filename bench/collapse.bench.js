@@ -4,7 +4,9 @@
 // (user + sys, all threads) are both reported: on a shared 2-core machine wall time swings with
 // the load, CPU time much less. Rows:
 // - whole command: what a user waits for, Node and oclif start-up included;
-// - start-up: the whole command on a 15 KB perf script file (Node + oclif + module loading);
+// - start-up: the whole command on a 15 KB perf script file (Node + module loading; oclif is not
+//   loaded for plain command lines, bin/fast-path.js), and the same through oclif
+//   (PROFILE_NO_FAST_PATH=1) for comparison;
 // - collapse() cold: the library's first run in a fresh process (JIT warm-up included);
 // - collapse() warm: the library after one warm-up run, what a long-running caller pays.
 import { spawnSync } from 'node:child_process';
@@ -32,10 +34,10 @@ writeFileSync(input, unzip.stdout);
 const mib = statSync(input).size / (1 << 20);
 
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-function run(command, args) {
+function run(command, args, env = process.env) {
   const argv = timeBin ? ['-f', '%M %U %S', command, ...args] : [command, ...args];
   const started = process.hrtime.bigint();
-  const result = spawnSync(timeBin ?? command, timeBin ? argv : args, { maxBuffer: 1 << 28 });
+  const result = spawnSync(timeBin ?? command, timeBin ? argv : args, { maxBuffer: 1 << 28, env });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
   const [rssKb, user, sys] = timeBin ? result.stderr.toString().trim().split('\n').pop().split(' ').map(Number) : [NaN, NaN, NaN];
@@ -50,6 +52,7 @@ const havePerl = perlScript !== undefined && existsSync(perlScript);
 const cli = [process.execPath, join(root, 'bin', 'run.js'), 'collapse'];
 const ours = { seconds: [], cpu: [], rss: [] };
 const startup = { seconds: [], cpu: [], rss: [] };
+const startupOclif = { seconds: [], cpu: [], rss: [] };
 const perl = { seconds: [], cpu: [], rss: [] };
 const push = (into, r) => (into.seconds.push(r.seconds), into.cpu.push(r.cpu), into.rss.push(r.rssKb));
 let identical;
@@ -57,6 +60,7 @@ for (let i = 0; i < RUNS; i++) {
   const a = run(cli[0], [...cli.slice(1), input]);
   push(ours, a);
   push(startup, run(cli[0], [...cli.slice(1), small]));
+  push(startupOclif, run(cli[0], [...cli.slice(1), small], { ...process.env, PROFILE_NO_FAST_PATH: '1' }));
   if (havePerl) {
     const b = run('perl', [perlScript, input]);
     push(perl, b);
@@ -104,13 +108,16 @@ console.log('| tool | wall | CPU (user+sys) | throughput (wall) | peak RSS | fas
 console.log('| --- | --- | --- | --- | --- | --- |');
 console.log(row('profile collapse (whole command)', ours));
 console.log(row('profile collapse start-up (15 KB input)', startup, true, false));
+console.log(row('the same through oclif (PROFILE_NO_FAST_PATH=1)', startupOclif, true, false));
 console.log(row('collapse() library, cold (fresh process)', cold, false));
 console.log(row('collapse() library, warm (after one run)', warm, false));
 if (havePerl) console.log(row('stackcollapse-perf.pl', perl));
 else console.log(`| stackcollapse-perf.pl | absent (set FLAMEGRAPH_DIR) | | | | |`);
 console.log(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${load()} after.`);
 // bin/run.js drops a manifest older than the compiled commands (a plain `tsc` after `npm run build`).
-if (!existsSync(join(root, 'oclif.manifest.json'))) console.log('oclif.manifest.json absent (run `npm run build`): start-up includes importing every command.');
+if (!existsSync(join(root, 'oclif.manifest.json'))) {
+  console.log('oclif.manifest.json absent (run `npm run build`): every run went through oclif, which imported every command.');
+}
 console.log(havePerl ? `Output identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}` : '');
 rmSync(work, { recursive: true, force: true });
 if (havePerl && !identical) process.exit(1);
