@@ -181,7 +181,27 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       if (launched.pid > 0) session.addTarget(launched.pid);
       launched.release();
     }
+    // Harvests run asynchronously (src/record/session.ts), one at a time; a failed one ends the recording.
+    let harvesting: Promise<void> | undefined;
+    let harvestFailure: unknown;
+    let stop: (reason: StopReason) => void = () => undefined;
+    const startHarvest = (fold: boolean): void => {
+      // Gone before the harvest, so all their samples are in user space after it.
+      const exited = fold ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
+      harvesting = session
+        .harvest()
+        .then((counts) => {
+          harvest(counts);
+          if (fold) for (const pid of accumulated.fold(exited, processes).folded) session.forget(pid);
+        })
+        .catch((error: unknown) => {
+          harvestFailure = error;
+          stop('aborted');
+        })
+        .finally(() => (harvesting = undefined));
+    };
     const stoppedBy = await new Promise<StopReason>((resolve) => {
+      stop = resolve;
       if (options.durationSeconds !== undefined) timers.push(setTimeout(() => resolve('duration'), options.durationSeconds * 1000));
       if (hooks.signal?.aborted) resolve('aborted');
       hooks.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
@@ -190,12 +210,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         session.poll(); // a safety net: announcements normally arrive through the watch
         const counters = session.counters();
         const next = harvests.due(counters);
-        if (accumulated.overBudget(processes.size)) {
-          // Gone before the harvest, so all their samples are in user space after it.
-          const exited = [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`));
-          harvest(session.harvest());
-          for (const pid of accumulated.fold(exited, processes).folded) session.forget(pid);
-        } else if (next === 0) harvest(session.harvest());
+        const fold = accumulated.overBudget(processes.size);
+        if (harvesting === undefined && (fold || next === 0)) startHarvest(fold);
         checkTimer = setTimeout(check, next === 0 ? harvests.soonestMs : next);
         const now = Date.now();
         if (now - lastProgress >= 1000) {
@@ -215,10 +231,12 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
     session.stop();
+    await harvesting;
+    if (harvestFailure !== undefined) throw harvestFailure;
     session.poll();
     drainAll();
     const durationSeconds = (Date.now() - started) / 1000;
-    harvest(session.harvest(true));
+    harvest(await session.harvest(true));
     const counters = session.counters();
     const samples = accumulated.samples();
     for (const space of accumulated.sharedSpaces()) processes.set(space.pid, space);

@@ -27,6 +27,8 @@ export interface LibBpf {
   linkDestroy(link: Pointer): number;
   lookupElem(fd: number, key: Uint8Array, value: Uint8Array): number;
   updateElem(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
+  /** bpf_map_update_elem on a libuv worker thread, for updates that block (a map-of-maps waits for RCU). */
+  updateElemAsync(fd: number, key: Uint8Array, value: Uint8Array, flags: number): Promise<number>;
   /** bpf_map_lookup_batch; `count` is in/out (one-element Uint32Array). */
   lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
   /** bpf_map_lookup_and_delete_batch: reads and removes up to `count` entries. */
@@ -92,6 +94,7 @@ export function loadLibBpf(): LibBpf {
   const lookupAndDeleteBatch = lib.func(
     'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
   );
+  const updateElem = lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)');
   const openMem = lib.func('void *bpf_object__open_mem(const void *buf, size_t sz, void *opts)');
 
   cached = {
@@ -117,7 +120,13 @@ export function loadLibBpf(): LibBpf {
     attach: lib.func('void *bpf_program__attach(void *prog)') as never,
     linkDestroy: lib.func('int bpf_link__destroy(void *link)') as never,
     lookupElem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)') as never,
-    updateElem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)') as never,
+    updateElem: updateElem as never,
+    updateElemAsync(fd, key, value, flags) {
+      return new Promise((resolve, reject) => {
+        // koffi keeps `key` and `value` referenced until the call returns.
+        updateElem.async(fd, key, value, flags, (error: unknown, result: number) => (error ? reject(error as Error) : resolve(result)));
+      });
+    },
     lookupBatch(fd, inBatch, outBatch, keys, values, count) {
       return lookupBatch(fd, inBatch, outBatch, keys, values, count, null) as number;
     },

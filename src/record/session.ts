@@ -69,6 +69,10 @@ const BPF_NOEXIST = 1n;
 const ENOENT = 2;
 /** Keys read per bpf_map_lookup_and_delete_batch call. */
 const BATCH = 4096;
+/** Stack-map syscalls between two turns of the event loop while draining a set. */
+const YIELD_EVERY = 256;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export function decodeComm(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
@@ -233,45 +237,42 @@ export class RecordingSession {
 
   /**
    * Switches the program to the other set and returns the old set's samples, leaving that set
-   * empty. After `stop()`, `both` drains the two sets (the last one to fill included).
+   * empty. After `stop()`, `both` drains the two sets (the last one to fill included). The wait
+   * for running programs happens on a worker thread and the reading yields to the event loop
+   * every few hundred stacks: a process that lives 3 ms must still be captured meanwhile. One
+   * harvest at a time.
    */
-  harvest(both = false): HarvestedCount[] {
+  async harvest(both = false): Promise<HarvestedCount[]> {
     const old = this.active;
     this.active = 1 - old;
     const control = new Uint8Array(CONTROL.size);
     new DataView(control.buffer).setUint32(CONTROL.active_set, this.active, true);
-    const key = new Uint8Array(4);
-    if (this.lib.updateElem(this.fds.control, key, control, 0) !== 0) this.fail('switching the sample set', 0);
-    this.waitForPrograms();
+    if (this.lib.updateElem(this.fds.control, new Uint8Array(4), control, 0) !== 0) this.fail('switching the sample set', 0);
+    await this.waitForPrograms();
     const result: HarvestedCount[] = [];
-    this.drain(this.sets[old]!, result);
-    if (both) this.drain(this.sets[this.active]!, result);
+    await this.drain(this.sets[old]!, result);
+    if (both) await this.drain(this.sets[this.active]!, result);
     return result;
   }
 
   /**
-   * Returns once every program run that started before the call has ended: re-storing the inner
+   * Resolves once every program run that started before the call has ended: re-storing the inner
    * map of `grace` makes the kernel wait for an RCU grace period (bpf/profile.bpf.c).
    */
-  private waitForPrograms(): void {
+  private async waitForPrograms(): Promise<void> {
     const value = new Uint8Array(4);
     new DataView(value.buffer).setUint32(0, this.fds.graceInner, true);
-    if (this.lib.updateElem(this.fds.grace, new Uint8Array(4), value, 0) !== 0) this.fail('waiting for running BPF programs', 0);
+    const rc = await this.lib.updateElemAsync(this.fds.grace, new Uint8Array(4), value, 0);
+    if (rc !== 0) this.fail('waiting for running BPF programs', rc);
   }
 
   /** Reads and deletes every counts entry of a quiescent set, then every stack it holds. */
-  private drain(set: SampleSetFds, into: HarvestedCount[]): void {
+  private async drain(set: SampleSetFds, into: HarvestedCount[]): Promise<void> {
     const keys = new Uint8Array(BATCH * SAMPLE_KEY.size);
     const values = new Uint8Array(BATCH * 8);
     const keyView = new DataView(keys.buffer);
     const valueView = new DataView(values.buffer);
-    const stacks = new Map<number, PackedStack>();
-    const stack = (id: number): PackedStack => {
-      if (id < 0) return NO_STACK;
-      let addresses = stacks.get(id);
-      if (addresses === undefined) stacks.set(id, (addresses = this.readStack(set, id)));
-      return addresses;
-    };
+    const counted: { tgid: number; pid: number; comm: string; kernelStackId: number; userStackId: number; count: number }[] = [];
     // For hash maps the batch token is a bucket index (u32); 8 bytes leaves room either way.
     let inBatch: Uint8Array | null = null;
     const outBatch = new Uint8Array(8);
@@ -283,23 +284,37 @@ export class RecordingSession {
       if (rc < 0 && errno !== ENOENT) this.fail('reading the counts map', rc);
       for (let i = 0; i < count[0]!; i++) {
         const at = i * SAMPLE_KEY.size;
-        into.push({
+        counted.push({
           tgid: keyView.getUint32(at + SAMPLE_KEY.tgid, true),
           pid: keyView.getUint32(at + SAMPLE_KEY.pid, true),
           comm: decodeComm(keys.subarray(at + SAMPLE_KEY.comm, at + SAMPLE_KEY.comm + TASK_COMM_LEN)),
-          kernelStack: stack(keyView.getInt32(at + SAMPLE_KEY.kernel_stack_id, true)),
-          userStack: stack(keyView.getInt32(at + SAMPLE_KEY.user_stack_id, true)),
+          kernelStackId: keyView.getInt32(at + SAMPLE_KEY.kernel_stack_id, true),
+          userStackId: keyView.getInt32(at + SAMPLE_KEY.user_stack_id, true),
           count: Number(valueView.getBigUint64(i * 8, true)),
         });
       }
       if (errno === ENOENT) break;
       inBatch = Uint8Array.from(outBatch);
     }
+    const stacks = new Map<number, PackedStack>([[-1, NO_STACK]]);
+    for (const entry of counted) {
+      for (const stackId of [entry.kernelStackId, entry.userStackId]) {
+        if (stacks.has(stackId)) continue;
+        stacks.set(stackId, this.readStack(set, stackId));
+        if (stacks.size % YIELD_EVERY === 0) await yieldToEventLoop();
+      }
+    }
+    for (const entry of counted) {
+      into.push({ tgid: entry.tgid, pid: entry.pid, comm: entry.comm, kernelStack: stacks.get(entry.kernelStackId) ?? NO_STACK, userStack: stacks.get(entry.userStackId) ?? NO_STACK, count: entry.count });
+    }
     const id = new Uint8Array(4);
     const idView = new DataView(id.buffer);
+    let deleted = 0;
     for (const stackId of stacks.keys()) {
+      if (stackId < 0) continue;
       idView.setUint32(0, stackId & ~FALLBACK_STACK_ID, true);
       this.lib.deleteElem((stackId & FALLBACK_STACK_ID) !== 0 ? set.fallbackStacks : set.stacks, id);
+      if (++deleted % YIELD_EVERY === 0) await yieldToEventLoop();
     }
     // Stacks no counts entry refers to: stored for a sample that was then dropped.
     for (const fd of [set.stacks, set.fallbackStacks]) while (this.lib.getNextKey(fd, null, id) === 0) this.lib.deleteElem(fd, id);
