@@ -49,10 +49,12 @@ export function kindFromAnnotation(name: string): FrameKind {
 // C0 controls, DEL and C1 (U+009B is CSI to some terminals) would let a profiled process write
 // terminal escapes through our output.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// Without /g: test() on a global regex moves its lastIndex, and the next call would start there.
+const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Makes a name safe for one folded field: no control bytes, no line breaks. */
 export function sanitizeFoldedName(name: string): string {
-  return CONTROL.test(name) ? name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : name;
+  return HAS_CONTROL.test(name) ? name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : name;
 }
 
 export function processFrameName(thread: ThreadInfo, style: ProcessFrameStyle): string | undefined {
