@@ -54,3 +54,20 @@ export interface RawProfile {
   readonly processes: ReadonlyMap<number, ProcessSnapshot>;
   readonly metadata: RunMetadata;
 }
+
+/** Orders mappings by start address, as `findMapping` needs them. */
+export const byStart = (a: Mapping, b: Mapping): number => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
+
+/** The mapping holding `address`, by binary search in mappings sorted by start (`byStart`). */
+export function findMapping(sorted: readonly Mapping[], address: bigint): Mapping | undefined {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const m = sorted[mid]!;
+    if (address < m.start) hi = mid - 1;
+    else if (address >= m.end) lo = mid + 1;
+    else return m;
+  }
+  return undefined;
+}

@@ -13,7 +13,7 @@
  * exactly the pid/tid of exited processes, counted in `foldedProcesses`; names stay the same.
  * A process whose frames are not all in files (JIT code, anonymous memory) is never folded.
  */
-import type { Mapping, ProcessSnapshot, RawSample } from '../profile/raw.js';
+import { byStart, findMapping, type Mapping, type ProcessSnapshot, type RawSample } from '../profile/raw.js';
 import type { HarvestedCount } from './session.js';
 import { pack, unpack, type PackedStack } from './packed-stack.js';
 
@@ -97,18 +97,6 @@ class SharedAddressSpace {
   }
 }
 
-function findMapping(sorted: readonly Mapping[], address: bigint): Mapping | undefined {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const m = sorted[mid]!;
-    if (address < m.start) hi = mid - 1;
-    else if (address >= m.end) lo = mid + 1;
-    else return m;
-  }
-  return undefined;
-}
 
 export interface FoldResult {
   /** Processes whose samples were folded and whose snapshots were released. */
@@ -207,7 +195,7 @@ export class SampleAccumulator {
 
   /** Every entry's user stack in the shared space, or undefined when one frame cannot be shared. */
   private relocateAll(entries: Map<string, Entry>, snapshot: ProcessSnapshot | undefined): { entry: Entry; userStack: bigint[] }[] | undefined {
-    const sorted = snapshot ? [...snapshot.mappings].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)) : [];
+    const sorted = snapshot ? [...snapshot.mappings].sort(byStart) : [];
     // An address in no mapping at all (a frame-pointer walk through code without frame pointers)
     // is `[unknown]` wherever it is, unless a JIT's perf map might name it.
     const jit = [...(snapshot?.fds?.keys() ?? [])].some((path) => /^\/tmp\/perf-\d+\.map$/.test(path));

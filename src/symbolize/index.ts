@@ -15,7 +15,7 @@
 import { basename } from 'node:path';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, ThreadInfo } from '../profile/model.js';
-import type { Mapping, ProcessSnapshot, RawProfile } from '../profile/raw.js';
+import { byStart, findMapping, type Mapping, type ProcessSnapshot, type RawProfile } from '../profile/raw.js';
 import { HOST } from '../host/index.js';
 import { Binaries, hasDebugLines, type Binary } from './binaries.js';
 import { DwarfFile } from './dwarf/index.js';
@@ -75,20 +75,7 @@ interface ProcessView {
 
 function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
   if (!snapshot) return [];
-  return snapshot.mappings.filter((m) => m.perms[2] === 'x').sort((a, b) => (a.start < b.start ? -1 : 1));
-}
-
-function findMapping(mappings: readonly Mapping[], address: bigint): Mapping | undefined {
-  let lo = 0;
-  let hi = mappings.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const m = mappings[mid]!;
-    if (address < m.start) hi = mid - 1;
-    else if (address >= m.end) lo = mid + 1;
-    else return m;
-  }
-  return undefined;
+  return snapshot.mappings.filter((m) => m.perms[2] === 'x').sort(byStart);
 }
 
 const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
@@ -115,7 +102,6 @@ interface BinaryNames {
   readonly gap: Gap;
 }
 
-const byStart = (a: Mapping, b: Mapping): number => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
 
 /**
  * Names addresses for one run. Holds the caches (kallsyms, binaries by file and build-id, each
