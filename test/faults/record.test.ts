@@ -37,12 +37,17 @@ else {
     return undefined;
   }
 
-  function spawnRecord(args: string[]): { child: ReturnType<typeof spawn>; stderr: () => string; closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  function spawnRecord(test: Tap.Test, args: string[]): { child: ReturnType<typeof spawn>; stderr: () => string; closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
     const child = spawn(...cliSpawnArgs(['record', ...args]), { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout!.resume();
     const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+    // A subtest that fails before it stops its recorder must not leave it running: it would hold
+    // BPF objects into every later leak check.
+    test.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     return { child, stderr: () => stderr, closed };
   }
 
@@ -52,7 +57,7 @@ else {
     // One undisturbed run sets the time line: start-up, load/attach, 1.5 s of sampling, read, write.
     const referenceOut = join(dir, 'reference.folded');
     const began = Date.now();
-    const reference = spawnRecord(['-F', '999', '--duration', '1.5', '-o', referenceOut]);
+    const reference = spawnRecord(t, ['-F', '999', '--duration', '1.5', '-o', referenceOut]);
     const { code } = await reference.closed;
     const total = Date.now() - began;
     t.equal(code, 0, reference.stderr());
@@ -69,7 +74,7 @@ else {
       const signal = signals[i % signals.length]!;
       // Stratified over the whole run and a little past it, so every phase gets hit.
       const at = Math.round(((i + Math.random()) / faults) * total * 1.1);
-      const run = spawnRecord(['-F', '999', '--duration', '1.5', '-o', out]);
+      const run = spawnRecord(t, ['-F', '999', '--duration', '1.5', '-o', out]);
       const timer = setTimeout(() => run.child.kill(signal), at);
       const result = await run.closed;
       clearTimeout(timer);
@@ -100,7 +105,7 @@ else {
   t.test('a second SIGINT exits at once', async (t) => {
     const out = join(dir, 'twice.folded');
     const before = bpfMark();
-    const run = spawnRecord(['-F', '99', '-o', out]);
+    const run = spawnRecord(t, ['-F', '99', '-o', out]);
     // Signal handlers are installed before the BPF program loads: wait for it, then sample a bit.
     t.ok(await waitForOurProgram(before), 'the recorder loaded its program');
     await new Promise((r) => setTimeout(r, 500));
@@ -135,7 +140,7 @@ else {
     t.notMatch(missing.stderr, /\n\s+at |internal error/);
     // Killed from outside while being recorded.
     const pidFile = join(dir, 'sleeper.pid');
-    const outside = spawnRecord(['-F', '999', '--', 'sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`]);
+    const outside = spawnRecord(t, ['-F', '999', '--', 'sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`]);
     for (let i = 0; i < 50 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 300));
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');

@@ -66,11 +66,29 @@ export function bpfHolders(): Map<string, number[]> {
   return holders;
 }
 
+/**
+ * `bpftool KIND list -j`. Listing gets each object by id, and the kernel answers EAGAIN for a link
+ * whose id is allocated but not yet set up (bpf_link_get_fd_by_id on a link still being attached
+ * by another process): bpftool then exits 255 with "Resource temporarily unavailable". Seen when
+ * the list ran while a recorder attached; a moment later the same call succeeds.
+ */
+function bpftoolList(kind: string): string {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return execFileSync('bpftool', [kind, 'list', '-j'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      const output = `${(error as { stdout?: string }).stdout ?? ''}`;
+      if (attempt >= 20 || !output.includes('Resource temporarily unavailable')) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+    }
+  }
+}
+
 export function bpfObjects(): BpfObject[] {
   const objects: BpfObject[] = [];
   const holders = bpfHolders();
   for (const kind of ['prog', 'link', 'map'] as const) {
-    const list = JSON.parse(execFileSync('bpftool', [kind, 'list', '-j'], { encoding: 'utf8' }) || '[]') as { id: number; name?: string; type?: string; prog_id?: number }[];
+    const list = JSON.parse(bpftoolList(kind) || '[]') as { id: number; name?: string; type?: string; prog_id?: number }[];
     for (const o of list) objects.push({ kind, id: o.id, name: o.name ?? '', type: String(o.type ?? ''), pids: holders.get(`${kind}:${o.id}`) ?? [] });
   }
   return objects;
