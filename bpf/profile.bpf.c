@@ -97,13 +97,14 @@ struct {
 } targets SEC(".maps");
 
 /*
- * Processes already announced to user space. LRU, so a busy machine never fills it: an evicted
- * process is announced again, which user space ignores.
+ * Processes already announced to user space, by tgid, with their start time: a new process that
+ * reuses the pid of an announced one has another start time and is announced too. LRU, so a busy
+ * machine never fills it: an evicted process is announced again, which user space ignores.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 	__uint(max_entries, 16384);
 } seen SEC(".maps");
 
@@ -111,6 +112,26 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/* Just enough of the kernel's task_struct for CO-RE: libbpf relocates these offsets from BTF. */
+struct task_struct {
+	int tgid;
+	struct task_struct *group_leader;
+	__u64 start_boottime;
+} __attribute__((preserve_access_index));
+
+/*
+ * When the sampled process started (ns since boot, suspend included): with the pid, it names one
+ * process. pids are reused — within seconds on a fork-heavy host with pid_max 32768 — and a
+ * reused pid's samples must not be named through the earlier process's memory map. The group
+ * leader's, as /proc/PID/stat's starttime (field 22, in clock ticks) reports it.
+ */
+static __always_inline __u64 process_start(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
 
 static __always_inline void count(__u32 index)
 {
@@ -140,13 +161,13 @@ static __always_inline __u32 stack_drop(long err, __u32 collision)
  */
 static __always_inline void announce(__u32 tgid, struct sample_key *key)
 {
-	__u8 one = 1;
 	struct seen_event *event;
+	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
 
-	if (bpf_map_lookup_elem(&seen, &tgid))
+	if (known && *known == key->start_time)
 		return;
 	/* Another CPU may announce the same process at the same time; user space deduplicates. */
-	bpf_map_update_elem(&seen, &tgid, &one, BPF_ANY);
+	bpf_map_update_elem(&seen, &tgid, &key->start_time, BPF_ANY);
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
 		count(INFO_EVENTS_LOST);
@@ -155,6 +176,7 @@ static __always_inline void announce(__u32 tgid, struct sample_key *key)
 	event->tgid = tgid;
 	event->pid = key->pid;
 	__builtin_memcpy(event->comm, key->comm, TASK_COMM_LEN);
+	event->start_time = key->start_time;
 	/*
 	 * Flags 0: the kernel wakes the reader (through irq_work, safe from this context) only when
 	 * it had caught up, so a burst of new processes costs one wake-up, and steady state none.
@@ -186,6 +208,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, _
 	key.tgid = tgid;
 	key.pid = pid;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
+	key.start_time = process_start();
 
 	key.kernel_stack_id = -1;
 	if (cfg.kernel_stacks) {
@@ -257,10 +280,6 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	return sample(ctx, tgid, pid, &stacks_0, &fallback_stacks_0, &counts_0);
 }
 
-/* Just enough of the kernel's task_struct for CO-RE: libbpf relocates these offsets from BTF. */
-struct task_struct {
-	int tgid;
-} __attribute__((preserve_access_index));
 
 /* With cfg.follow_forks, a process forked by a target is a target too (`profile record -- CMD`). */
 SEC("raw_tp/sched_process_fork")

@@ -20,13 +20,18 @@ struct sample_key {
 	__s32 kernel_stack_id; /* id in the same set's stack maps, or -1: none (user mode, or --user-only) */
 	__s32 user_stack_id;   /* likewise, or -1: none (kernel thread, or --kernel-only) */
 	char comm[TASK_COMM_LEN];
+	__u64 start_time;      /* the process's start (group leader's start_boottime, ns): tells a reused pid's processes apart */
 };
 
-/* Sent through the `events` ring buffer the first time a process is sampled and after it execs. */
+/*
+ * Sent through the `events` ring buffer the first time a process is sampled, after it execs, and
+ * when a new process is sampled under a pid that an earlier one had.
+ */
 struct seen_event {
 	__u32 tgid;
 	__u32 pid;
 	char comm[TASK_COMM_LEN];
+	__u64 start_time;      /* as in sample_key; /proc/PID/stat's starttime is it in clock ticks */
 };
 
 /*

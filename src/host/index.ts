@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { dirname } from 'node:path';
 import { download } from './download.js';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
-import { parseMaps } from './procfs.js';
+import { parseMaps, processStartTicks } from './procfs.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
 import { fromDescriptor, openFile, ownVdso, readWhole } from './binary.js';
 
@@ -55,9 +55,11 @@ function packageDatabaseStamp(): string | undefined {
   }
 }
 
-function liveMappings(pid: number, comm: string | undefined): readonly Mapping[] | undefined {
+function liveMappings(pid: number, comm: string | undefined, startTicks?: number): readonly Mapping[] | undefined {
   try {
-    // A reused PID would name another program's code: the command name must still match.
+    // A reused PID would name another program's code: the same process started at the same
+    // tick, and still runs the same command.
+    if (startTicks !== undefined && processStartTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) !== startTicks) return undefined;
     if (comm !== undefined && readFileSync(`/proc/${pid}/comm`, 'utf8').replace(/\n$/, '') !== comm) return undefined;
     return parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
   } catch {

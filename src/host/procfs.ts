@@ -118,6 +118,7 @@ export function captureProcess(pid: number): ProcessSnapshot | undefined {
   }
   // A JIT's perf map, opened while /proc/PID/root exists (src/symbolize/perfmap.ts reads it at the end).
   const nsPids = nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid];
+  const startTicks = processStartTicks(read(`/proc/${pid}/stat`));
   const perfMap = uid ? openPerfMapFile(pid, Number(uid[1]), nsPids[nsPids.length - 1]!) : undefined;
   if (perfMap !== undefined) fds.set(perfMapPath(nsPids[nsPids.length - 1]!), perfMap);
   return {
@@ -127,6 +128,18 @@ export function captureProcess(pid: number): ProcessSnapshot | undefined {
     nsPids,
     uid: uid ? Number(uid[1]) : undefined,
     cgroup: processCgroup(pid),
+    startTicks,
     fds,
   };
+}
+
+/**
+ * Field 22 of /proc/PID/stat, `starttime`: clock ticks since boot. The comm (field 2) may hold
+ * spaces and parentheses, so fields are counted from the last ')'.
+ */
+export function processStartTicks(stat: string | undefined): number | undefined {
+  if (stat === undefined) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[22 - 3]);
+  return Number.isSafeInteger(ticks) ? ticks : undefined;
 }

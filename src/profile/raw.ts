@@ -42,6 +42,11 @@ export interface ProcessSnapshot {
   readonly nsPids?: readonly number[];
   readonly uid?: number;
   readonly cgroup?: string;
+  /**
+   * When the process started, in clock ticks since boot (/proc/PID/stat's starttime): with the
+   * pid, it tells this process from a later one that reuses its pid.
+   */
+  readonly startTicks?: number;
   /** When the snapshot was taken, ms since the recording started. */
   readonly capturedAtMs?: number;
   /** Mapping path → an open file descriptor on it, taken while the process was alive. */

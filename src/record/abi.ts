@@ -11,16 +11,17 @@ export const FALLBACK_STACK_ID = 0x40000000;
 
 /** `struct sample_key`: the key of the `counts` hash. */
 export const SAMPLE_KEY = {
-  size: 32,
+  size: 40,
   tgid: 0,
   pid: 4,
   kernel_stack_id: 8,
   user_stack_id: 12,
   comm: 16,
+  start_time: 32,
 } as const;
 
 /** `struct seen_event`: what the ring buffer carries. */
-export const SEEN_EVENT = { size: 24, tgid: 0, pid: 4, comm: 8 } as const;
+export const SEEN_EVENT = { size: 32, tgid: 0, pid: 4, comm: 8, start_time: 24 } as const;
 
 /** `struct config`: the read-only knobs, at offset 0 of `.rodata`. */
 export const CONFIG = {

@@ -21,6 +21,8 @@ import { pack, unpack, type PackedStack } from './packed-stack.js';
 export const UNCAPTURED_SPACE = -1;
 /** Shared address spaces get pids from here down: one per cgroup, so container frames survive. */
 const FIRST_SHARED_SPACE = -2;
+/** Never a pid nor a space: holds one entry while `addRetired` names it. */
+const SCRATCH = Number.MIN_SAFE_INTEGER;
 /** Each file gets this much of the shared address space (offsets beyond it are not folded). */
 const FILE_SPAN = 1n << 36n;
 const SPACE_BASE = 1n << 40n;
@@ -48,6 +50,9 @@ class SharedAddressSpace {
   readonly fds = new Map<string, number>();
   private readonly byFile = new Map<string, number>();
   private readonly snapshots = new Map<string, ProcessSnapshot>();
+  /** Spaces of their own, for processes retired (their pid reused) whose frames cannot be shared. */
+  private readonly own: ProcessSnapshot[] = [];
+  private nextPid = FIRST_SHARED_SPACE;
 
   /** The shared address of `address` in `mapping`, or undefined when it cannot be shared. */
   relocate(mapping: Mapping, snapshot: ProcessSnapshot, address: bigint): bigint | undefined {
@@ -86,14 +91,22 @@ class SharedAddressSpace {
     let snapshot = this.snapshots.get(key);
     if (snapshot === undefined) {
       // No uid, nsPids or perf map: nothing of a live process is looked up through it.
-      snapshot = { pid: FIRST_SHARED_SPACE - this.snapshots.size, comm: '[exited processes]', mappings: this.mappings, fds: this.fds, cgroup };
+      snapshot = { pid: this.nextPid--, comm: '[exited processes]', mappings: this.mappings, fds: this.fds, cgroup };
       this.snapshots.set(key, snapshot);
     }
     return snapshot;
   }
 
+  /** A space holding only `snapshot`'s process, under a pid of its own (negative, like the shared ones). */
+  ownSpace(snapshot: ProcessSnapshot): ProcessSnapshot {
+    // Its perf map is not looked up (that is done by real pid), so JIT frames keep module and offset.
+    const space = { ...snapshot, pid: this.nextPid-- };
+    this.own.push(space);
+    return space;
+  }
+
   all(): Iterable<ProcessSnapshot> {
-    return this.snapshots.values();
+    return [...this.snapshots.values(), ...this.own];
   }
 }
 
@@ -177,13 +190,9 @@ export class SampleAccumulator {
       if (pid < 0) continue; // a shared space itself
       const entries = this.byProcess.get(pid);
       const snapshot = snapshots.get(pid);
-      const relocated = entries ? this.relocateAll(entries, snapshot) : [];
-      if (!relocated) continue;
-      this.byProcess.delete(pid);
-      if (entries) this.entryCount -= entries.size;
+      if (!this.foldEntries(entries, snapshot)) continue;
+      this.dropProcess(pid);
       snapshots.delete(pid);
-      const space = snapshot ? this.space.spaceFor(snapshot.cgroup).pid : UNCAPTURED_SPACE;
-      for (const { entry, userStack } of relocated) this.merge(space, space, entry.comm, entry.kernelStack, pack(userStack), entry.count);
       folded.push(pid);
     }
     this.foldedCount += folded.length;
@@ -191,6 +200,45 @@ export class SampleAccumulator {
     const held = this.entryCount + 25 * snapshots.size;
     this.foldAt = Math.max(this.budget, Math.ceil(held * 1.5));
     return { folded };
+  }
+
+  /**
+   * Takes every entry of `pid` away from it, because a new process now has that pid: folded like
+   * an exited process's, or, when a frame cannot be shared, kept under a space of the process's
+   * own (`snapshot` with a negative pid). Either way its frames are named through `snapshot`.
+   */
+  retire(pid: number, snapshot: ProcessSnapshot | undefined): void {
+    const entries = this.byProcess.get(pid);
+    if (!entries) return;
+    this.dropProcess(pid);
+    this.foldedCount++;
+    if (!this.foldEntries(entries, snapshot)) {
+      const space = this.space.ownSpace(snapshot!).pid;
+      for (const entry of entries.values()) this.merge(space, space, entry.comm, entry.kernelStack, entry.userStack, entry.count);
+    }
+  }
+
+  /** A late entry of a process already retired: named through its snapshot, as `retire` does. */
+  addRetired(entry: HarvestedCount, snapshot: ProcessSnapshot | undefined): void {
+    this.merge(SCRATCH, entry.pid, entry.comm, entry.kernelStack, entry.userStack, entry.count);
+    this.retire(SCRATCH, snapshot);
+    this.foldedCount--; // counted when the process itself was retired
+  }
+
+  private dropProcess(pid: number): void {
+    const entries = this.byProcess.get(pid);
+    if (!entries) return;
+    this.byProcess.delete(pid);
+    this.entryCount -= entries.size;
+  }
+
+  /** Merges `entries` into the shared space of `snapshot`'s cgroup; false (nothing merged) when a frame cannot be shared. */
+  private foldEntries(entries: Map<string, Entry> | undefined, snapshot: ProcessSnapshot | undefined): boolean {
+    const relocated = entries ? this.relocateAll(entries, snapshot) : [];
+    if (!relocated) return false;
+    const space = snapshot ? this.space.spaceFor(snapshot.cgroup).pid : UNCAPTURED_SPACE;
+    for (const { entry, userStack } of relocated) this.merge(space, space, entry.comm, entry.kernelStack, pack(userStack), entry.count);
+    return true;
   }
 
   /** Every entry's user stack in the shared space, or undefined when one frame cannot be shared. */

@@ -11,6 +11,7 @@ import { ProfileError } from '../errors.js';
 import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
 import { launchCommand, type LaunchedCommand } from './command.js';
 import { SampleAccumulator } from './accumulator.js';
+import { ProcessGenerations } from './generations.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
 
 export interface RecordOptions {
@@ -109,40 +110,31 @@ export function droppedByReason(counters: Readonly<Record<CounterName, number>>)
 
 export async function record(options: RecordOptions, hooks: RecordHooks = {}): Promise<RecordResult> {
   validate(options);
-  const processes = new Map<number, ProcessSnapshot>();
-  const seen = new Set<number>();
-  let captured = 0;
   const started = Date.now();
-  const capture = (pid: number, comm: string): void => {
-    seen.add(pid);
-    const snapshot = hooks.captureProcess?.(pid, comm);
-    // After an exec the newest image replaces the old one: most of its samples are the new image's.
-    if (snapshot) {
-      processes.set(pid, { ...snapshot, capturedAtMs: snapshot.capturedAtMs ?? Date.now() - started });
-      captured++;
-    }
-  };
+  const accumulated = new SampleAccumulator(options.foldBudget);
+  const generations = new ProcessGenerations(accumulated, hooks.captureProcess, started);
+  const processes = generations.snapshots;
   // Announcements are captured one per turn of the event loop: at the start of a system-wide run
   // hundreds arrive at once, and capturing them in one go kept signals (a second Ctrl-C) and
   // timers waiting for a second or more.
-  const announced: { readonly pid: number; readonly comm: string }[] = [];
+  const announced: { readonly pid: number; readonly comm: string; readonly start: number }[] = [];
   let draining = false;
   const drainOne = (): void => {
     const next = announced.shift();
-    if (next !== undefined) capture(next.pid, next.comm);
+    if (next !== undefined) generations.capture(next.pid, next.comm, next.start);
     if (announced.length > 0) setImmediate(drainOne);
     else draining = false;
   };
-  const announce = (pid: number, comm: string): void => {
-    seen.add(pid);
-    announced.push({ pid, comm });
+  const announce = (pid: number, comm: string, start: number): void => {
+    if (!generations.announced(pid, start)) return;
+    announced.push({ pid, comm, start });
     if (!draining) {
       draining = true;
       setImmediate(drainOne);
     }
   };
   const drainAll = (): void => {
-    for (let next = announced.shift(); next !== undefined; next = announced.shift()) capture(next.pid, next.comm);
+    for (let next = announced.shift(); next !== undefined; next = announced.shift()) generations.capture(next.pid, next.comm, next.start);
   };
 
   const session = RecordingSession.open(
@@ -159,18 +151,15 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       stackStorageSize: options.stackStorageSize,
       countsSize: options.countsSize,
     },
-    (event) => announce(event.tgid, event.comm),
+    (event) => announce(event.tgid, event.comm, event.start),
   );
-  const accumulated = new SampleAccumulator(options.foldBudget);
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
   // Processes whose announcement was lost (a full ring buffer) or not read yet show up here.
   let harvestCount = 0;
-  const harvest = (counts: readonly HarvestedCount[]): void => {
+  const harvest = (counts: readonly HarvestedCount[], number: number): void => {
     harvestCount++;
-    for (const entry of counts) {
-      if (!seen.has(entry.tgid)) capture(entry.tgid, entry.comm);
-      accumulated.add(entry);
-    }
+    for (const entry of counts) generations.add(entry);
+    generations.harvestDone(number);
   };
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -188,11 +177,16 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     const startHarvest = (fold: boolean): void => {
       // Gone before the harvest, so all their samples are in user space after it.
       const exited = fold ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
+      const number = generations.harvestStarted();
       harvesting = session
         .harvest()
         .then((counts) => {
-          harvest(counts);
-          if (fold) for (const pid of accumulated.fold(exited, processes).folded) session.forget(pid);
+          harvest(counts, number);
+          if (!fold) return;
+          for (const pid of accumulated.fold(exited, processes).folded) {
+            generations.folded(pid);
+            session.forget(pid);
+          }
         })
         .catch((error: unknown) => {
           harvestFailure = error;
@@ -221,7 +215,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
             elapsedSeconds: elapsed,
             remainingSeconds: options.durationSeconds === undefined ? undefined : Math.max(0, options.durationSeconds - elapsed),
             samples: counters.COLLECTED,
-            processes: seen.size,
+            processes: generations.seen,
           });
         }
       };
@@ -236,7 +230,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     session.poll();
     drainAll();
     const durationSeconds = (Date.now() - started) / 1000;
-    harvest(await session.harvest(true));
+    const last = generations.harvestStarted();
+    harvest(await session.harvest(true), last);
     const counters = session.counters();
     const samples = accumulated.samples();
     for (const space of accumulated.sharedSpaces()) processes.set(space.pid, space);
@@ -261,8 +256,9 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         filtered: counters.FILTERED,
         samplesWithoutUserStack: counters.INFO_NO_USER_STACK,
         processAnnouncementsLost: counters.INFO_EVENTS_LOST,
-        processesSeen: seen.size,
-        processesCaptured: captured,
+        processesSeen: generations.seen,
+        processesCaptured: generations.captured,
+        reusedPids: generations.reusedPids,
         harvests: harvestCount,
         foldedProcesses: accumulated.foldedProcesses,
         ...(options.command ? { command: options.command.join(' '), commandExitCode } : {}),

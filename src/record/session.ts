@@ -47,6 +47,8 @@ export interface SessionOptions {
 export interface HarvestedCount {
   readonly tgid: number;
   readonly pid: number;
+  /** When the process started (ns since boot): tgid and start name one process, a reused pid's another. */
+  readonly start: number;
   readonly comm: string;
   readonly kernelStack: PackedStack;
   readonly userStack: PackedStack;
@@ -62,8 +64,13 @@ interface SampleSetFds {
 export interface SeenEvent {
   readonly tgid: number;
   readonly pid: number;
+  /** As HarvestedCount.start. */
+  readonly start: number;
   readonly comm: string;
 }
+
+/** A u64 of nanoseconds as a number: exact below 2^53 ns (104 days of uptime), always the same for the same bits. */
+const u64 = (view: DataView, at: number): number => view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
 
 const BPF_NOEXIST = 1n;
 const ENOENT = 2;
@@ -166,6 +173,7 @@ export class RecordingSession {
       onSeen({
         tgid: data.readUInt32LE(SEEN_EVENT.tgid),
         pid: data.readUInt32LE(SEEN_EVENT.pid),
+        start: u64(new DataView(data.buffer, data.byteOffset, data.length), SEEN_EVENT.start_time),
         comm: decodeComm(data.subarray(SEEN_EVENT.comm, SEEN_EVENT.comm + TASK_COMM_LEN)),
       });
     });
@@ -272,7 +280,7 @@ export class RecordingSession {
     const values = new Uint8Array(BATCH * 8);
     const keyView = new DataView(keys.buffer);
     const valueView = new DataView(values.buffer);
-    const counted: { tgid: number; pid: number; comm: string; kernelStackId: number; userStackId: number; count: number }[] = [];
+    const counted: { tgid: number; pid: number; start: number; comm: string; kernelStackId: number; userStackId: number; count: number }[] = [];
     // For hash maps the batch token is a bucket index (u32); 8 bytes leaves room either way.
     let inBatch: Uint8Array | null = null;
     const outBatch = new Uint8Array(8);
@@ -287,6 +295,7 @@ export class RecordingSession {
         counted.push({
           tgid: keyView.getUint32(at + SAMPLE_KEY.tgid, true),
           pid: keyView.getUint32(at + SAMPLE_KEY.pid, true),
+          start: u64(keyView, at + SAMPLE_KEY.start_time),
           comm: decodeComm(keys.subarray(at + SAMPLE_KEY.comm, at + SAMPLE_KEY.comm + TASK_COMM_LEN)),
           kernelStackId: keyView.getInt32(at + SAMPLE_KEY.kernel_stack_id, true),
           userStackId: keyView.getInt32(at + SAMPLE_KEY.user_stack_id, true),
@@ -305,7 +314,7 @@ export class RecordingSession {
       }
     }
     for (const entry of counted) {
-      into.push({ tgid: entry.tgid, pid: entry.pid, comm: entry.comm, kernelStack: stacks.get(entry.kernelStackId) ?? NO_STACK, userStack: stacks.get(entry.userStackId) ?? NO_STACK, count: entry.count });
+      into.push({ tgid: entry.tgid, pid: entry.pid, start: entry.start, comm: entry.comm, kernelStack: stacks.get(entry.kernelStackId) ?? NO_STACK, userStack: stacks.get(entry.userStackId) ?? NO_STACK, count: entry.count });
     }
     const id = new Uint8Array(4);
     const idView = new DataView(id.buffer);

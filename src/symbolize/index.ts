@@ -410,7 +410,7 @@ export class Symbolizer {
     const captured = findMapping(view.all, address);
     if (captured) return captured;
     if (view.live === undefined) {
-      const live = this.options.host.liveMappings?.(view.pid, view.snapshot.comm);
+      const live = this.options.host.liveMappings?.(view.pid, view.snapshot.comm, view.snapshot.startTicks);
       view.live = live ? [...live].sort(byStart) : null;
     }
     return view.live ? findMapping(view.live, address) : undefined;

@@ -46,6 +46,6 @@ export interface SymbolHost {
   packageDatabaseStamp?(): string | undefined;
   /** The kernel's vDSO image as mapped into processes (the same for all of one ABI), or undefined. */
   vdso?(): { readonly source: ByteSource; readonly size: number } | undefined;
-  /** The executable-or-not mappings of a live process now, when it still runs as `comm` (addresses mapped after its snapshot). */
-  liveMappings?(pid: number, comm: string | undefined): readonly Mapping[] | undefined;
+  /** The executable-or-not mappings of a live process now, when it is still the process that started at `startTicks` and runs as `comm` (addresses mapped after its snapshot). */
+  liveMappings?(pid: number, comm: string | undefined, startTicks?: number): readonly Mapping[] | undefined;
 }

@@ -16,6 +16,7 @@ import { readFolded } from '../../src/profile/folded.js';
 import { bpfMark, leakedSince, waitForOurProgram } from '../helpers/bpf.js';
 import { ROOT, cliEnv, cliSpawnArgs, runCli } from '../helpers/cli.js';
 import { bpfUnavailable, buildProgram } from '../record/fixtures.js';
+import { buildShortLived, startForkLoops } from '../endurance/workload.mjs';
 
 const unavailable = bpfUnavailable();
 if (unavailable && process.env.CI === 'true') t.fail(`the record fault tests cannot run in CI: ${unavailable}`);
@@ -105,14 +106,19 @@ else {
   t.test('a second SIGINT exits at once', async (t) => {
     const out = join(dir, 'twice.folded');
     const before = bpfMark();
-    const run = spawnRecord(t, ['-F', '99', '-o', out]);
+    const run = spawnRecord(t, ['-F', '999', '-o', out]);
     // Signal handlers are installed before the BPF program loads: wait for it, then sample a bit.
     t.ok(await waitForOurProgram(before), 'the recorder loaded its program');
-    await new Promise((r) => setTimeout(r, 500));
+    // Hundreds of short processes to name keep the recorder busy after the first SIGINT: on a
+    // quiet machine a recording of one busy process ends, named and written, within 100 ms.
+    const loops = startForkLoops(buildShortLived(), 2);
+    await new Promise((r) => setTimeout(r, 1000));
+    await loops.stop();
     run.child.kill('SIGINT');
     // Two kills in a row can reach the kernel before the recorder runs once; a pending signal
     // absorbs the second. A person's second Ctrl-C comes later: give the first one 100 ms.
     await new Promise((r) => setTimeout(r, 100));
+    t.ok(run.child.exitCode === null && run.child.signalCode === null, 'still naming and writing when the second SIGINT comes');
     const second = Date.now();
     run.child.kill('SIGINT');
     const result = await run.closed;

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { SampleAccumulator, UNCAPTURED_SPACE } from '../../src/record/accumulator.js';
+import { ProcessGenerations } from '../../src/record/generations.js';
 import { DEFAULTS, record } from '../../src/record/index.js';
 import type { HarvestedCount } from '../../src/record/session.js';
 import { pack } from '../../src/record/packed-stack.js';
@@ -37,7 +38,7 @@ const snapshot = (pid: number, base: bigint, extra: Partial<ProcessSnapshot> = {
   fds: new Map([[LIBC, 7]]),
   ...extra,
 });
-const sample = (tgid: number, userStack: bigint[], count = 1): HarvestedCount => ({ tgid, pid: tgid, comm: 'short', kernelStack: pack([0xffffffff81000000n]), userStack: pack(userStack), count });
+const sample = (tgid: number, userStack: bigint[], count = 1): HarvestedCount => ({ tgid, pid: tgid, start: 0, comm: 'short', kernelStack: pack([0xffffffff81000000n]), userStack: pack(userStack), count });
 
 t.test('two processes with libc at different addresses fold into one entry without pid', async (t) => {
   const accumulator = new SampleAccumulator(0);
@@ -101,17 +102,50 @@ t.test('a process never captured folds into the uncaptured space with its depth 
   );
 });
 
+t.test('a reused pid: the earlier process and its late samples are named through its own snapshot', async (t) => {
+  const accumulator = new SampleAccumulator();
+  const captures = new Map([[100, snapshot(100, 0x7e0000000000n, { startTicks: 200 })]]);
+  const generations = new ProcessGenerations(accumulator, (pid) => captures.get(pid), Date.now());
+  const at = (start: number, stack: bigint[]): HarvestedCount => ({ ...sample(100, stack), start });
+  // The first process (started at tick 100: 1 s after boot) was never captured under that start.
+  generations.add(at(1e9, [0x7f0000001234n]));
+  t.equal(generations.snapshots.size, 0, 'a snapshot of another start time is refused');
+  // The second one, started at tick 200, is captured; the first one's samples leave pid 100.
+  generations.add(at(2e9, [0x7e0000001234n]));
+  t.equal(generations.reusedPids, 1);
+  t.equal(generations.snapshots.get(100)?.startTicks, 200, 'the second process holds the pid');
+  // A late sample of the first process, harvested after the second showed up.
+  generations.add(at(1e9, [0x7f0000002345n]));
+  const samples = accumulator.samples();
+  t.same(samples.filter((s) => s.pid === 100).map((s) => s.userStack), [[0x7e0000001234n]], 'only the second process keeps pid 100');
+  t.same(samples.filter((s) => s.pid === UNCAPTURED_SPACE).map((s) => [s.userStack, s.count]), [[[0n], 2]], 'the first one\'s samples, early and late, as never captured');
+});
+
+t.test('retiring a process whose frames cannot be shared keeps it whole in a space of its own', async (t) => {
+  const accumulator = new SampleAccumulator();
+  const jit = snapshot(300, 0x7f0000000000n);
+  accumulator.add(sample(300, [0x7f0000200010n, 0x7f0000001234n], 2)); // anonymous memory: not shareable
+  accumulator.retire(300, jit);
+  const [space] = [...accumulator.sharedSpaces()];
+  t.ok(space && space.pid < 0, 'a negative pid of its own');
+  t.same(space!.mappings, jit.mappings, 'with its own mappings');
+  t.same(accumulator.samples().map((s) => [s.pid, s.userStack, s.count]), [[space!.pid, [0x7f0000200010n, 0x7f0000001234n], 2]], 'addresses kept as they were');
+});
+
 const unavailable = bpfUnavailable();
 if (unavailable && process.env.CI === 'true') t.fail(`BPF recording tests cannot run in CI: ${unavailable}`);
 if (unavailable) t.test('a real recording folds to the same names', { skip: unavailable }, async () => {});
 else {
   t.test('a real fork-heavy recording: folding every exited process changes no name', async (t) => {
     const loops = startForkLoops(buildShortLived(), 2);
-    const result = await record({ ...DEFAULTS, frequency: 999, durationSeconds: 5 }, { captureProcess });
+    // Nothing folded while recording: the recording's own shared spaces would take the pids this
+    // second accumulator gives its spaces (both count down from -2).
+    const result = await record({ ...DEFAULTS, frequency: 999, durationSeconds: 5, foldBudget: Number.MAX_SAFE_INTEGER }, { captureProcess });
     await loops.stop();
     const raw = result.raw;
+    t.equal(result.raw.metadata.extra?.foldedProcesses, 0, 'nothing folded while recording');
     const accumulator = new SampleAccumulator(0);
-    for (const s of raw.samples) accumulator.add({ tgid: s.pid, pid: s.tid, comm: s.comm, kernelStack: pack(s.kernelStack), userStack: pack(s.userStack), count: s.count });
+    for (const s of raw.samples) accumulator.add({ tgid: s.pid, pid: s.tid, start: 0, comm: s.comm, kernelStack: pack(s.kernelStack), userStack: pack(s.userStack), count: s.count });
     const processes = new Map(raw.processes);
     const exited = [...new Set([...accumulator.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`));
     const { folded } = accumulator.fold(exited, processes);
