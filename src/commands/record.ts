@@ -9,7 +9,8 @@ import { missingPrivileges } from '../record/privileges.js';
 import { captureProcess, closeCapturedFiles } from '../host/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
-import { reportLines, symbolizeWithReport } from '../symbolize/index.js';
+import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
+import { Warmup } from '../symbolize/warmup.js';
 
 function cpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -99,6 +100,10 @@ export default class RecordCommand extends BaseCommand {
       const remaining = p.remainingSeconds === undefined ? '' : `, ${p.remainingSeconds.toFixed(0)} s left`;
       process.stderr.write(`\r\x1b[Krecording: ${p.elapsedSeconds.toFixed(0)} s${remaining}, ${p.samples} samples, ${p.processes} processes`);
     };
+    // Naming starts while sampling: binaries, DWARF and frame tables are loaded between harvests.
+    const symbolizeOptions = { demangle: flags.demangle, containerFrame: flags.container };
+    const symbolizer = symbolizerForRecording(symbolizeOptions);
+    const warmup = new Warmup(symbolizer);
     try {
       const result = await record(
         {
@@ -117,10 +122,11 @@ export default class RecordCommand extends BaseCommand {
           title: flags.title,
           commandLine: ['profile', ...process.argv.slice(2)].join(' '),
         },
-        { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess },
+        { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess, onStacks: (snapshot, stack) => warmup.add(snapshot, stack) },
       );
+      warmup.stop();
       if (tty) process.stderr.write('\r\x1b[K');
-      const { profile, report } = await symbolizeWithReport(result.raw, { demangle: flags.demangle, containerFrame: flags.container });
+      const { profile, report } = await symbolizeWithReport(result.raw, symbolizeOptions, symbolizer);
       // Once, after the recording: the same report is in the profile's metadata (notes, extra.symbolization).
       const gaps = reportLines(report);
       if (gaps.length > 0) process.stderr.write(`profile: frames lacking symbols or debug info:\n${gaps.map((l) => `  ${printable(l)}\n`).join('')}`);
@@ -137,6 +143,7 @@ export default class RecordCommand extends BaseCommand {
       }
       if (result.commandExitCode !== undefined && result.commandExitCode !== 0) this.exit(result.commandExitCode);
     } finally {
+      warmup.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }

@@ -11,7 +11,8 @@ import { ProfileError } from '../errors.js';
 import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
 import { launchCommand, type LaunchedCommand } from './command.js';
 import { SampleAccumulator } from './accumulator.js';
-import { ProcessGenerations } from './generations.js';
+import { ProcessGenerations, startTicksOf } from './generations.js';
+import { unpack } from './packed-stack.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
 
 export interface RecordOptions {
@@ -75,6 +76,11 @@ export interface RecordHooks {
   readonly signal?: AbortSignal;
   /** Called about once a second. */
   readonly onProgress?: (progress: Progress) => void;
+  /**
+   * Called while recording with the user stacks (leaf first) of each harvest's entries whose
+   * process has a snapshot, e.g. to warm a symbolizer (src/symbolize/warmup.ts).
+   */
+  readonly onStacks?: (snapshot: ProcessSnapshot, userStack: readonly bigint[]) => void;
   /** Snapshots a live process (src/host), named `comm` when sampled; undefined when it is gone or unreadable. */
   readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
 }
@@ -161,6 +167,17 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     for (const entry of counts) generations.add(entry);
     generations.harvestDone(number);
   };
+  const reportStacks = (counts: readonly HarvestedCount[], onStacks: NonNullable<RecordHooks['onStacks']>): void => {
+    const reported = new Set<string>();
+    for (const entry of counts) {
+      const snapshot = processes.get(entry.tgid);
+      if (!snapshot || entry.userStack.length === 0 || (snapshot.startTicks !== undefined && snapshot.startTicks !== startTicksOf(entry.start))) continue;
+      const key = `${entry.tgid} ${entry.userStack}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      onStacks(snapshot, unpack(entry.userStack));
+    }
+  };
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
   let checkTimer: NodeJS.Timeout | undefined;
@@ -182,6 +199,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         .harvest()
         .then((counts) => {
           harvest(counts, number);
+          if (hooks.onStacks) reportStacks(counts, hooks.onStacks);
           if (!fold) return;
           for (const pid of accumulated.fold(exited, processes).folded) {
             generations.folded(pid);
@@ -285,12 +303,15 @@ async function endCommand(launched: LaunchedCommand): Promise<number> {
 
 /**
  * When to harvest: before the active set's stack maps can be an eighth full (a new counts key
- * brings at most two new stacks; a dropped sample may leave one) or its counts hash half full.
+ * brings at most two new stacks; a dropped sample may leave one) or its counts hash half full,
+ * and at least every `staleMs` while new keys arrive, so that naming can start on them while the
+ * recording runs (src/symbolize/warmup.ts); a quiet machine costs a small harvest every 2 s.
  * Checks come sooner while stacks arrive fast, and at most once a second while they do not.
  */
 export class HarvestSchedule {
   readonly soonestMs = 100;
   private readonly latestMs = 1000;
+  private readonly staleMs = 2000;
   private readonly stackBudget: number;
   private readonly keyBudget: number;
   private lastUsage = 0;
@@ -310,7 +331,9 @@ export class HarvestSchedule {
     const now = Date.now();
     const fill = usage - this.lastUsage;
     if (now > this.lastAt) this.rate = fill / (now - this.lastAt);
-    if (fill >= this.stackBudget || counters.INFO_NEW_KEYS - this.lastKeys >= this.keyBudget || counters.INFO_EVENTS_LOST > this.lastLost) {
+    const newKeys = counters.INFO_NEW_KEYS - this.lastKeys;
+    const stale = newKeys > 0 && now - this.lastAt >= this.staleMs;
+    if (fill >= this.stackBudget || newKeys >= this.keyBudget || counters.INFO_EVENTS_LOST > this.lastLost || stale) {
       this.lastUsage = usage;
       this.lastLost = counters.INFO_EVENTS_LOST;
       this.lastKeys = counters.INFO_NEW_KEYS;

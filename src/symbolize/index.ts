@@ -133,9 +133,13 @@ export class Symbolizer {
   /** Names stay as the symbol tables have them until `prepare` has loaded the demangler. */
   private demangler: Demangler = IDENTITY_DEMANGLER;
 
+  /** Warmed binaries by mapped file (`dev inode`), null when unreadable; executable mappings by snapshot. */
+  private readonly warmBinaries = new Map<string, Binary | null>();
+  private readonly warmMappings = new WeakMap<ProcessSnapshot, Mapping[]>();
+
   constructor(
-    private readonly builder: ProfileBuilder,
-    private readonly snapshots: ReadonlyMap<number, ProcessSnapshot>,
+    readonly builder: ProfileBuilder,
+    private snapshots: ReadonlyMap<number, ProcessSnapshot>,
     options: Partial<SymbolizeOptions> = {},
     /** `RunMetadata.startTime` of the recording, when known. */
     runStart?: string,
@@ -150,6 +154,37 @@ export class Symbolizer {
     const host = this.options.host;
     this.debuginfod = new Debuginfod(this.options, (url, to, ms) => host.download(url, to, ms), (path) => host.exists(path), warn);
     this.jit = new JitSymbolizer(this.options, { warn, notBeforeMs: runStart === undefined ? undefined : Date.parse(runStart) });
+  }
+
+  /**
+   * Work done ahead, while a recording still runs and its event loop waits between harvests: opens
+   * the binaries `userStack` (leaf first) falls in, their DWARF and cached frame tables, and looks
+   * its addresses up, so the pass after the recording finds them in the tables. Interns no frame
+   * and counts nothing: the profile comes out as it would without it.
+   */
+  warm(snapshot: ProcessSnapshot, userStack: readonly bigint[]): void {
+    let mappings = this.warmMappings.get(snapshot);
+    if (!mappings) this.warmMappings.set(snapshot, (mappings = executableMappings(snapshot)));
+    for (let i = 0; i < userStack.length; i++) {
+      const address = userStack[i]!;
+      const mapping = findMapping(mappings, address);
+      if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) continue;
+      const file = `${mapping.dev} ${mapping.inode}`;
+      let binary = this.warmBinaries.get(file);
+      if (binary === undefined) this.warmBinaries.set(file, (binary = this.binaries.get(snapshot.pid, snapshot, mapping.path) ?? null));
+      // debuginfod may still bring this binary DWARF (prepare): its frames are looked up after that.
+      if (!binary || (!binary.hasDwarf && this.debuginfod.enabled)) continue;
+      const vaddr = binary.elf.vaddrOfOffset(Number(address - mapping.start + mapping.offset));
+      if (vaddr === undefined) continue;
+      const table = this.namesOf(binary, mapping.path.replace(/ \(deleted\)$/, '')).table;
+      this.record(binary, table, i > 0 ? vaddr - 1 : vaddr);
+    }
+  }
+
+  /** The recording's snapshots, once it has ended, for a symbolizer made (and warmed) before it had them. */
+  adopt(snapshots: ReadonlyMap<number, ProcessSnapshot>): void {
+    this.snapshots = snapshots;
+    this.processes.clear();
   }
 
   /**
@@ -566,9 +601,18 @@ export interface SymbolizeResult {
   readonly report: SymbolizeReport;
 }
 
-export async function symbolizeWithReport(raw: RawProfile, options: Partial<SymbolizeOptions> = {}): Promise<SymbolizeResult> {
-  const builder = new ProfileBuilder();
-  const symbolizer = new Symbolizer(builder, raw.processes, options, raw.metadata.startTime);
+/**
+ * A symbolizer to `warm` while recording, then to hand to `symbolizeWithReport` with the same
+ * options: `profile record` spends the recording's idle time on what naming would do after it.
+ */
+export function symbolizerForRecording(options: Partial<SymbolizeOptions> = {}): Symbolizer {
+  return new Symbolizer(new ProfileBuilder(), new Map(), options, new Date().toISOString());
+}
+
+export async function symbolizeWithReport(raw: RawProfile, options: Partial<SymbolizeOptions> = {}, warmed?: Symbolizer): Promise<SymbolizeResult> {
+  const symbolizer = warmed ?? new Symbolizer(new ProfileBuilder(), raw.processes, options, raw.metadata.startTime);
+  if (warmed) warmed.adopt(raw.processes);
+  const builder = symbolizer.builder;
   try {
     await symbolizer.prepare(raw.samples);
     // One ThreadInfo object per thread: the builder recognises it without building a key per sample.
