@@ -6,7 +6,7 @@ import { writeProfile } from '../output/index.js';
 import { openInBrowser } from '../render/open.js';
 import { DEFAULTS, droppedByReason, record, type Progress, type RecordResult } from '../record/index.js';
 import { missingPrivileges } from '../record/privileges.js';
-import { captureProcess, closeCapturedFiles } from '../host/index.js';
+import { captureProcess, closeCapturedFiles, cpuTimes } from '../host/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
 import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
@@ -100,10 +100,11 @@ export default class RecordCommand extends BaseCommand {
       const remaining = p.remainingSeconds === undefined ? '' : `, ${p.remainingSeconds.toFixed(0)} s left`;
       process.stderr.write(`\r\x1b[Krecording: ${p.elapsedSeconds.toFixed(0)} s${remaining}, ${p.samples} samples, ${p.processes} processes`);
     };
-    // Naming starts while sampling: binaries, DWARF and frame tables are loaded between harvests.
+    // Naming starts while sampling, on idle CPU only: binaries, DWARF and frame tables are loaded
+    // between harvests (src/symbolize/warmup.ts).
     const symbolizeOptions = { demangle: flags.demangle, containerFrame: flags.container };
     const symbolizer = symbolizerForRecording(symbolizeOptions);
-    const warmup = new Warmup(symbolizer);
+    const warmup = new Warmup(symbolizer, cpuTimes);
     try {
       const result = await record(
         {

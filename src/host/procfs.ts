@@ -143,3 +143,17 @@ export function processStartTicks(stat: string | undefined): number | undefined 
   const ticks = Number(fields[22 - 3]);
   return Number.isSafeInteger(ticks) ? ticks : undefined;
 }
+
+/**
+ * Jiffies all CPUs spent idle (idle + iowait) and in all, from the first line of /proc/stat;
+ * undefined when it cannot be read.
+ */
+export function cpuTimes(): { readonly idle: number; readonly total: number } | undefined {
+  const line = read('/proc/stat')?.split('\n', 1)[0];
+  if (!line?.startsWith('cpu ')) return undefined;
+  const fields = line.slice(4).trim().split(/\s+/).map(Number);
+  if (fields.length < 5 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  // user nice system idle iowait irq softirq steal guest guest_nice: guest time is in user already.
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { idle: fields[3]! + fields[4]!, total };
+}

@@ -13,6 +13,7 @@ import { launchCommand, type LaunchedCommand } from './command.js';
 import { SampleAccumulator } from './accumulator.js';
 import { ProcessGenerations, startTicksOf } from './generations.js';
 import { unpack } from './packed-stack.js';
+import { collectGarbage } from './gc.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
 
 export interface RecordOptions {
@@ -189,6 +190,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     }
     // Harvests run asynchronously (src/record/session.ts), one at a time; a failed one ends the recording.
     let harvesting: Promise<void> | undefined;
+    let lastCollection = Date.now();
     let harvestFailure: unknown;
     let stop: (reason: StopReason) => void = () => undefined;
     const startHarvest = (fold: boolean): void => {
@@ -200,10 +202,17 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         .then((counts) => {
           harvest(counts, number);
           if (hooks.onStacks) reportStacks(counts, hooks.onStacks);
-          if (!fold) return;
-          for (const pid of accumulated.fold(exited, processes).folded) {
+          const folded = fold ? accumulated.fold(exited, processes).folded : [];
+          for (const pid of folded) {
             generations.folded(pid);
             session.forget(pid);
+          }
+          // What a fold released, and the churn of harvests, is garbage V8 is in no hurry to
+          // collect: without this a fork-heavy hour's RSS kept growing (src/record/gc.ts).
+          const now = Date.now();
+          if (now - lastCollection >= (folded.length > 0 ? 10_000 : 60_000)) {
+            lastCollection = now;
+            collectGarbage();
           }
         })
         .catch((error: unknown) => {

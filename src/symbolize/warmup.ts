@@ -1,42 +1,90 @@
 /**
- * Feeds a symbolizer's `warm` from a running recording, a few milliseconds at a time, so the
- * recorder's event loop stays free for signals, harvests and progress between slices. What is
- * still queued when the recording ends is dropped: the pass after it names everything anyway.
+ * Feeds a symbolizer's `warm` from a running recording, in slices of a few milliseconds, and
+ * only while the machine has idle CPU: the work is what naming would do after the recording
+ * anyway, moved into time nobody else wanted, so it neither competes with the profiled workload
+ * (a busy machine simply names everything after the recording, as without warming) nor keeps
+ * the recorder's event loop from signals, harvests and captures for long. What is still queued
+ * when the recording ends is dropped: the pass after it names everything anyway.
  */
+import { availableParallelism } from 'node:os';
 import type { ProcessSnapshot } from '../profile/raw.js';
 import type { Symbolizer } from './index.js';
 
 const SLICE_MS = 5;
+/** How often the machine's idle time is looked at, and how long a busy machine is left alone. */
+const IDLE_CHECK_MS = 250;
+/** Idle CPU (in CPUs) the last check must have seen for warming to go on. */
+const IDLE_CPUS_NEEDED = 0.5;
+
+/** Jiffies all CPUs spent idle and in all since boot (src/host cpuTimes). */
+export type CpuTimes = () => { readonly idle: number; readonly total: number } | undefined;
 
 export class Warmup {
   private queue: { readonly snapshot: ProcessSnapshot; readonly stack: readonly bigint[] }[] = [];
   private next = 0;
   private scheduled = false;
   private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
+  private lastTimes: { readonly idle: number; readonly total: number } | undefined;
+  private idle = true;
   /** Stacks warmed so far. */
   warmed = 0;
 
-  constructor(private readonly symbolizer: Symbolizer) {}
+  constructor(
+    private readonly symbolizer: Symbolizer,
+    /** Without it, the machine is taken to be idle. */
+    private readonly cpuTimes?: CpuTimes,
+    private readonly cpus = availableParallelism(),
+  ) {
+    this.lastTimes = cpuTimes?.();
+    this.lastCheck = performance.now();
+  }
 
   add(snapshot: ProcessSnapshot, stack: readonly bigint[]): void {
     if (this.stopped || stack.length === 0) return;
     this.queue.push({ snapshot, stack });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.slice);
-    }
+    this.schedule(0);
   }
 
   stop(): void {
     this.stopped = true;
     this.queue = [];
     this.next = 0;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    if (delayMs === 0) setImmediate(this.slice);
+    // Unreferenced: a recording that ends does not wait for warming.
+    else this.timer = setTimeout(this.slice, delayMs).unref();
+  }
+
+  /** Whether at least IDLE_CPUS_NEEDED CPUs were idle since the previous look (at most every IDLE_CHECK_MS). */
+  private machineIdle(): boolean {
+    if (!this.cpuTimes) return true;
+    const now = performance.now();
+    if (now - this.lastCheck < IDLE_CHECK_MS) return this.idle;
+    const times = this.cpuTimes();
+    const last = this.lastTimes;
+    this.lastCheck = now;
+    this.lastTimes = times;
+    if (!times || !last || times.total <= last.total) return this.idle;
+    this.idle = ((times.idle - last.idle) / (times.total - last.total)) * this.cpus >= IDLE_CPUS_NEEDED;
+    return this.idle;
   }
 
   private readonly slice = (): void => {
     this.scheduled = false;
+    if (this.stopped) return;
+    if (!this.machineIdle()) {
+      this.schedule(IDLE_CHECK_MS);
+      return;
+    }
     const end = performance.now() + SLICE_MS;
-    while (!this.stopped && this.next < this.queue.length && performance.now() < end) {
+    while (this.next < this.queue.length && performance.now() < end) {
       const { snapshot, stack } = this.queue[this.next++]!;
       this.symbolizer.warm(snapshot, stack);
       this.warmed++;
@@ -44,9 +92,6 @@ export class Warmup {
     if (this.next >= this.queue.length) {
       this.queue = [];
       this.next = 0;
-    } else if (!this.stopped) {
-      this.scheduled = true;
-      setImmediate(this.slice);
-    }
+    } else this.schedule(0);
   };
 }

@@ -1,0 +1,52 @@
+// Warming while recording (src/symbolize/warmup.ts): slices run only while the machine has idle
+// CPU, a busy machine is looked at again later, and stop() drops what is queued. Fake CPU times,
+// a counting symbolizer. About 1 s.
+import t from 'tap';
+import type { Symbolizer } from '../../src/symbolize/index.js';
+import type { ProcessSnapshot } from '../../src/profile/raw.js';
+import { Warmup } from '../../src/symbolize/warmup.js';
+
+const snapshot: ProcessSnapshot = { pid: 1, comm: 'x', mappings: [] };
+const counting = (): { symbolizer: Symbolizer; calls: () => number } => {
+  let calls = 0;
+  return { symbolizer: { warm: () => void calls++ } as unknown as Symbolizer, calls: () => calls };
+};
+const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('an idle machine: every queued stack is warmed', async (t) => {
+  const { symbolizer, calls } = counting();
+  let jiffies = 0;
+  // 2 CPUs, both idle: every jiffy idle.
+  const warmup = new Warmup(symbolizer, () => ((jiffies += 100), { idle: jiffies, total: jiffies }), 2);
+  for (let i = 0; i < 50; i++) warmup.add(snapshot, [1n]);
+  await wait(400);
+  t.equal(calls(), 50);
+  t.equal(warmup.warmed, 50);
+});
+
+t.test('a busy machine: nothing is warmed until CPU is idle again', async (t) => {
+  const { symbolizer, calls } = counting();
+  let idle = 0;
+  let total = 0;
+  let busy = true;
+  const warmup = new Warmup(symbolizer, () => ((total += 100), (idle += busy ? 1 : 100), { idle, total }), 2);
+  await wait(300); // the first look compares with the reading taken at construction
+  warmup.add(snapshot, [1n]);
+  await wait(600);
+  t.equal(calls(), 0, 'both CPUs busy (1 % idle): left alone');
+  busy = false;
+  await wait(700);
+  t.equal(calls(), 1, 'warmed once CPU was idle');
+  warmup.stop();
+});
+
+t.test('stop() drops the queue; empty stacks are not queued', async (t) => {
+  const { symbolizer, calls } = counting();
+  const warmup = new Warmup(symbolizer);
+  warmup.add(snapshot, []);
+  for (let i = 0; i < 10; i++) warmup.add(snapshot, [1n]);
+  warmup.stop();
+  warmup.add(snapshot, [1n]);
+  await wait(50);
+  t.equal(calls(), 0);
+});
