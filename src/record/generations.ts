@@ -25,11 +25,10 @@ interface Retired {
 export class ProcessGenerations {
   /** The snapshot of the process held under each pid (the map the accumulator folds from). */
   readonly snapshots = new Map<number, ProcessSnapshot>();
-  /** Start time of the process held under each pid. */
+  /** Start time of the process held under each pid (at most pid_max entries, however many processes come and go). */
   private readonly starts = new Map<number, number>();
-  /** Every process met, as `pid start`. */
-  private readonly met = new Set<string>();
   private readonly retired = new Map<string, Retired>();
+  private processesSeen = 0;
   private harvestsStarted = 0;
   captured = 0;
   /** Processes whose pid a later process took during the recording. */
@@ -43,7 +42,7 @@ export class ProcessGenerations {
 
   /** Distinct processes (pid and start time) sampled so far. */
   get seen(): number {
-    return this.met.size;
+    return this.processesSeen;
   }
 
   /**
@@ -51,9 +50,7 @@ export class ProcessGenerations {
    * true when it should be captured, which `capture` then does (soon, not necessarily now).
    */
   announced(pid: number, start: number): boolean {
-    if (!this.place(pid, start)) return false;
-    this.met.add(`${pid} ${start}`);
-    return true;
+    return this.place(pid, start);
   }
 
   /** Snapshots `pid` if it is still the process that started at `start`. */
@@ -76,12 +73,8 @@ export class ProcessGenerations {
         this.accumulator.addRetired(entry, this.retired.get(`${entry.tgid} ${entry.start}`)?.snapshot);
         return;
       }
+      // A process not met yet: its announcement was lost (a full ring buffer) or is not read yet.
       this.place(entry.tgid, entry.start);
-    }
-    const key = `${entry.tgid} ${entry.start}`;
-    // Its announcement was lost (a full ring buffer) or is not read yet.
-    if (!this.met.has(key)) {
-      this.met.add(key);
       this.capture(entry.tgid, entry.comm, entry.start);
     }
     this.accumulator.add(entry);
@@ -114,6 +107,7 @@ export class ProcessGenerations {
       this.reusedPids++;
     }
     this.starts.set(pid, start);
+    this.processesSeen++;
     return true;
   }
 }

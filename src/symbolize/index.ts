@@ -79,6 +79,8 @@ function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
 }
 
 const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
+/** What /proc/PID/maps appends to the path of a file deleted since it was mapped. */
+const DELETED = ' (deleted)';
 
 /** `[libfoo.so+0x1a2b]`, `[vdso+0x9f0]`: what is known of a frame without a name. */
 const offsetName = (module: string, offset: bigint | number): string => `[${module.replace(/^\[|\]$/g, '')}+${hex(offset)}]`;
@@ -476,8 +478,9 @@ export class Symbolizer {
       return this.unnamed(offsetName(module, address - mapping.start), module, undefined);
     }
     const binary = this.binaryOf(view, mapping);
-    const path = mapping.path.replace(/ \(deleted\)$/, '');
-    const fileOffset = Number(address - mapping.start + mapping.offset);
+    const path = mapping.path.endsWith(DELETED) ? mapping.path.slice(0, -DELETED.length) : mapping.path;
+    // User addresses are below 2^47: exact as numbers, and no BigInt is made per address.
+    const fileOffset = Number(address) - Number(mapping.start) + Number(mapping.offset);
     if (binary === undefined) return this.unnamed(offsetName(basename(path), fileOffset), basename(path), path);
     return this.resolveIn(binary, path, fileOffset, isReturnAddress);
   }
@@ -628,7 +631,7 @@ export async function symbolizeWithReport(raw: RawProfile, options: Partial<Symb
         if (known) known.push(thread);
         else threads.set(sample.tid, (known = [thread]));
       }
-      builder.addStack(roots.length > 0 ? [...roots, ...frames] : frames, sample.count, thread);
+      builder.addStack(roots.length > 0 ? [...roots, ...frames] : frames, sample.count, thread, true);
     }
   } finally {
     symbolizer.close();
