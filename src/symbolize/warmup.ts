@@ -84,10 +84,17 @@ export class Warmup {
       return;
     }
     const end = performance.now() + SLICE_MS;
-    while (this.next < this.queue.length && performance.now() < end) {
-      const { snapshot, stack } = this.queue[this.next++]!;
-      this.symbolizer.warm(snapshot, stack);
-      this.warmed++;
+    try {
+      while (this.next < this.queue.length && performance.now() < end) {
+        const { snapshot, stack } = this.queue[this.next++]!;
+        this.symbolizer.warm(snapshot, stack);
+        this.warmed++;
+      }
+    } catch {
+      // Nothing thrown here may end a recording: the pass after it meets the same input and
+      // reports it as it always does. Warming is only ever a head start.
+      this.stop();
+      return;
     }
     if (this.next >= this.queue.length) {
       this.queue = [];

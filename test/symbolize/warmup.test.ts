@@ -50,3 +50,15 @@ t.test('stop() drops the queue; empty stacks are not queued', async (t) => {
   await wait(50);
   t.equal(calls(), 0);
 });
+
+t.test('a symbolizer that throws ends warming, not the recording', async (t) => {
+  let calls = 0;
+  const throwing = { warm: () => { calls++; throw new Error('damaged DWARF'); } } as unknown as Symbolizer;
+  const warmup = new Warmup(throwing);
+  for (let i = 0; i < 5; i++) warmup.add(snapshot, [1n]);
+  await wait(50);
+  t.equal(calls, 1, 'stopped at the first failure');
+  warmup.add(snapshot, [1n]);
+  await wait(20);
+  t.equal(calls, 1, 'and stays stopped');
+});
