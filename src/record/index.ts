@@ -314,13 +314,15 @@ async function endCommand(launched: LaunchedCommand): Promise<number> {
  * When to harvest: before the active set's stack maps can be an eighth full (a new counts key
  * brings at most two new stacks; a dropped sample may leave one) or its counts hash half full,
  * and at least every `staleMs` while new keys arrive, so that naming can start on them while the
- * recording runs (src/symbolize/warmup.ts); a quiet machine costs a small harvest every 2 s.
+ * recording runs (src/symbolize/warmup.ts); a quiet machine costs a small harvest after 1 s, then every 5 s.
  * Checks come sooner while stacks arrive fast, and at most once a second while they do not.
  */
 export class HarvestSchedule {
   readonly soonestMs = 100;
   private readonly latestMs = 1000;
-  private readonly staleMs = 2000;
+  private readonly staleMs = 5000;
+  private readonly firstStaleMs = 1000;
+  private harvests = 0;
   private readonly stackBudget: number;
   private readonly keyBudget: number;
   private lastUsage = 0;
@@ -341,12 +343,14 @@ export class HarvestSchedule {
     const fill = usage - this.lastUsage;
     if (now > this.lastAt) this.rate = fill / (now - this.lastAt);
     const newKeys = counters.INFO_NEW_KEYS - this.lastKeys;
-    const stale = newKeys > 0 && now - this.lastAt >= this.staleMs;
+    // The first one soon: most new stacks show up at the start, and warming can begin on them.
+    const stale = newKeys > 0 && now - this.lastAt >= (this.harvests === 0 ? this.firstStaleMs : this.staleMs);
     if (fill >= this.stackBudget || newKeys >= this.keyBudget || counters.INFO_EVENTS_LOST > this.lastLost || stale) {
       this.lastUsage = usage;
       this.lastLost = counters.INFO_EVENTS_LOST;
       this.lastKeys = counters.INFO_NEW_KEYS;
       this.lastAt = now;
+      this.harvests++;
       return 0;
     }
     const left = this.stackBudget - fill;
