@@ -208,7 +208,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
             session.forget(pid);
           }
           // What a fold released, and the churn of harvests, is garbage V8 is in no hurry to
-          // collect: without this a fork-heavy hour's RSS kept growing (src/record/gc.ts).
+          // collect: without this a fork-heavy 600 s run went from 131 to 296 MB RSS, with it
+          // 126 to 200 MB while its live heap stayed under 25 MB (src/record/gc.ts).
           const now = Date.now();
           if (now - lastCollection >= (folded.length > 0 ? 10_000 : 60_000)) {
             lastCollection = now;

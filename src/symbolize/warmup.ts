@@ -11,8 +11,12 @@ import type { ProcessSnapshot } from '../profile/raw.js';
 import type { Symbolizer } from './index.js';
 
 const SLICE_MS = 5;
-/** How often the machine's idle time is looked at, and how long a busy machine is left alone. */
+/** How long a busy machine is left alone before its idle time is looked at again. */
 const IDLE_CHECK_MS = 250;
+/** A verdict younger than this is reused (a /proc/stat read is ~40 µs; slices come every few ms). */
+const VERDICT_MS = 50;
+/** Idle time measured over a longer window than this says nothing about now: measure afresh. */
+const STALE_WINDOW_MS = 500;
 /** Idle CPU (in CPUs) the last check must have seen for warming to go on. */
 const IDLE_CPUS_NEEDED = 0.5;
 
@@ -27,7 +31,7 @@ export class Warmup {
   private timer: NodeJS.Timeout | undefined;
   private lastCheck = 0;
   private lastTimes: { readonly idle: number; readonly total: number } | undefined;
-  private idle = true;
+  private idle = false;
   /** Stacks warmed so far. */
   warmed = 0;
 
@@ -62,17 +66,22 @@ export class Warmup {
     else this.timer = setTimeout(this.slice, delayMs).unref();
   }
 
-  /** Whether at least IDLE_CPUS_NEEDED CPUs were idle since the previous look (at most every IDLE_CHECK_MS). */
+  /**
+   * Whether at least IDLE_CPUS_NEEDED CPUs were idle over the last moment. A window that reaches
+   * back past STALE_WINDOW_MS (the first look, or after a pause) could be idle time from before
+   * a workload started: it counts as busy, and the next look, soon, measures a fresh window.
+   */
   private machineIdle(): boolean {
     if (!this.cpuTimes) return true;
     const now = performance.now();
-    if (now - this.lastCheck < IDLE_CHECK_MS) return this.idle;
+    if (now - this.lastCheck < VERDICT_MS) return this.idle;
     const times = this.cpuTimes();
     const last = this.lastTimes;
+    const stale = now - this.lastCheck > STALE_WINDOW_MS;
     this.lastCheck = now;
     this.lastTimes = times;
-    if (!times || !last || times.total <= last.total) return this.idle;
-    this.idle = ((times.idle - last.idle) / (times.total - last.total)) * this.cpus >= IDLE_CPUS_NEEDED;
+    if (!times || !last || times.total <= last.total) this.idle = false;
+    else this.idle = !stale && ((times.idle - last.idle) / (times.total - last.total)) * this.cpus >= IDLE_CPUS_NEEDED;
     return this.idle;
   }
 
@@ -80,7 +89,8 @@ export class Warmup {
     this.scheduled = false;
     if (this.stopped) return;
     if (!this.machineIdle()) {
-      this.schedule(IDLE_CHECK_MS);
+      // Back soon enough that the next look's window is fresh.
+      this.schedule(Math.min(IDLE_CHECK_MS, STALE_WINDOW_MS / 2));
       return;
     }
     const end = performance.now() + SLICE_MS;

@@ -62,3 +62,22 @@ t.test('a symbolizer that throws ends warming, not the recording', async (t) => 
   await wait(20);
   t.equal(calls, 1, 'and stays stopped');
 });
+
+t.test('idle time from before a workload started does not count', async (t) => {
+  const { symbolizer, calls } = counting();
+  let call = 0;
+  let idle = 0;
+  let total = 0;
+  // The first look spans a second in which the machine was idle; every look after it sees both CPUs busy.
+  const warmup = new Warmup(symbolizer, () => {
+    const before = call++ <= 1;
+    total += before ? 200 : 20;
+    idle += before ? 200 : 0;
+    return { idle, total };
+  }, 2);
+  await wait(700);
+  warmup.add(snapshot, [1n]);
+  await wait(800);
+  t.equal(calls(), 0, 'the stale idle window was not taken for an idle machine');
+  warmup.stop();
+});
