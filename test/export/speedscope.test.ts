@@ -83,7 +83,8 @@ t.test('the speedscope viewer loads the file and shows the frames', async (t) =>
   t.match(text, /1\/2/, 'two profiles, one per process');
   // The flame chart is WebGL; the Sandwich view (key 3) lists every function as text with its weights.
   await page.keyboard.press('3');
-  await page.waitForFunction(() => document.body.innerText.includes('Symbol Name'), { timeout: 10_000 });
+  // The table's header comes first and its rows a frame or more later.
+  await page.waitForFunction(() => document.body.innerText.includes('Symbol Name') && document.body.innerText.includes('compute_hot'), { timeout: 10_000 });
   const sandwich = (await page.evaluate(() => document.body.innerText)).replace(/\s+/g, ' ');
   t.match(sandwich, /60 \(75%\) 60 \(75%\) compute_hot/, 'compute_hot: 60 of the process\'s 80 samples, all self');
   t.match(sandwich, /20 \(25%\) 20 \(25%\) vfs_read/);

@@ -166,7 +166,8 @@ function run(): void {
     const table = new FrameTable(withDwarf);
     t.ok(table.load(readFileSync(file), id), 'a valid cache file written under the build-id');
     t.ok(table.frameCount > 0, 'holding frames');
-    t.notOk(new FrameTable(withDwarf).load(readFileSync(file), `${id.slice(0, -1)}0`), 'refused for another build-id');
+    const otherId = `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`;
+    t.notOk(new FrameTable(withDwarf).load(readFileSync(file), otherId), 'refused for another build-id');
     t.notOk(new FrameTable(!withDwarf).load(readFileSync(file), id), 'refused when DWARF availability differs');
     const second = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
     t.same(render(second.profile), render(first.profile), 'same frames from the cache');
