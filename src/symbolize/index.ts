@@ -81,6 +81,10 @@ function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
 const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
 /** What /proc/PID/maps appends to the path of a file deleted since it was mapped. */
 const DELETED = ' (deleted)';
+/** The file a mapping maps, without the ` (deleted)` mark. */
+const mappedPath = (mapping: Mapping): string => (mapping.path.endsWith(DELETED) ? mapping.path.slice(0, -DELETED.length) : mapping.path);
+/** A user address as an offset in its mapping's file: user addresses are below 2^47, exact as numbers (no BigInt made per address). */
+const fileOffset = (mapping: Mapping, address: bigint): number => Number(address) - Number(mapping.start) + Number(mapping.offset);
 
 /** `[libfoo.so+0x1a2b]`, `[vdso+0x9f0]`: what is known of a frame without a name. */
 const offsetName = (module: string, offset: bigint | number): string => `[${module.replace(/^\[|\]$/g, '')}+${hex(offset)}]`;
@@ -176,10 +180,9 @@ export class Symbolizer {
       if (binary === undefined) this.warmBinaries.set(file, (binary = this.binaries.get(snapshot.pid, snapshot, mapping.path) ?? null));
       // debuginfod may still bring this binary DWARF (prepare): its frames are looked up after that.
       if (!binary || (!binary.hasDwarf && this.debuginfod.enabled)) continue;
-      const vaddr = binary.elf.vaddrOfOffset(Number(address - mapping.start + mapping.offset));
+      const vaddr = binary.elf.vaddrOfOffset(fileOffset(mapping, address));
       if (vaddr === undefined) continue;
-      const table = this.namesOf(binary, mapping.path.replace(/ \(deleted\)$/, '')).table;
-      this.record(binary, table, i > 0 ? vaddr - 1 : vaddr);
+      this.record(binary, this.namesOf(binary, mappedPath(mapping)).table, i > 0 ? vaddr - 1 : vaddr);
     }
   }
 
@@ -478,11 +481,10 @@ export class Symbolizer {
       return this.unnamed(offsetName(module, address - mapping.start), module, undefined);
     }
     const binary = this.binaryOf(view, mapping);
-    const path = mapping.path.endsWith(DELETED) ? mapping.path.slice(0, -DELETED.length) : mapping.path;
-    // User addresses are below 2^47: exact as numbers, and no BigInt is made per address.
-    const fileOffset = Number(address) - Number(mapping.start) + Number(mapping.offset);
-    if (binary === undefined) return this.unnamed(offsetName(basename(path), fileOffset), basename(path), path);
-    return this.resolveIn(binary, path, fileOffset, isReturnAddress);
+    const path = mappedPath(mapping);
+    const offset = fileOffset(mapping, address);
+    if (binary === undefined) return this.unnamed(offsetName(basename(path), offset), basename(path), path);
+    return this.resolveIn(binary, path, offset, isReturnAddress);
   }
 
   /** An address in a binary, given as its file offset. */
