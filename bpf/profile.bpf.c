@@ -142,6 +142,8 @@ static __always_inline void count(__u32 index)
 		*value += 1;
 }
 
+#include "unwind.bpf.h"
+
 /* Which DROP_* a failed bpf_get_stackid() means; 0 when the sample keeps going without it. */
 static __always_inline __u32 stack_drop(long err, __u32 collision)
 {
@@ -199,10 +201,12 @@ static __always_inline long stack_id(struct bpf_perf_event_data *ctx, void *stac
 
 /* One sample into one set's maps; inlined once per set so every map argument is a constant. */
 static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 pid, void *stacks,
-				  void *fallback, void *counts)
+				  void *fallback, void *user_stacks, void *counts)
 {
 	struct sample_key key = {};
+	struct process_unwind *proc;
 	__u64 one = 1, *value;
+	__u32 drop;
 	long err;
 
 	key.tgid = tgid;
@@ -223,7 +227,14 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, _
 	}
 
 	key.user_stack_id = -1;
-	if (cfg.user_stacks) {
+	proc = cfg.user_stacks && cfg.unwind_tables ? bpf_map_lookup_elem(&process_unwind, &tgid) : 0;
+	if (proc && proc->start_time == key.start_time) {
+		drop = walk_user_stack(ctx, proc, user_stacks, &key.user_stack_hash);
+		if (drop) {
+			count(drop);
+			return 0;
+		}
+	} else if (cfg.user_stacks) {
 		/*
 		 * Frame-pointer walk of the user stack from the registers saved at kernel entry.
 		 * -EFAULT: no user context (a kernel thread).
@@ -276,8 +287,8 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	}
 	/* Read once: the whole sample goes to one set even if user space flips it meanwhile. */
 	if (*(volatile __u32 *)&control.active_set)
-		return sample(ctx, tgid, pid, &stacks_1, &fallback_stacks_1, &counts_1);
-	return sample(ctx, tgid, pid, &stacks_0, &fallback_stacks_0, &counts_0);
+		return sample(ctx, tgid, pid, &stacks_1, &fallback_stacks_1, &user_stacks_1, &counts_1);
+	return sample(ctx, tgid, pid, &stacks_0, &fallback_stacks_0, &user_stacks_0, &counts_0);
 }
 
 

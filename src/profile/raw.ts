@@ -15,7 +15,10 @@ export interface RawSample {
   readonly comm: string;
   /** Kernel return addresses, leaf first (as bpf_get_stackid stores them); empty when not captured. */
   readonly kernelStack: readonly bigint[];
-  /** User return addresses, leaf first; empty when not captured. */
+  /**
+   * User return addresses, leaf first; empty when not captured. A stack walked with unwind tables
+   * ends (root-most) with an `unwindMarker` saying how the walk went.
+   */
   readonly userStack: readonly bigint[];
   readonly count: number;
 }
@@ -75,4 +78,26 @@ export function findMapping(sorted: readonly Mapping[], address: bigint): Mappin
     else return m;
   }
   return undefined;
+}
+
+/**
+ * How a user stack was walked, kept as one extra address at its root end: the walk's stop reason
+ * and method (bpf/profile.h: enum unwind_stop, WALK_*). No user address is this high (it is in the
+ * kernel's half, in its last page), so it cannot be mistaken for a frame.
+ */
+const UNWIND_MARKER_BASE = 0xffff_ffff_ffff_f000n;
+
+export interface UnwindOutcome {
+  /** 0 complete, 1 depth limit, 2 no table and no frame pointer, 3 read fault, 4 a row it cannot follow. */
+  readonly stop: number;
+  /** Bits: 1 a frame by unwind tables, 2 a frame-pointer step. */
+  readonly method: number;
+}
+
+export const unwindMarker = (stop: number, method: number): bigint => UNWIND_MARKER_BASE | BigInt(((stop & 0xf) << 4) | (method & 0xf));
+
+export function readUnwindMarker(address: bigint): UnwindOutcome | undefined {
+  if (address < UNWIND_MARKER_BASE) return undefined;
+  const bits = Number(address & 0xffn);
+  return { stop: bits >> 4, method: bits & 0xf };
 }

@@ -11,14 +11,35 @@ export const FALLBACK_STACK_ID = 0x40000000;
 
 /** `struct sample_key`: the key of the `counts` hash. */
 export const SAMPLE_KEY = {
-  size: 40,
+  size: 48,
   tgid: 0,
   pid: 4,
   kernel_stack_id: 8,
   user_stack_id: 12,
   comm: 16,
   start_time: 32,
+  user_stack_hash: 40,
 } as const;
+
+/** `struct unwind_row`: one row of `unwind_rows` (src/unwind, docs/unwinding.md). */
+export const UNWIND_ROW = { size: 12, pc: 0, cfa_offset: 4, rbp_offset: 8, cfa_rule: 10, rbp_rule: 11 } as const;
+
+/** `struct unwind_mapping`: one executable mapping with tables, in `process_unwind`. */
+export const UNWIND_MAPPING = { size: 32, start: 0, end: 8, bias: 16, first_row: 24, row_count: 28 } as const;
+
+/** `struct process_unwind`: the value of `process_unwind`, by tgid. */
+export const PROCESS_UNWIND = { size: 16 + 64 * 32, start_time: 0, count: 8, mappings: 16 } as const;
+export const UNWIND_MAX_MAPPINGS = 64;
+
+/** `struct user_stack`: the value of `user_stacks_N`. */
+export const USER_STACK = { size: 16 + 127 * 8, check: 0, depth: 8, stop: 12, method: 13, pcs: 16 } as const;
+
+/** `enum cfa_rule`, `enum rbp_rule`, `enum unwind_stop` and the WALK_* bits, by name. */
+export const CFA_RULES = ['CFA_NONE', 'CFA_RSP', 'CFA_RBP', 'CFA_PLT', 'CFA_END', 'CFA_SIGNAL', 'CFA_INVALID'] as const;
+export const RBP_RULES = ['RBP_SAME', 'RBP_OFFSET', 'RBP_INVALID'] as const;
+export const UNWIND_STOPS = ['STOP_COMPLETE', 'STOP_DEPTH', 'STOP_NO_TABLE', 'STOP_READ_FAULT', 'STOP_BAD_ROW'] as const;
+export const WALK_TABLES = 1;
+export const WALK_FRAME_POINTER = 2;
 
 /** `struct seen_event`: what the ring buffer carries. */
 export const SEEN_EVENT = { size: 32, tgid: 0, pid: 4, comm: 8, start_time: 24 } as const;
@@ -32,6 +53,7 @@ export const CONFIG = {
   include_idle: 6,
   user_stacks: 7,
   kernel_stacks: 8,
+  unwind_tables: 9,
 } as const;
 
 /** `struct control`: the only variable in `.bss`, written by user space while the program runs. */
@@ -52,6 +74,11 @@ export const COUNTERS = [
   'INFO_NO_USER_STACK',
   'INFO_EVENTS_LOST',
   'INFO_NEW_KEYS',
+  'INFO_UNWIND_TABLES',
+  'INFO_UNWIND_DEPTH',
+  'INFO_UNWIND_NO_TABLE',
+  'INFO_UNWIND_READ_FAULT',
+  'INFO_UNWIND_BAD_ROW',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 
@@ -70,8 +97,8 @@ export const DROP_REASONS: Readonly<Partial<Record<CounterName, string>>> = {
 export const PROGRAMS = { sample: 'do_sample', fork: 'on_fork', exec: 'on_exec' } as const;
 /** The two sample sets (see `control`): set N is `stacks_N`, `fallback_stacks_N`, `counts_N`. */
 export const SAMPLE_SETS = [
-  { stacks: 'stacks_0', fallbackStacks: 'fallback_stacks_0', counts: 'counts_0' },
-  { stacks: 'stacks_1', fallbackStacks: 'fallback_stacks_1', counts: 'counts_1' },
+  { stacks: 'stacks_0', fallbackStacks: 'fallback_stacks_0', userStacks: 'user_stacks_0', counts: 'counts_0' },
+  { stacks: 'stacks_1', fallbackStacks: 'fallback_stacks_1', userStacks: 'user_stacks_1', counts: 'counts_1' },
 ] as const;
 export const MAPS = {
   counters: 'counters',
@@ -82,4 +109,6 @@ export const MAPS = {
   bss: '.bss',
   grace: 'grace',
   graceInner: 'grace_inner',
+  unwindRows: 'unwind_rows',
+  processUnwind: 'process_unwind',
 } as const;

@@ -13,7 +13,7 @@
  * exactly the pid/tid of exited processes, counted in `foldedProcesses`; names stay the same.
  * A process whose frames are not all in files (JIT code, anonymous memory) is never folded.
  */
-import { byStart, findMapping, type Mapping, type ProcessSnapshot, type RawSample } from '../profile/raw.js';
+import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawSample } from '../profile/raw.js';
 import type { HarvestedCount } from './session.js';
 import { pack, unpack, type PackedStack } from './packed-stack.js';
 
@@ -252,11 +252,16 @@ export class SampleAccumulator {
       const addresses = unpack(entry.userStack);
       // Never captured: every user frame is `[unknown]` in `[process not captured]` either way.
       if (!snapshot) {
-        result.push({ entry, userStack: addresses.map(() => 0n) });
+        result.push({ entry, userStack: addresses.map((a) => (readUnwindMarker(a) ? a : 0n)) });
         continue;
       }
       const userStack: bigint[] = [];
       for (const address of addresses) {
+        // How the stack was walked is no address: it stays as it is.
+        if (readUnwindMarker(address)) {
+          userStack.push(address);
+          continue;
+        }
         const mapping = findMapping(sorted, address);
         if (mapping === undefined && !jit) {
           userStack.push(UNMAPPED);

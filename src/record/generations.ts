@@ -38,6 +38,8 @@ export class ProcessGenerations {
     private readonly accumulator: SampleAccumulator,
     private readonly captureProcess: Capture | undefined,
     private readonly startedAt: number,
+    /** A process was captured (`start` as in the BPF key) / its pid no longer names it. */
+    private readonly watcher?: { captured(snapshot: ProcessSnapshot, start: number): void; gone(pid: number): void },
   ) {}
 
   /** Distinct processes (pid and start time) sampled so far. */
@@ -61,8 +63,10 @@ export class ProcessGenerations {
     // Gone, and its pid already taken by another process: that one's map would name wrong code.
     if (snapshot.startTicks !== undefined && snapshot.startTicks !== startTicksOf(start)) return;
     // After an exec the newest image replaces the old one: most of its samples are the new image's.
-    this.snapshots.set(pid, { ...snapshot, capturedAtMs: snapshot.capturedAtMs ?? Date.now() - this.startedAt });
+    const held = { ...snapshot, capturedAtMs: snapshot.capturedAtMs ?? Date.now() - this.startedAt };
+    this.snapshots.set(pid, held);
     this.captured++;
+    this.watcher?.captured(held, start);
   }
 
   /** One harvested entry into the accumulator, under the process it belongs to. */
@@ -92,6 +96,7 @@ export class ProcessGenerations {
   /** `pid`'s process was folded by the accumulator (it exited): a later process may take the pid. */
   folded(pid: number): void {
     this.starts.delete(pid);
+    this.watcher?.gone(pid);
   }
 
   /** Makes the process that started at `start` the one held under `pid`; false when it is an earlier one's. */
@@ -103,6 +108,7 @@ export class ProcessGenerations {
       const snapshot = this.snapshots.get(pid);
       this.accumulator.retire(pid, snapshot);
       this.snapshots.delete(pid);
+      this.watcher?.gone(pid);
       this.retired.set(`${pid} ${held}`, { snapshot, harvest: this.harvestsStarted });
       this.reusedPids++;
     }

@@ -15,6 +15,7 @@ import { ProcessGenerations, startTicksOf } from './generations.js';
 import { unpack } from './packed-stack.js';
 import { collectGarbage } from './gc.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
+import { UnwindLoader, type LoaderStats, type OpenMapped, type TableFor } from '../unwind/loader.js';
 
 export interface RecordOptions {
   /** Seconds; undefined = until aborted or the command exits. */
@@ -52,7 +53,18 @@ export interface RecordOptions {
   readonly commandStdout: 'inherit' | 'stderr';
   readonly title?: string;
   readonly commandLine?: string;
+  /**
+   * How user stacks are walked: `auto` (default) and `tables` walk each process with its binaries'
+   * unwind tables (.eh_frame) where they have them and frame pointers elsewhere; `fp` uses frame
+   * pointers only, as BCC and bpftrace do. `tables` differs from `auto` only in refusing to start
+   * when the kernel cannot run the walker, where `auto` falls back to `fp` and says so.
+   */
+  readonly unwind: UnwindMode;
+  /** Rows of unwind tables the kernel holds for all binaries together (12 bytes each). Default 2,097,152 (24 MB). */
+  readonly unwindRows: number;
 }
+
+export type UnwindMode = 'auto' | 'tables' | 'fp';
 
 export const DEFAULTS: RecordOptions = Object.freeze({
   frequency: 99,
@@ -63,6 +75,8 @@ export const DEFAULTS: RecordOptions = Object.freeze({
   stackStorageSize: 8192,
   countsSize: 65536,
   commandStdout: 'inherit',
+  unwind: 'auto',
+  unwindRows: 2_097_152,
 });
 
 export interface Progress {
@@ -84,6 +98,8 @@ export interface RecordHooks {
   readonly onStacks?: (snapshot: ProcessSnapshot, userStack: readonly bigint[]) => void;
   /** Snapshots a live process (src/host), named `comm` when sampled; undefined when it is gone or unreadable. */
   readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
+  /** Where unwind tables come from (src/unwind); without it every stack is walked with frame pointers. */
+  readonly unwindTables?: { readonly open: OpenMapped; readonly tableFor: TableFor };
 }
 
 export type StopReason = 'duration' | 'aborted' | 'command-exit';
@@ -94,6 +110,8 @@ export interface RecordResult {
   readonly stoppedBy: StopReason;
   /** Exit code of the launched command (128 + signal when it was killed). */
   readonly commandExitCode?: number;
+  /** How user stacks were walked: `fp` when unwind tables were not used at all. */
+  readonly unwind: { readonly mode: 'tables' | 'fp'; readonly fallbackReason?: string; readonly loader?: LoaderStats };
 }
 
 function validate(options: RecordOptions): void {
@@ -119,7 +137,11 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   validate(options);
   const started = Date.now();
   const accumulated = new SampleAccumulator(options.foldBudget);
-  const generations = new ProcessGenerations(accumulated, hooks.captureProcess, started);
+  let loader: UnwindLoader | undefined;
+  const generations = new ProcessGenerations(accumulated, hooks.captureProcess, started, {
+    captured: (snapshot, start) => loader?.loadProcess(snapshot, start),
+    gone: (pid) => loader?.forgetProcess(pid),
+  });
   const processes = generations.snapshots;
   // Announcements are captured one per turn of the event loop: at the start of a system-wide run
   // hundreds arrive at once, and capturing them in one go kept signals (a second Ctrl-C) and
@@ -144,8 +166,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     for (let next = announced.shift(); next !== undefined; next = announced.shift()) generations.capture(next.pid, next.comm, next.start);
   };
 
-  const session = RecordingSession.open(
-    {
+  const useTables = options.unwind !== 'fp' && !options.kernelOnly && hooks.unwindTables !== undefined;
+  const sessionOptions = {
       frequency: options.frequency,
       cpus: options.cpus,
       pids: options.pids,
@@ -157,9 +179,21 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       kernelStacks: !options.userOnly,
       stackStorageSize: options.stackStorageSize,
       countsSize: options.countsSize,
-    },
-    (event) => announce(event.tgid, event.comm, event.start),
-  );
+      unwindTables: useTables,
+      unwindRows: options.unwindRows,
+  };
+  const onSeen = (event: { tgid: number; comm: string; start: number }): void => announce(event.tgid, event.comm, event.start);
+  let session: RecordingSession;
+  let fallbackReason: string | undefined;
+  try {
+    session = RecordingSession.open(sessionOptions, onSeen);
+  } catch (error) {
+    // A kernel without what the walker needs (bpf_loop, bpf_task_pt_regs: 5.17+) still records with frame pointers.
+    if (!useTables || options.unwind === 'tables') throw error;
+    fallbackReason = (error as Error).message;
+    session = RecordingSession.open({ ...sessionOptions, unwindTables: false }, onSeen);
+  }
+  if (useTables && fallbackReason === undefined) loader = new UnwindLoader(session, hooks.unwindTables!.open, hooks.unwindTables!.tableFor);
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
   // Processes whose announcement was lost (a full ring buffer) or not read yet show up here.
   let harvestCount = 0;
@@ -289,15 +323,41 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         reusedPids: generations.reusedPids,
         harvests: harvestCount,
         foldedProcesses: accumulated.foldedProcesses,
+        unwind: unwindSummary(counters, loader?.stats(), fallbackReason),
         ...(options.command ? { command: options.command.join(' '), commandExitCode } : {}),
       },
     };
-    return { raw: { samples, processes, metadata }, counters, stoppedBy, commandExitCode };
+    const unwind = { mode: loader ? ('tables' as const) : ('fp' as const), fallbackReason, loader: loader?.stats() };
+    return { raw: { samples, processes, metadata }, counters, stoppedBy, commandExitCode, unwind };
   } finally {
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
     session.close();
   }
+}
+
+/** What the profile's metadata says of the walk: counts by outcome and the kernel tables' use. */
+function unwindSummary(counters: Readonly<Record<CounterName, number>>, loader: LoaderStats | undefined, fallbackReason: string | undefined): Record<string, unknown> {
+  return {
+    mode: loader ? 'tables' : 'fp',
+    ...(fallbackReason ? { fallbackReason } : {}),
+    samplesWalkedByTables: counters.INFO_UNWIND_TABLES,
+    stoppedAtDepthLimit: counters.INFO_UNWIND_DEPTH,
+    stoppedWithoutUnwindInfo: counters.INFO_UNWIND_NO_TABLE,
+    stoppedAtReadFault: counters.INFO_UNWIND_READ_FAULT,
+    stoppedAtUnsupportedRule: counters.INFO_UNWIND_BAD_ROW,
+    ...(loader
+      ? {
+          binariesWithTables: loader.binaries,
+          tableRows: loader.rows,
+          tableRowCapacity: loader.rowCapacity,
+          tableKernelBytes: loader.rowCapacity * 12,
+          processesWithTables: loader.processes,
+          binariesWithoutTables: Object.fromEntries(loader.unplaced),
+          tableMs: Math.round(loader.tableMs),
+        }
+      : {}),
+  };
 }
 
 /** The command's exit code; a command still running when the recording ends gets SIGTERM, then SIGKILL. */

@@ -33,6 +33,8 @@ export interface LibBpf {
   lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
   /** bpf_map_lookup_and_delete_batch: reads and removes up to `count` entries. */
   lookupAndDeleteBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
+  /** bpf_map_update_batch: `count` entries of `keys` and `values` (in/out: how many were written). */
+  updateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: Uint32Array): number;
   deleteElem(fd: number, key: Uint8Array): number;
   /** The key after `key` (the first one when `key` is null); a negative errno (-ENOENT) at the end. */
   getNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number;
@@ -94,6 +96,7 @@ export function loadLibBpf(): LibBpf {
   const lookupAndDeleteBatch = lib.func(
     'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
   );
+  const updateBatch = lib.func('int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, void *opts)');
   const updateElem = lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)');
   const openMem = lib.func('void *bpf_object__open_mem(const void *buf, size_t sz, void *opts)');
 
@@ -132,6 +135,9 @@ export function loadLibBpf(): LibBpf {
     },
     lookupAndDeleteBatch(fd, inBatch, outBatch, keys, values, count) {
       return lookupAndDeleteBatch(fd, inBatch, outBatch, keys, values, count, null) as number;
+    },
+    updateBatch(fd, keys, values, count) {
+      return updateBatch(fd, keys, values, count, null) as number;
     },
     deleteElem: lib.func('int bpf_map_delete_elem(int fd, const void *key)') as never,
     getNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)') as never,

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
-import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, TASK_COMM_LEN, type CounterName } from './abi.js';
+import { unwindMarker } from '../profile/raw.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROCESS_UNWIND, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
 import { NO_STACK, packBytes, type PackedStack } from './packed-stack.js';
 import { onlineCpus, openCpuClock } from './perf.js';
@@ -36,6 +37,10 @@ export interface SessionOptions {
   readonly stackStorageSize: number;
   /** Entries of each set's counts hash. */
   readonly countsSize: number;
+  /** Walk user stacks with the unwind tables loaded by `setProcessUnwind` (frame pointers elsewhere). */
+  readonly unwindTables?: boolean;
+  /** Rows the `unwind_rows` array holds, for every binary's table together (12 bytes each). */
+  readonly unwindRows?: number;
   /** The compiled BPF object; default bpf/profile.bpf.o of this package. */
   readonly objectPath?: string;
 }
@@ -58,7 +63,18 @@ export interface HarvestedCount {
 interface SampleSetFds {
   readonly stacks: number;
   readonly fallbackStacks: number;
+  readonly userStacks: number;
   readonly counts: number;
+}
+
+/** One executable mapping of a process whose binary has rows in `unwind_rows` (struct unwind_mapping). */
+export interface UnwindMappingEntry {
+  readonly start: bigint;
+  readonly end: bigint;
+  /** Address minus bias = the binary's virtual address. */
+  readonly bias: bigint;
+  readonly firstRow: number;
+  readonly rowCount: number;
 }
 
 export interface SeenEvent {
@@ -94,7 +110,18 @@ export class RecordingSession {
   private sampling: Pointer[] = [];
   private tracing: Pointer[] = [];
   private perfFds: number[] = [];
-  private readonly fds: Record<'counters' | 'targets' | 'seen' | 'control' | 'grace' | 'graceInner', number> = { counters: -1, targets: -1, seen: -1, control: -1, grace: -1, graceInner: -1 };
+  private readonly fds: Record<'counters' | 'targets' | 'seen' | 'control' | 'grace' | 'graceInner' | 'unwindRows' | 'processUnwind', number> = {
+    counters: -1,
+    targets: -1,
+    seen: -1,
+    control: -1,
+    grace: -1,
+    graceInner: -1,
+    unwindRows: -1,
+    processUnwind: -1,
+  };
+  /** Rows `unwind_rows` holds. */
+  unwindRowCapacity = 0;
   private sets: SampleSetFds[] = [];
   private active = 0;
   private closed = false;
@@ -134,8 +161,11 @@ export class RecordingSession {
     for (const set of SAMPLE_SETS) {
       lib.mapSetMaxEntries(map(set.stacks), options.stackStorageSize);
       lib.mapSetMaxEntries(map(set.fallbackStacks), Math.max(1, Math.floor(options.stackStorageSize / 4)));
+      lib.mapSetMaxEntries(map(set.userStacks), options.stackStorageSize);
       lib.mapSetMaxEntries(map(set.counts), options.countsSize);
     }
+    this.unwindRowCapacity = options.unwindTables ? Math.max(1, options.unwindRows ?? 1) : 1;
+    lib.mapSetMaxEntries(map(MAPS.unwindRows), this.unwindRowCapacity);
 
     const rodata = lib.mapInitialValue(map(MAPS.rodata));
     if (!rodata || rodata.length < CONFIG.size) this.fail('reading .rodata of the BPF object', 22);
@@ -147,6 +177,7 @@ export class RecordingSession {
     config.setUint8(CONFIG.include_idle, options.includeIdle ? 1 : 0);
     config.setUint8(CONFIG.user_stacks, options.userStacks ? 1 : 0);
     config.setUint8(CONFIG.kernel_stacks, options.kernelStacks ? 1 : 0);
+    config.setUint8(CONFIG.unwind_tables, options.unwindTables ? 1 : 0);
     // Following forks needs CO-RE (kernel BTF); leave it out otherwise so the rest loads anywhere.
     const fork = prog(PROGRAMS.fork);
     if (!options.followForks) lib.programSetAutoload(fork, false);
@@ -157,6 +188,7 @@ export class RecordingSession {
     this.sets = SAMPLE_SETS.map((set) => ({
       stacks: lib.mapFd(map(set.stacks)),
       fallbackStacks: lib.mapFd(map(set.fallbackStacks)),
+      userStacks: lib.mapFd(map(set.userStacks)),
       counts: lib.mapFd(map(set.counts)),
     }));
     this.fds.seen = lib.mapFd(map(MAPS.seen));
@@ -165,6 +197,8 @@ export class RecordingSession {
     this.fds.graceInner = lib.mapFd(map(MAPS.graceInner));
     this.fds.counters = lib.mapFd(map(MAPS.counters));
     this.fds.targets = lib.mapFd(map(MAPS.targets));
+    this.fds.unwindRows = lib.mapFd(map(MAPS.unwindRows));
+    this.fds.processUnwind = lib.mapFd(map(MAPS.processUnwind));
     for (const pid of options.pids ?? []) this.addTarget(pid);
 
     const events = lib.mapFd(map(MAPS.events));
@@ -214,6 +248,49 @@ export class RecordingSession {
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, tgid, true);
     this.lib.deleteElem(this.fds.seen, key);
+  }
+
+  /** Writes `count` rows (UNWIND_ROW.size bytes each) into `unwind_rows` from index `first`. */
+  writeUnwindRows(first: number, rows: Uint8Array, count: number): void {
+    if (first + count > this.unwindRowCapacity) throw new ProfileError(`unwind rows ${first}+${count} beyond the ${this.unwindRowCapacity} allocated`);
+    const PER_CALL = 65536;
+    for (let done = 0; done < count; done += PER_CALL) {
+      const n = Math.min(PER_CALL, count - done);
+      const keys = new Uint32Array(n);
+      for (let i = 0; i < n; i++) keys[i] = first + done + i;
+      const written = new Uint32Array([n]);
+      const values = rows.subarray(done * UNWIND_ROW.size, (done + n) * UNWIND_ROW.size);
+      const rc = this.lib.updateBatch(this.fds.unwindRows, new Uint8Array(keys.buffer), values, written);
+      if (rc !== 0) this.fail('writing unwind rows', rc);
+    }
+  }
+
+  /** Tells the walker which of `tgid`'s mappings have rows (at most UNWIND_MAX_MAPPINGS, sorted by start). */
+  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): void {
+    const value = new Uint8Array(PROCESS_UNWIND.size);
+    const view = new DataView(value.buffer);
+    const count = Math.min(mappings.length, UNWIND_MAX_MAPPINGS);
+    view.setBigUint64(PROCESS_UNWIND.start_time, BigInt(startTime), true);
+    view.setUint32(PROCESS_UNWIND.count, count, true);
+    for (let i = 0; i < count; i++) {
+      const m = mappings[i]!;
+      const at = PROCESS_UNWIND.mappings + i * UNWIND_MAPPING.size;
+      view.setBigUint64(at + UNWIND_MAPPING.start, m.start, true);
+      view.setBigUint64(at + UNWIND_MAPPING.end, m.end, true);
+      view.setBigUint64(at + UNWIND_MAPPING.bias, BigInt.asUintN(64, m.bias), true);
+      view.setUint32(at + UNWIND_MAPPING.first_row, m.firstRow, true);
+      view.setUint32(at + UNWIND_MAPPING.row_count, m.rowCount, true);
+    }
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, tgid, true);
+    if (this.lib.updateElem(this.fds.processUnwind, key, value, 0) !== 0) this.fail('storing unwind mappings', 0);
+  }
+
+  /** Forgets `tgid`'s unwind mappings (it exited, or its pid went to another process). */
+  deleteProcessUnwind(tgid: number): void {
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, tgid, true);
+    this.lib.deleteElem(this.fds.processUnwind, key);
   }
 
   /** Delivers pending process announcements to `onSeen`; never blocks. */
@@ -280,7 +357,7 @@ export class RecordingSession {
     const values = new Uint8Array(BATCH * 8);
     const keyView = new DataView(keys.buffer);
     const valueView = new DataView(values.buffer);
-    const counted: { tgid: number; pid: number; start: number; comm: string; kernelStackId: number; userStackId: number; count: number }[] = [];
+    const counted: { tgid: number; pid: number; start: number; comm: string; kernelStackId: number; userStackId: number; userHash: string | undefined; count: number }[] = [];
     // For hash maps the batch token is a bucket index (u32); 8 bytes leaves room either way.
     let inBatch: Uint8Array | null = null;
     const outBatch = new Uint8Array(8);
@@ -299,6 +376,7 @@ export class RecordingSession {
           comm: decodeComm(keys.subarray(at + SAMPLE_KEY.comm, at + SAMPLE_KEY.comm + TASK_COMM_LEN)),
           kernelStackId: keyView.getInt32(at + SAMPLE_KEY.kernel_stack_id, true),
           userStackId: keyView.getInt32(at + SAMPLE_KEY.user_stack_id, true),
+          userHash: keyView.getBigUint64(at + SAMPLE_KEY.user_stack_hash, true) === 0n ? undefined : keys.subarray(at + SAMPLE_KEY.user_stack_hash, at + SAMPLE_KEY.user_stack_hash + 8).toString(),
           count: Number(valueView.getBigUint64(i * 8, true)),
         });
       }
@@ -313,8 +391,10 @@ export class RecordingSession {
         if (stacks.size % YIELD_EVERY === 0) await yieldToEventLoop();
       }
     }
+    const walked = await this.drainUserStacks(set);
     for (const entry of counted) {
-      into.push({ tgid: entry.tgid, pid: entry.pid, start: entry.start, comm: entry.comm, kernelStack: stacks.get(entry.kernelStackId) ?? NO_STACK, userStack: stacks.get(entry.userStackId) ?? NO_STACK, count: entry.count });
+      const userStack = entry.userHash !== undefined ? (walked.get(entry.userHash) ?? NO_STACK) : (stacks.get(entry.userStackId) ?? NO_STACK);
+      into.push({ tgid: entry.tgid, pid: entry.pid, start: entry.start, comm: entry.comm, kernelStack: stacks.get(entry.kernelStackId) ?? NO_STACK, userStack, count: entry.count });
     }
     const id = new Uint8Array(4);
     const idView = new DataView(id.buffer);
@@ -327,6 +407,39 @@ export class RecordingSession {
     }
     // Stacks no counts entry refers to: stored for a sample that was then dropped.
     for (const fd of [set.stacks, set.fallbackStacks]) while (this.lib.getNextKey(fd, null, id) === 0) this.lib.deleteElem(fd, id);
+  }
+
+  /**
+   * Reads and deletes every stack the walker stored in a quiescent set's `user_stacks_N`, by key
+   * (its 8 bytes as the string `drain` makes of them), packed with the unwind marker at the root end.
+   */
+  private async drainUserStacks(set: SampleSetFds): Promise<Map<string, PackedStack>> {
+    const result = new Map<string, PackedStack>();
+    const batch = 256;
+    const keys = new Uint8Array(batch * 8);
+    const values = new Uint8Array(batch * USER_STACK.size);
+    const view = new DataView(values.buffer);
+    let inBatch: Uint8Array | null = null;
+    const outBatch = new Uint8Array(8);
+    const count = new Uint32Array(1);
+    for (;;) {
+      count[0] = batch;
+      const rc = this.lib.lookupAndDeleteBatch(set.userStacks, inBatch, outBatch, keys, values, count);
+      const errno = rc < 0 ? -rc : 0;
+      if (rc < 0 && errno !== ENOENT) this.fail('reading the user stacks map', rc);
+      for (let i = 0; i < count[0]!; i++) {
+        const at = i * USER_STACK.size;
+        const depth = Math.min(MAX_STACK_DEPTH, view.getUint32(at + USER_STACK.depth, true));
+        const marker = Buffer.alloc(8);
+        marker.writeBigUInt64LE(unwindMarker(values[at + USER_STACK.stop]!, values[at + USER_STACK.method]!));
+        const frames = Buffer.from(values.buffer, values.byteOffset + at + USER_STACK.pcs, depth * 8);
+        result.set(keys.subarray(i * 8, i * 8 + 8).toString(), Buffer.concat([frames, marker]).toString('latin1'));
+      }
+      if (errno === ENOENT) break;
+      inBatch = Uint8Array.from(outBatch);
+      await yieldToEventLoop();
+    }
+    return result;
   }
 
   private readonly stackValue = new Uint8Array(MAX_STACK_DEPTH * 8);

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN } from '../../src/record/abi.js';
+import { CFA_RULES, CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, PROCESS_UNWIND, RBP_RULES, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, UNWIND_STOPS, USER_STACK, WALK_FRAME_POINTER, WALK_TABLES } from '../../src/record/abi.js';
 import { ROOT } from '../helpers/cli.js';
 
 function compiler(): string | undefined {
@@ -39,6 +39,11 @@ ${fields('sample_key', SAMPLE_KEY)}
 ${fields('seen_event', SEEN_EVENT)}
 ${fields('config', CONFIG)}
 ${fields('control', CONTROL)}
+${fields('unwind_row', UNWIND_ROW)}
+${fields('unwind_mapping', UNWIND_MAPPING)}
+${fields('process_unwind', PROCESS_UNWIND)}
+${fields('user_stack', USER_STACK)}
+${[...CFA_RULES, ...RBP_RULES, ...UNWIND_STOPS, 'UNWIND_MAX_MAPPINGS', 'WALK_TABLES', 'WALK_FRAME_POINTER'].map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
 printf("TASK_COMM_LEN %d\\nMAX_STACK_DEPTH %d\\nFALLBACK_STACK_ID %d\\n", TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID);
 ${COUNTERS.map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
 printf("COUNTER_MAX %d\\n", COUNTER_MAX);
@@ -49,8 +54,10 @@ return 0; }
   const printed = Object.fromEntries(
     execFileSync(join(dir, 'abi'), { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]),
   );
-  const expected: Record<string, number> = { TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID, COUNTER_MAX: COUNTERS.length };
-  for (const [struct, layout] of [['sample_key', SAMPLE_KEY], ['seen_event', SEEN_EVENT], ['config', CONFIG], ['control', CONTROL]] as const) {
+  const expected: Record<string, number> = { TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID, COUNTER_MAX: COUNTERS.length, UNWIND_MAX_MAPPINGS, WALK_TABLES, WALK_FRAME_POINTER };
+  for (const names of [CFA_RULES, RBP_RULES, UNWIND_STOPS]) names.forEach((name, index) => (expected[name] = index));
+  const structs = [['sample_key', SAMPLE_KEY], ['seen_event', SEEN_EVENT], ['config', CONFIG], ['control', CONTROL], ['unwind_row', UNWIND_ROW], ['unwind_mapping', UNWIND_MAPPING], ['process_unwind', PROCESS_UNWIND], ['user_stack', USER_STACK]] as const;
+  for (const [struct, layout] of structs) {
     for (const [field, value] of Object.entries(layout)) expected[`${struct}.${field}`] = value;
   }
   COUNTERS.forEach((name, index) => (expected[name] = index));

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The user-stack walker for binaries without frame pointers, included by profile.bpf.c.
+ *
+ * User space compiles each binary's .eh_frame (or .debug_frame) into rows sorted by pc (src/unwind,
+ * docs/unwinding.md) and stores them in `unwind_rows`; for each process it stores the
+ * executable mappings that have rows in `process_unwind`. From the sampled thread's user
+ * registers the walker finds, frame by frame, the mapping holding the pc, the row for it (binary
+ * search), computes the canonical frame address (CFA), reads the return address at CFA - 8 and the
+ * caller's rbp where the row says it was saved. Where no row covers a pc (JIT code, [vdso], a
+ * binary without unwind information) it takes a frame-pointer step instead. The walk is the
+ * TypeScript reference walker's (src/unwind/walker.ts) step for step; the tests hold them equal.
+ */
+#ifndef UNWIND_BPF_H
+#define UNWIND_BPF_H
+
+/* Every loaded binary's rows, one binary after another; user space sizes the array before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct unwind_row);
+	__uint(max_entries, 1);
+} unwind_rows SEC(".maps");
+
+/* By tgid. Not preallocated: a 2 KB entry only for each process that has tables. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct process_unwind);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} process_unwind SEC(".maps");
+
+/* Stacks walked by tables, by a 64-bit hash of their frames; one map per sample set. */
+#define USER_STACKS_MAP(name)                                             \
+	struct {                                                          \
+		__uint(type, BPF_MAP_TYPE_HASH);                          \
+		__type(key, __u64);                                       \
+		__type(value, struct user_stack);                         \
+		__uint(max_entries, 8192);                                \
+	} name SEC(".maps")
+
+USER_STACKS_MAP(user_stacks_0);
+USER_STACKS_MAP(user_stacks_1);
+
+/* The stack being walked: 1 KB, too big for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct user_stack);
+	__uint(max_entries, 1);
+} walk_scratch SEC(".maps");
+
+struct walk {
+	__u64 pc;
+	__u64 sp;
+	__u64 rbp;
+	__u64 hash;
+	__u64 check;
+	struct process_unwind *proc;
+	struct user_stack *stack;
+	__u32 depth;
+	__u8 rbp_known;
+	/* The pc is where the thread was stopped (the leaf, or the frame a signal interrupted), not a
+	 * return address: a return address may be one past the end of its function (a call to a
+	 * noreturn function), so its row is looked up at pc - 1. */
+	__u8 exact_pc;
+	__u8 stop;
+	__u8 method;
+};
+
+/* x86-64 rt_sigframe, after the handler returned into the trampoline: rsp points at its ucontext,
+ * whose uc_mcontext (struct sigcontext) starts 40 bytes in: r8..r15, rdi, rsi, rbp, rbx, rdx,
+ * rax, rcx, rsp, rip. */
+#define SIGFRAME_RBP (40 + 10 * 8)
+#define SIGFRAME_RSP (40 + 15 * 8)
+#define SIGFRAME_RIP (40 + 16 * 8)
+
+/* Binary-search steps: 2^7 > UNWIND_MAX_MAPPINGS mappings, 2^24 rows per binary (user space refuses more). */
+#define MAPPING_SEARCH_STEPS 7
+#define ROW_SEARCH_STEPS 24
+
+static __always_inline struct unwind_mapping *find_mapping(struct process_unwind *proc, __u64 pc)
+{
+	__u32 lo = 0, hi = proc->count;
+
+	if (hi > UNWIND_MAX_MAPPINGS)
+		hi = UNWIND_MAX_MAPPINGS;
+	for (int i = 0; i < MAPPING_SEARCH_STEPS && lo < hi; i++) {
+		__u32 mid = ((lo + hi) / 2) & (UNWIND_MAX_MAPPINGS - 1);
+		struct unwind_mapping *m = &proc->mappings[mid];
+
+		if (pc < m->start)
+			hi = mid;
+		else if (pc >= m->end)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return 0;
+}
+
+struct row_search {
+	__u64 vaddr;
+	__u32 first;
+	__u32 lo;
+	__u32 hi;
+};
+
+/*
+ * One step of the binary search for the last row at or before `vaddr`. A bpf_loop callback: the
+ * verifier checks it once, where an unrolled 24-step search inside the frame loop made it walk
+ * more than its million instructions.
+ */
+static long row_search_step(__u32 index, void *ctx)
+{
+	struct row_search *s = ctx;
+	__u32 mid, at;
+	struct unwind_row *row;
+
+	if (s->lo >= s->hi)
+		return 1;
+	mid = s->lo + (s->hi - s->lo) / 2;
+	at = s->first + mid;
+	row = bpf_map_lookup_elem(&unwind_rows, &at);
+	if (!row) {
+		s->lo = 0;
+		return 1;
+	}
+	if (row->pc <= s->vaddr)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+/* The last row at or before `vaddr` among the mapping's binary's rows. */
+static __always_inline struct unwind_row *find_row(struct unwind_mapping *m, __u64 vaddr)
+{
+	struct row_search s = { .vaddr = vaddr, .first = m->first_row, .lo = 0, .hi = m->row_count };
+	__u32 index;
+
+	if (vaddr > 0xffffffffULL)
+		return 0;
+	bpf_loop(ROW_SEARCH_STEPS + 1, row_search_step, &s, 0);
+	if (s.lo == 0)
+		return 0;
+	index = s.first + s.lo - 1;
+	return bpf_map_lookup_elem(&unwind_rows, &index);
+}
+
+static __always_inline long walk_stop(struct walk *w, __u8 reason)
+{
+	w->stop = reason;
+	return 1;
+}
+
+/* Moves to the caller: its stack pointer (the CFA) and pc (the return address). */
+static __always_inline long walk_to(struct walk *w, __u64 cfa, __u64 ra)
+{
+	/* A return address of 0 ends the chain (glibc's thread start functions, or cleared frames). */
+	if (ra == 0)
+		return walk_stop(w, STOP_COMPLETE);
+	/* Stacks grow down: a caller's frame is always above. Anything else is not a stack. */
+	if (cfa <= w->sp)
+		return walk_stop(w, STOP_READ_FAULT);
+	w->sp = cfa;
+	w->pc = ra;
+	w->exact_pc = 0;
+	return 0;
+}
+
+/* No row covers the pc: the frame-pointer convention, [rbp] = caller's rbp, [rbp + 8] = return address. */
+static __always_inline long frame_pointer_step(struct walk *w)
+{
+	__u64 saved[2];
+
+	if (w->rbp_known && w->rbp == 0 && (w->method & WALK_FRAME_POINTER))
+		return walk_stop(w, STOP_COMPLETE); /* the end of a frame-pointer chain */
+	if (!w->rbp_known || w->rbp < w->sp || (w->rbp & 7))
+		return walk_stop(w, STOP_NO_TABLE);
+	if (bpf_probe_read_user(saved, sizeof(saved), (void *)w->rbp))
+		return walk_stop(w, STOP_READ_FAULT);
+	w->method |= WALK_FRAME_POINTER;
+	__u64 cfa = w->rbp + 16;
+
+	w->rbp = saved[0];
+	return walk_to(w, cfa, saved[1]);
+}
+
+/* The pc is in a signal trampoline: continue in the interrupted code, with its registers. */
+static __always_inline long signal_step(struct walk *w)
+{
+	__u64 rbp, sp, ip;
+
+	if (bpf_probe_read_user(&rbp, 8, (void *)(w->sp + SIGFRAME_RBP)) ||
+	    bpf_probe_read_user(&sp, 8, (void *)(w->sp + SIGFRAME_RSP)) ||
+	    bpf_probe_read_user(&ip, 8, (void *)(w->sp + SIGFRAME_RIP)))
+		return walk_stop(w, STOP_READ_FAULT);
+	w->method |= WALK_TABLES;
+	if (ip == 0)
+		return walk_stop(w, STOP_COMPLETE);
+	w->rbp = rbp;
+	w->rbp_known = 1;
+	w->sp = sp; /* the interrupted code's: may be anywhere (sigaltstack), so no direction check */
+	w->pc = ip;
+	w->exact_pc = 1;
+	return 0;
+}
+
+/* One frame: record the pc, then find the caller's registers. 1 ends the walk (bpf_loop). */
+static long unwind_step(__u32 index, void *ctx)
+{
+	struct walk *w = ctx;
+	struct user_stack *stack = w->stack;
+	__u32 depth = w->depth;
+	__u64 pc = w->pc, cfa, ra, lookup;
+
+	if (!stack || !w->proc)
+		return walk_stop(w, STOP_BAD_ROW);
+	if (depth >= MAX_STACK_DEPTH)
+		return walk_stop(w, STOP_DEPTH);
+	stack->pcs[depth] = pc;
+	w->depth = depth + 1;
+	w->hash = (w->hash ^ pc) * 0x9e3779b97f4a7c15ULL;
+	w->hash ^= w->hash >> 29;
+	w->check = (w->check + pc) * 0xbf58476d1ce4e5b9ULL;
+	w->check ^= w->check >> 31;
+
+	lookup = w->exact_pc ? pc : pc - 1;
+	struct unwind_mapping *m = find_mapping(w->proc, lookup);
+	struct unwind_row *row = m ? find_row(m, lookup - m->bias) : 0;
+
+	if (!row)
+		return frame_pointer_step(w);
+	switch (row->cfa_rule) {
+	case CFA_NONE:
+		return frame_pointer_step(w);
+	case CFA_END:
+		w->method |= WALK_TABLES;
+		return walk_stop(w, STOP_COMPLETE);
+	case CFA_SIGNAL:
+		return signal_step(w);
+	case CFA_RSP:
+		cfa = w->sp + row->cfa_offset;
+		break;
+	case CFA_RBP:
+		if (!w->rbp_known)
+			return walk_stop(w, STOP_BAD_ROW);
+		cfa = w->rbp + row->cfa_offset;
+		break;
+	case CFA_PLT:
+		cfa = w->sp + 8 + ((pc & 15) >= (__u64)row->cfa_offset ? 8 : 0);
+		break;
+	default:
+		return walk_stop(w, STOP_BAD_ROW);
+	}
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+		return walk_stop(w, STOP_READ_FAULT);
+	if (row->rbp_rule == RBP_OFFSET) {
+		if (bpf_probe_read_user(&w->rbp, sizeof(w->rbp), (void *)(cfa + row->rbp_offset)))
+			return walk_stop(w, STOP_READ_FAULT);
+		w->rbp_known = 1;
+	} else if (row->rbp_rule != RBP_SAME) {
+		w->rbp_known = 0;
+	}
+	w->method |= WALK_TABLES;
+	return walk_to(w, cfa, ra);
+}
+
+/* The counter that tells how a table walk ended (COLLECTED is counted by the caller). */
+static __always_inline __u32 stop_counter(__u8 stop)
+{
+	switch (stop) {
+	case STOP_DEPTH:
+		return INFO_UNWIND_DEPTH;
+	case STOP_NO_TABLE:
+		return INFO_UNWIND_NO_TABLE;
+	case STOP_READ_FAULT:
+		return INFO_UNWIND_READ_FAULT;
+	case STOP_BAD_ROW:
+		return INFO_UNWIND_BAD_ROW;
+	}
+	return 0;
+}
+
+/*
+ * Walks the current thread's user stack with `proc`'s tables into `stacks` (a set's
+ * user_stacks_N) and sets *hash to its key. 0, or the DROP_* counter of a sample that cannot be kept.
+ */
+static __always_inline __u32 walk_user_stack(struct bpf_perf_event_data *ctx, struct process_unwind *proc, void *stacks,
+					     __u64 *hash)
+{
+	__u32 zero = 0;
+	struct walk w = {};
+	struct user_stack *existing;
+	long err;
+
+	w.stack = bpf_map_lookup_elem(&walk_scratch, &zero);
+	if (!w.stack)
+		return DROP_USER_STACK_ERROR;
+	w.proc = proc;
+	if ((ctx->regs.cs & 3) == 3) {
+		/* Sampled in user mode: the interrupt saved the user registers. */
+		w.pc = ctx->regs.rip;
+		w.sp = ctx->regs.rsp;
+		w.rbp = ctx->regs.rbp;
+	} else {
+		/* In the kernel (a system call, a fault): the user registers saved at kernel entry. */
+		struct pt_regs user;
+		struct pt_regs *saved = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+		if (bpf_probe_read_kernel(&user, sizeof(user), saved))
+			return DROP_USER_STACK_ERROR;
+		w.pc = user.rip;
+		w.sp = user.rsp;
+		w.rbp = user.rbp;
+	}
+	w.rbp_known = 1;
+	w.exact_pc = 1;
+	w.hash = 0xcbf29ce484222325ULL;
+	w.check = 0x84222325cbf29ce4ULL;
+	bpf_loop(MAX_STACK_DEPTH + 1, unwind_step, &w, 0);
+
+	w.stack->depth = w.depth;
+	w.stack->stop = w.stop;
+	w.stack->method = w.method;
+	w.stack->pad = 0;
+	w.hash ^= ((__u64)w.stop << 8 | w.method) * 0xff51afd7ed558ccdULL;
+	w.check ^= w.depth;
+	if (w.hash == 0)
+		w.hash = 1;
+	w.stack->check = w.check;
+
+	existing = bpf_map_lookup_elem(stacks, &w.hash);
+	if (!existing) {
+		err = bpf_map_update_elem(stacks, &w.hash, w.stack, BPF_NOEXIST);
+		/* -EEXIST: another CPU stored a stack under this key meanwhile */
+		if (err == -EEXIST)
+			existing = bpf_map_lookup_elem(stacks, &w.hash);
+		else if (err)
+			return DROP_USER_STACK_FULL;
+	}
+	if (existing && existing->check != w.check)
+		return DROP_USER_STACK_COLLISION;
+	*hash = w.hash;
+	count(INFO_UNWIND_TABLES);
+	if (w.stop != STOP_COMPLETE)
+		count(stop_counter(w.stop));
+	return 0;
+}
+
+#endif /* UNWIND_BPF_H */
