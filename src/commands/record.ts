@@ -4,9 +4,10 @@ import { pushFlags, pushWithFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
 import { writeProfile } from '../output/index.js';
 import { openInBrowser } from '../render/open.js';
-import { DEFAULTS, droppedByReason, record, type Progress, type RecordResult } from '../record/index.js';
+import { DEFAULTS, droppedByReason, record, type Progress, type RecordOptions, type RecordResult } from '../record/index.js';
 import { missingPrivileges } from '../record/privileges.js';
-import { captureProcess, closeCapturedFiles, cpuTimes } from '../host/index.js';
+import { captureProcess, closeCapturedFiles, cpuTimes, HOST } from '../host/index.js';
+import { tableOfOpenBinary } from '../unwind/captured.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
 import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
@@ -65,6 +66,16 @@ export default class RecordCommand extends BaseCommand {
       summary: 'Distinct stacks each of the two kernel stack maps holds between harvests; stacks beyond it are counted as dropped.',
       default: DEFAULTS.stackStorageSize,
     }),
+    unwind: Flags.string({
+      summary: 'How user stacks are walked: auto (unwind tables from .eh_frame where a binary has them, frame pointers elsewhere), tables (as auto, but fail when the kernel cannot run the walker), fp (frame pointers only).',
+      options: ['auto', 'tables', 'fp'],
+      default: DEFAULTS.unwind,
+    }),
+    'unwind-table-rows': Flags.integer({
+      summary: 'Rows of unwind tables the kernel holds for all binaries together (12 bytes each, allocated at start); binaries beyond it use frame pointers.',
+      default: DEFAULTS.unwindRows,
+      min: 1,
+    }),
     demangle: Flags.boolean({ summary: 'Show C++ and Rust names demangled (--no-demangle keeps them as in the symbol table).', default: DEMANGLE_DEFAULTS.demangle, allowNo: true }),
     container: Flags.boolean({ summary: 'Add each process\'s container (docker, containerd, podman, …, from its cgroup) as a frame under the process name.', default: CONTAINER_DEFAULTS.containerFrame }),
     open: Flags.boolean({ summary: 'Open the written file (-o) in your browser; prints its path when there is no desktop.' }),
@@ -118,12 +129,20 @@ export default class RecordCommand extends BaseCommand {
           kernelOnly: flags['kernel-only'],
           includeIdle: flags['include-idle'],
           stackStorageSize: flags['stack-storage-size'],
+          unwind: flags.unwind as RecordOptions['unwind'],
+          unwindRows: flags['unwind-table-rows'],
           command,
           commandStdout: flags.output === undefined || flags.output === '-' ? 'stderr' : 'inherit',
           title: flags.title,
           commandLine: ['profile', ...process.argv.slice(2)].join(' '),
         },
-        { signal: controller.signal, onProgress: tty ? progress : undefined, captureProcess, onStacks: (snapshot, stack) => warmup.add(snapshot, stack) },
+        {
+          signal: controller.signal,
+          onProgress: tty ? progress : undefined,
+          captureProcess,
+          onStacks: (snapshot, stack) => warmup.add(snapshot, stack),
+          unwindTables: { open: HOST.openMapped, tableFor: tableOfOpenBinary },
+        },
       );
       warmup.stop();
       if (tty) process.stderr.write('\r\x1b[K');

@@ -15,7 +15,8 @@
 import { basename } from 'node:path';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, ThreadInfo } from '../profile/model.js';
-import { byStart, findMapping, type Mapping, type ProcessSnapshot, type RawProfile } from '../profile/raw.js';
+import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawProfile } from '../profile/raw.js';
+import { STOP_REASONS, StackQualityCounter } from './stack-quality.js';
 import { HOST } from '../host/index.js';
 import { Binaries, hasDebugLines, type Binary } from './binaries.js';
 import { DwarfFile } from './dwarf/index.js';
@@ -260,9 +261,16 @@ export class Symbolizer {
     const frames: FrameId[] = [];
     const gaps = this.gaps;
     gaps.begin(weight);
-    if (userStack.length > 0) {
+    let last = userStack.length - 1;
+    const marker = last >= 0 ? readUnwindMarker(userStack[last]!) : undefined;
+    if (marker) {
+      // A walk that stopped early is not rooted at the process's first function: say so at its root.
+      if (marker.stop !== 0) frames.push(this.truncationFrame(marker.stop));
+      last--;
+    }
+    if (last >= 0) {
       const view = this.view(pid);
-      for (let i = userStack.length - 1; i >= 0; i--) {
+      for (let i = last; i >= 0; i--) {
         const address = userStack[i]!;
         let resolved = view.resolved.get(address);
         if (resolved === undefined) {
@@ -286,6 +294,17 @@ export class Symbolizer {
       if (resolved.gap) gaps.count(resolved.gap, resolved.unnamed, resolved.noDebug, weight);
     }
     return frames;
+  }
+
+  private readonly truncationFrames = new Map<number, FrameId>();
+
+  private truncationFrame(stop: number): FrameId {
+    let id = this.truncationFrames.get(stop);
+    if (id === undefined) {
+      id = this.builder.internFrame({ name: `[stack truncated: ${STOP_REASONS[stop] ?? stop}]`, kind: 'user' });
+      this.truncationFrames.set(stop, id);
+    }
+    return id;
   }
 
   /** What could not be named; asks dpkg (asynchronously, answers kept in the cache directory) for the packages to install. */
@@ -618,12 +637,14 @@ export async function symbolizeWithReport(raw: RawProfile, options: Partial<Symb
   const symbolizer = warmed ?? new Symbolizer(new ProfileBuilder(), raw.processes, options, raw.metadata.startTime);
   if (warmed) warmed.adopt(raw.processes);
   const builder = symbolizer.builder;
+  const quality = new StackQualityCounter(raw.processes);
   try {
     await symbolizer.prepare(raw.samples);
     // One ThreadInfo object per thread: the builder recognises it without building a key per sample.
     const threads = new Map<number, ThreadInfo[]>();
     for (const sample of raw.samples) {
       const frames = symbolizer.stack(sample.pid, sample.userStack, sample.kernelStack, sample.count);
+      quality.add(sample.pid, sample.userStack, sample.count);
       const roots = symbolizer.rootFrames(sample.pid);
       let known = threads.get(sample.tid);
       let thread = known?.find((t) => t.pid === sample.pid && t.comm === sample.comm);
@@ -643,7 +664,7 @@ export async function symbolizeWithReport(raw: RawProfile, options: Partial<Symb
   const metadata = {
     ...raw.metadata,
     notes: [...(raw.metadata.notes ?? []), ...notes],
-    extra: { ...(raw.metadata.extra ?? {}), symbolization: report },
+    extra: { ...(raw.metadata.extra ?? {}), symbolization: report, stackQuality: quality.finish() },
   };
   return { profile: builder.build(metadata), report };
 }

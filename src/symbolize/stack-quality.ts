@@ -1,0 +1,130 @@
+/**
+ * How well user stacks were walked, per binary: of the samples whose leaf is in a binary, how many
+ * were walked by unwind tables, how many by frame pointers alone (bpf_get_stackid: the process's
+ * tables were not loaded yet, or `--unwind fp`), and how many stopped before the outermost frame,
+ * with where they stopped and what would fix it. Carried in the profile's metadata and printed by
+ * `record`.
+ */
+import { basename } from 'node:path';
+import { findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot } from '../profile/raw.js';
+
+export const STOP_REASONS = ['complete', 'depth-limit', 'no-unwind-info', 'read-fault', 'unsupported-rule'] as const;
+
+export interface BinaryStackQuality {
+  readonly module: string;
+  readonly samples: number;
+  /** Walked by unwind tables to the outermost frame (frame-pointer steps through JIT code included). */
+  readonly complete: number;
+  /** Walked by frame pointers only. */
+  readonly framePointers: number;
+  /** Stopped early, by reason (STOP_REASONS). */
+  readonly stopped: Readonly<Record<string, number>>;
+  /** Where stopped walks ended (the last frame's module), most first. */
+  readonly stoppedIn: readonly string[];
+}
+
+export interface StackQuality {
+  readonly binaries: readonly BinaryStackQuality[];
+  readonly samples: number;
+  readonly complete: number;
+  readonly framePointers: number;
+  readonly stopped: number;
+}
+
+interface Counts {
+  samples: number;
+  complete: number;
+  framePointers: number;
+  stopped: Record<string, number>;
+  stoppedIn: Map<string, number>;
+}
+
+const moduleOf = (mappings: readonly Mapping[] | undefined, address: bigint): string => {
+  const mapping = mappings && findMapping(mappings, address);
+  if (!mapping) return '[unknown]';
+  return mapping.path.startsWith('/') ? basename(mapping.path.replace(/ \(deleted\)$/, '')) : mapping.path || '[anon]';
+};
+
+export class StackQualityCounter {
+  private readonly byModule = new Map<string, Counts>();
+  private readonly sorted = new Map<number, readonly Mapping[]>();
+
+  constructor(private readonly processes: ReadonlyMap<number, ProcessSnapshot>) {}
+
+  private mappings(pid: number): readonly Mapping[] | undefined {
+    let sorted = this.sorted.get(pid);
+    if (sorted === undefined) {
+      const snapshot = this.processes.get(pid);
+      if (!snapshot) return undefined;
+      sorted = [...snapshot.mappings].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      this.sorted.set(pid, sorted);
+    }
+    return sorted;
+  }
+
+  add(pid: number, userStack: readonly bigint[], weight: number): void {
+    if (userStack.length === 0) return;
+    const marker = readUnwindMarker(userStack[userStack.length - 1]!);
+    const depth = marker ? userStack.length - 1 : userStack.length;
+    if (depth === 0) return;
+    const mappings = this.mappings(pid);
+    const module = moduleOf(mappings, userStack[0]!);
+    let counts = this.byModule.get(module);
+    if (!counts) this.byModule.set(module, (counts = { samples: 0, complete: 0, framePointers: 0, stopped: {}, stoppedIn: new Map() }));
+    counts.samples += weight;
+    if (!marker) counts.framePointers += weight;
+    else if (marker.stop === 0) counts.complete += weight;
+    else {
+      const reason = STOP_REASONS[marker.stop] ?? `stop-${marker.stop}`;
+      counts.stopped[reason] = (counts.stopped[reason] ?? 0) + weight;
+      const last = moduleOf(mappings, userStack[depth - 1]!);
+      counts.stoppedIn.set(last, (counts.stoppedIn.get(last) ?? 0) + weight);
+    }
+  }
+
+  finish(): StackQuality {
+    const binaries = [...this.byModule.entries()]
+      .map(([module, c]): BinaryStackQuality => ({
+        module,
+        samples: c.samples,
+        complete: c.complete,
+        framePointers: c.framePointers,
+        stopped: c.stopped,
+        stoppedIn: [...c.stoppedIn.entries()].sort((a, b) => b[1] - a[1]).map(([m]) => m),
+      }))
+      .sort((a, b) => b.samples - a.samples || (a.module < b.module ? -1 : 1));
+    const sum = (f: (b: BinaryStackQuality) => number): number => binaries.reduce((n, b) => n + f(b), 0);
+    return {
+      binaries,
+      samples: sum((b) => b.samples),
+      complete: sum((b) => b.complete),
+      framePointers: sum((b) => b.framePointers),
+      stopped: sum((b) => Object.values(b.stopped).reduce((n, v) => n + v, 0)),
+    };
+  }
+}
+
+const percent = (part: number, whole: number): string => `${whole === 0 ? 0 : Math.round((1000 * part) / whole) / 10} %`;
+
+/** What to do about the walks that stopped early in a binary. */
+function advice(reasons: Readonly<Record<string, number>>, stoppedIn: readonly string[]): string {
+  const where = stoppedIn[0] ?? 'the binary';
+  if (reasons['no-unwind-info']) return `${where} has no unwind information: install its -dbgsym package (its .debug_frame) or build it with -fno-omit-frame-pointer`;
+  if (reasons['depth-limit']) return 'deeper than 127 frames (the kernel limit)';
+  if (reasons['read-fault']) return 'stack memory not resident or not a stack (swapped out, or a corrupt frame)';
+  return `${where} uses unwind rules the walker does not follow (hand-written assembly)`;
+}
+
+/** Lines for the terminal: the binaries with the most samples, and every one where walks stopped early. */
+export function stackQualityLines(quality: StackQuality, top = 8): string[] {
+  if (quality.samples === 0) return [];
+  const lines = [`user stacks: ${percent(quality.complete, quality.samples)} walked by unwind tables to the outermost frame, ${percent(quality.framePointers, quality.samples)} by frame pointers only, ${percent(quality.stopped, quality.samples)} stopped early`];
+  const shown = quality.binaries.filter((b, i) => i < top || Object.keys(b.stopped).length > 0).slice(0, top * 2);
+  for (const b of shown) {
+    const stopped = Object.values(b.stopped).reduce((n, v) => n + v, 0);
+    let line = `${b.module}: ${b.samples} samples, ${percent(b.complete, b.samples)} tables, ${percent(b.framePointers, b.samples)} frame pointers, ${percent(stopped, b.samples)} stopped early`;
+    if (stopped > 0) line += ` (${Object.entries(b.stopped).map(([r, n]) => `${r} ${n}`).join(', ')}): ${advice(b.stopped, b.stoppedIn)}`;
+    lines.push(line);
+  }
+  return lines;
+}
