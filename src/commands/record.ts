@@ -12,6 +12,7 @@ import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
 import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
 import { Warmup } from '../symbolize/warmup.js';
+import { stackQualityLines, type StackQuality } from '../symbolize/stack-quality.js';
 
 function cpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -154,6 +155,10 @@ export default class RecordCommand extends BaseCommand {
         const shown = report.warnings.slice(0, 3).map((w) => `  ${printable(w)}\n`).join('');
         process.stderr.write(`profile: ${report.warnings.length} symbolization warnings:\n${shown}${report.warnings.length > 3 ? `  … ${report.warnings.length - 3} more in the metadata\n` : ''}`);
       }
+      const quality = profile.metadata.extra?.stackQuality as StackQuality | undefined;
+      const walk = quality && result.unwind.mode === 'tables' ? stackQualityLines(quality) : [];
+      if (result.unwind.fallbackReason) walk.unshift(`unwind tables not used, frame pointers only: ${result.unwind.fallbackReason}`);
+      if (walk.length > 0) process.stderr.write(`profile: ${walk.map((l) => printable(l)).join('\n  ')}\n`);
       closeCapturedFiles();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       if (flags.open && flags.output) await openInBrowser(flags.output);

@@ -17,6 +17,8 @@ import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, ThreadInfo } from '../profile/model.js';
 import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawProfile } from '../profile/raw.js';
 import { STOP_REASONS, StackQualityCounter } from './stack-quality.js';
+import { tableOfOpenBinary } from '../unwind/captured.js';
+import { CfaRule, decodeRow, findRow, type UnwindTable } from '../unwind/rows.js';
 import { HOST } from '../host/index.js';
 import { Binaries, hasDebugLines, type Binary } from './binaries.js';
 import { DwarfFile } from './dwarf/index.js';
@@ -512,14 +514,50 @@ export class Symbolizer {
     if (vaddr === undefined) return this.unnamed(offsetName(binary.module, fileOffset), binary.module, path);
     const names = this.namesOf(binary, path);
     const table = names.table;
-    const record = this.record(binary, table, isReturnAddress ? vaddr - 1 : vaddr);
+    let record = this.record(binary, table, isReturnAddress ? vaddr - 1 : vaddr);
+    // A signal trampoline's return address is its first instruction, and the byte before it
+    // (a nop that makes unwinders find its FDE at pc - 1) belongs to no symbol.
+    if (isReturnAddress && table.recordLength(record) === 0) record = this.record(binary, table, vaddr);
     const length = table.recordLength(record);
-    if (length === 0) return this.unnamed(offsetName(names.module, vaddr), names.module, names.gap.path);
+    if (length === 0) {
+      // Without a symbol, the function's start from the unwind tables: a stripped binary's samples group per function.
+      const start = this.functionStartOf(binary, isReturnAddress ? vaddr - 1 : vaddr);
+      return this.unnamed(offsetName(names.module, start ?? vaddr), names.module, names.gap.path);
+    }
     const count = this.options.inline ? length : 1;
     const ids: FrameId[] = new Array<FrameId>(count);
     for (let k = 0; k < count; k++) ids[k] = this.frameId(names, table.recordFrame(record, k), k === 0);
     const noDebug = table.file(table.recordFrame(record, 0)) === null;
     return { ids, gap: noDebug ? names.gap : undefined, unnamed: false, noDebug };
+  }
+
+  private readonly functionStarts = new Map<Binary, UnwindTable | null>();
+
+  /** The start of the FDE that holds `vaddr`, from the binary's unwind table; undefined when none does. */
+  private functionStartOf(binary: Binary, vaddr: number): number | undefined {
+    let starts = this.functionStarts.get(binary);
+    if (starts === undefined) {
+      try {
+        starts = tableOfOpenBinary(binary.elf.source, binary.elf, { host: this.options.host, cacheDirectory: this.options.cacheDirectory }) ?? null;
+      } catch (error) {
+        this.warn(`${binary.elf.source.path}: unwind information unreadable (${(error as Error).message}); unnamed addresses keep their own offsets`);
+        starts = null;
+      }
+      this.functionStarts.set(binary, starts);
+    }
+    if (!starts) return undefined;
+    // Only inside an FDE: past its end (a NONE row) the address is in no function the table knows.
+    const row = findRow(starts, vaddr);
+    if (row < 0 || decodeRow(starts, row).cfaRule === CfaRule.NONE) return undefined;
+    const functions = starts.functionStarts;
+    let lo = 0;
+    let hi = functions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (functions[mid]! <= vaddr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? undefined : functions[lo - 1];
   }
 
   private namesOf(binary: Binary, path: string | undefined): BinaryNames {

@@ -4,10 +4,8 @@
  * require the same frames; it is also the specification of what the BPF side does.
  */
 
-/** Row layout and rule numbers of bpf/profile.h (`struct unwind_row`, `enum cfa_rule`, `enum rbp_rule`). */
-export const ROW_SIZE = 12;
-export const CFA = { NONE: 0, RSP: 1, RBP: 2, PLT: 3, END: 4, SIGNAL: 5, INVALID: 6 } as const;
-export const RBP = { SAME: 0, OFFSET: 1, INVALID: 2 } as const;
+import { CfaRule as CFA, decodeRow, findRow, RbpRule as RBP, type UnwindTable } from './rows.js';
+
 /** `enum unwind_stop`. */
 export const STOP = { COMPLETE: 0, DEPTH: 1, NO_TABLE: 2, READ_FAULT: 3, BAD_ROW: 4 } as const;
 export const STOP_NAMES = ['complete', 'depth-limit', 'no-unwind-info', 'read-fault', 'unsupported-rule'] as const;
@@ -23,11 +21,8 @@ const SIGFRAME_RBP = 40n + 10n * 8n;
 const SIGFRAME_RSP = 40n + 15n * 8n;
 const SIGFRAME_RIP = 40n + 16n * 8n;
 
-/** One binary's rows (12 bytes each, sorted by pc). */
-export interface RowTable {
-  readonly rows: Uint8Array;
-  readonly rowCount: number;
-}
+/** One binary's rows (src/unwind/rows.ts). */
+export type RowTable = Pick<UnwindTable, 'rows' | 'rowCount'>;
 
 /** One mapping with a table, as the BPF side's `struct unwind_mapping`. */
 export interface WalkMapping {
@@ -52,31 +47,6 @@ export interface WalkResult {
 
 /** Reads 8 bytes of the stack; undefined where the memory is not readable. */
 export type ReadU64 = (address: bigint) => bigint | undefined;
-
-interface Row {
-  readonly cfaRule: number;
-  readonly cfaOffset: number;
-  readonly rbpRule: number;
-  readonly rbpOffset: number;
-}
-
-/** Index of the last row whose pc is at or before `vaddr`, or -1. */
-export function findRowIndex(table: RowTable, vaddr: number): number {
-  const view = new DataView(table.rows.buffer, table.rows.byteOffset, table.rows.byteLength);
-  let lo = 0;
-  let hi = table.rowCount;
-  while (lo < hi) {
-    const mid = lo + ((hi - lo) >>> 1);
-    if (view.getUint32(mid * ROW_SIZE, true) <= vaddr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
-
-function rowAt(table: RowTable, index: number): Row {
-  const view = new DataView(table.rows.buffer, table.rows.byteOffset + index * ROW_SIZE, ROW_SIZE);
-  return { cfaOffset: view.getInt32(4, true), rbpOffset: view.getInt16(8, true), cfaRule: view.getUint8(10), rbpRule: view.getUint8(11) };
-}
 
 function findMapping(mappings: readonly WalkMapping[], pc: bigint): WalkMapping | undefined {
   let lo = 0;
@@ -125,8 +95,8 @@ export function walkStack(registers: Registers, mappings: readonly WalkMapping[]
     const lookup = exactPc ? pc : (pc - 1n) & U64;
     const mapping = findMapping(mappings, lookup);
     const vaddr = mapping === undefined ? -1n : (lookup - mapping.bias) & U64;
-    const index = mapping === undefined || vaddr > 0xffff_ffffn ? -1 : findRowIndex(mapping.table, Number(vaddr));
-    const row = index < 0 ? undefined : rowAt(mapping!.table, index);
+    const index = mapping === undefined || vaddr > 0xffff_ffffn ? -1 : findRow(mapping.table, Number(vaddr));
+    const row = index < 0 ? undefined : decodeRow(mapping!.table, index);
     let stop: number | undefined;
     if (row === undefined || row.cfaRule === CFA.NONE) {
       stop = framePointerStep();
