@@ -307,10 +307,7 @@ export class PerfParser implements LineParser {
   private sawDso = false;
   private sawBare = false;
   private samples = 0;
-  private lastLineBlank = true;
   private lastHeaderLine = 0;
-  private headersWithEvent = 0;
-  private pendingHasEvent = false;
   // Byte path: the start of a line that the previous chunk cut off, and lines read so far.
   private carry: Buffer[] = [];
   private carryLength = 0;
@@ -356,8 +353,6 @@ export class PerfParser implements LineParser {
     this.pendingWeight = 0;
     this.pendingNode = 1;
     this.pendingNode = 0;
-    this.pendingHasEvent = true;
-    this.pendingHasEvent = false;
     this.sawPeriod = true;
     this.sawPeriod = false;
     this.sawDso = true;
@@ -366,20 +361,15 @@ export class PerfParser implements LineParser {
     this.sawBare = false;
     this.samples = 1;
     this.samples = 0;
-    this.lastLineBlank = false;
-    this.lastLineBlank = true;
     this.lastHeaderLine = 1;
     this.lastHeaderLine = 0;
-    this.headersWithEvent = 1;
-    this.headersWithEvent = 0;
   }
 
   line(text: string, lineNumber: number): void {
     if (text.length === 0) {
-      this.blank();
+      this.flush();
       return;
     }
-    this.lastLineBlank = false;
     const first = text.charCodeAt(0);
     if (first === Char.Hash) return;
     if (!isSpace(first)) {
@@ -445,15 +435,14 @@ export class PerfParser implements LineParser {
       }
       if (c === Char.LineFeed) {
         this.lineNumber++;
-        this.blank();
+        this.flush();
         pos++;
         continue;
       }
       const newline = bytes.indexOf(Char.LineFeed, pos);
       if (newline < 0) return pos;
       this.lineNumber++;
-      if (c === Char.Hash) this.lastLineBlank = false;
-      else if (!this.headerBytes(bytes, pos, newline)) this.slowLine(bytes, pos, newline);
+      if (c !== Char.Hash && !this.headerBytes(bytes, pos, newline)) this.slowLine(bytes, pos, newline);
       pos = newline + 1;
     }
     return pos;
@@ -477,7 +466,6 @@ export class PerfParser implements LineParser {
         const end = this.frameKeys[guess & 1]!.matchLine(guess >> 1, bytes, keyStart);
         if (end >= 0) {
           this.lineNumber++;
-          this.lastLineBlank = false;
           this.append(guess);
           return end + 1;
         }
@@ -486,7 +474,6 @@ export class PerfParser implements LineParser {
     const end = hashLine(bytes, keyStart);
     if (end === bytes.length) return -1;
     this.lineNumber++;
-    this.lastLineBlank = false;
     if (pcEnd > pcStart && end > keyStart && bytes[end - 1] === Char.CloseParen) {
       const java = this.pending ? this.pendingJava : 0;
       const id = this.frameKeys[java]!.find(bytes, keyStart, end, lineHash);
@@ -609,7 +596,6 @@ export class PerfParser implements LineParser {
         periodEnd = blank;
       }
     }
-    this.lastLineBlank = false;
     let period = 1;
     if (hasEvent) {
       if (this.eventFilter === '') {
@@ -630,10 +616,8 @@ export class PerfParser implements LineParser {
         }
         this.sawPeriod = true;
       }
-      this.headersWithEvent++;
     }
     this.lastHeaderLine = this.lineNumber;
-    this.pendingHasEvent = hasEvent;
     // The thread is known by the bytes from the comm to the tid.
     let hash = HASH_SEED;
     for (let b = start; b < tidEnd; b++) hash = hashByte(hash, bytes[b]!);
@@ -666,10 +650,8 @@ export class PerfParser implements LineParser {
         period = Number(event.period);
         this.sawPeriod = true;
       }
-      this.headersWithEvent++;
     }
     this.lastHeaderLine = lineNumber;
-    this.pendingHasEvent = event !== undefined;
     this.startSample(this.thread(header.comm, header.pid, header.tid), this.options.weight === 'period' ? period : 1);
   }
 
@@ -779,11 +761,6 @@ export class PerfParser implements LineParser {
     });
   }
 
-  private blank(): void {
-    this.flush();
-    this.lastLineBlank = true;
-  }
-
   private flush(): void {
     if (!this.pending) return;
     this.pending = false;
@@ -800,12 +777,11 @@ export class PerfParser implements LineParser {
       this.carryLength = 0;
       this.scan(last);
     }
-    // A header with no event at the very end, where every other header had one, is a cut-off file.
-    if (this.pending && !this.lastLineBlank && !this.pendingHasEvent && this.headersWithEvent > 0 && this.sampleNode() === 0) {
-      throw new InputError('perf script sample is cut off at the end of the input (truncated file?)', this.file, this.lastHeaderLine);
-    }
-    // The reference drops a last sample that has no blank line after it; nothing is dropped here.
-    this.flush();
+    // perf script ends every sample with a blank line: one missing at the end of the input means
+    // the sample may be cut off mid-stack. stackcollapse-perf.pl never counts such a sample;
+    // neither does this, but a note says so.
+    const cutOff = this.pending ? this.lastHeaderLine : 0;
+    this.pending = false;
     const trie = this.trie;
     for (let index = 0; index < this.weights.length; index++) {
       const frames: FrameId[] = [];
@@ -817,6 +793,7 @@ export class PerfParser implements LineParser {
     for (const [event, count] of this.skippedEvents) {
       notes.push(`skipped ${count} samples of event ${event}: only ${this.eventFilter} is shown${this.eventDefaulted ? ' (the first event seen; choose with --event-filter)' : ''}`);
     }
+    if (cutOff > 0) notes.push(`skipped the last sample (header at line ${cutOff}): no blank line ends it, so it may be cut off`);
     if (this.sawBare) notes.push('perf script printed no dso: kernel and JIT frames cannot be told apart');
     const clock = /^(cpu|task)-clock\b/.test(this.eventFilter);
     const unit = this.options.weight === 'period' && this.sawPeriod ? (clock ? 'nanoseconds' : `${this.eventFilter.replace(/:.*/, '')} events`) : 'samples';
@@ -836,7 +813,13 @@ function sameBytes(bytes: Uint8Array, start: number, end: number, expected: Uint
   return true;
 }
 
-/** True when the head of an input has a perf script sample header followed by a stack line, or a header ending in `event:`. */
+/**
+ * True when the head of an input has a perf script sample header followed by a stack line, or a
+ * header ending in `event:`. Older perf versions printed neither a timestamp nor an indent
+ * (`java 19983 cycles:` then `ffffffff8103d0ca native_write_msr_safe ([kernel.kallsyms])`): such
+ * a stack line is recognised by its hexadecimal address and dso, and by not reading as a header,
+ * as the parser would take it for one.
+ */
 export function looksLikePerf(head: readonly string[]): boolean {
   for (let i = 0; i < head.length; i++) {
     const text = head[i]!;
@@ -844,10 +827,15 @@ export function looksLikePerf(head: readonly string[]): boolean {
     if (isSpace(text.charCodeAt(0)) || !parseHeader(text)) return false;
     if (parseEvent(text)) return true;
     const next = head[i + 1];
-    return next !== undefined && isSpace(next.charCodeAt(0)) && (parseStackLine(next) ?? parseBareStackLine(next)) !== undefined;
+    if (next === undefined) return false;
+    if (isSpace(next.charCodeAt(0))) return (parseStackLine(next) ?? parseBareStackLine(next)) !== undefined;
+    return UNINDENTED_STACK_LINE.test(next) && parseHeader(next) === undefined && parseStackLineFields(next, true) !== undefined;
   }
   return false;
 }
+
+// `address symbol (dso)` at the start of a line, as perf printed stack lines before it indented them.
+const UNINDENTED_STACK_LINE = /^[0-9a-f]+ \S.* \(.*\)\r?$/;
 
 // `comm pid … period event: addr symbol`: a sample printed on one line, its ip after the event.
 const ONE_LINE_SAMPLE = /:\s+(?:\d+\s+)?[\w.:/-]+:\s+[0-9a-f]+\s+\S/;

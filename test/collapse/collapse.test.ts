@@ -1,7 +1,7 @@
 // Golden tests for `profile collapse`: every recorded tool output under test/fixtures/collapse/
 // (perf script, bpftrace, BCC profile) with option sets → results/*.folded (created when missing,
-// rewritten with BLESS=1); stackcollapse-perf.pl as an oracle for the perf inputs when
-// FLAMEGRAPH_DIR is set; the byte path against the line path in 1-, 7- and 4096-byte chunks; the
+// rewritten with BLESS=1); stackcollapse-perf.pl as an oracle for the perf inputs
+// (test/helpers/flamegraph.ts says where it is found); the byte path against the line path in 1-, 7- and 4096-byte chunks; the
 // shared 40 MB corpus byte for byte through the CLI; error cases through the CLI. 14–23 s at load
 // average 7 on 2 cores (the corpus run is a few seconds of it).
 import t from 'tap';
@@ -14,6 +14,7 @@ import { PERF_DEFAULTS, PerfParser, type PerfOptions } from '../../src/collapse/
 import { forEachLine } from '../../src/io/lines.js';
 import { foldedLines, type FoldedWriteOptions } from '../../src/profile/folded.js';
 import { BIN, ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
+import { requireFlamegraph, stackcollapsePerf } from '../helpers/flamegraph.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'collapse');
 const RESULTS = join(FIXTURES, 'results');
@@ -120,16 +121,11 @@ t.test('perf: the byte path equals the line path, across chunk boundaries and CR
 });
 
 t.test('stackcollapse-perf.pl as the oracle', async (t) => {
-  const dir = process.env.FLAMEGRAPH_DIR;
-  const script = dir ? join(dir, 'stackcollapse-perf.pl') : '';
-  if (!dir || !existsSync(script)) {
-    t.pass('skipped', { skip: 'FLAMEGRAPH_DIR is not set (or has no stackcollapse-perf.pl)' });
-    return;
-  }
+  if (!requireFlamegraph(t, 'stackcollapse-perf.pl')) return;
   // no-dso.txt: the reference drops every frame of a stack line without a dso; we keep them.
   for (const { name, path, variant } of cases.filter((c) => c.dir === 'perf' && c.name !== 'no-dso')) {
-    const perl = spawnSync('perl', [script, ...variant.flags, path], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    t.equal((await ours(path, variant)).text, perl.stdout, `perf/${name}${variant.suffix} equals stackcollapse-perf.pl ${variant.flags.join(' ')}`);
+    const perl = stackcollapsePerf(variant.flags, path);
+    t.equal((await ours(path, variant)).text, perl.stdout.toString('utf8'), `perf/${name}${variant.suffix} equals stackcollapse-perf.pl ${variant.flags.join(' ')}`);
   }
 });
 
