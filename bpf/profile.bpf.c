@@ -200,11 +200,10 @@ static __always_inline long stack_id(struct bpf_perf_event_data *ctx, void *stac
 }
 
 /* One sample into one set's maps; inlined once per set so every map argument is a constant. */
-static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 pid, void *stacks,
-				  void *fallback, void *user_stacks, void *counts)
+static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 pid, __u64 start_time, struct user_stack *walked,
+				  __u64 walked_hash, void *stacks, void *fallback, void *user_stacks, void *counts)
 {
 	struct sample_key key = {};
-	struct process_unwind *proc;
 	__u64 one = 1, *value;
 	__u32 drop;
 	long err;
@@ -212,7 +211,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, _
 	key.tgid = tgid;
 	key.pid = pid;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
-	key.start_time = process_start();
+	key.start_time = start_time;
 
 	key.kernel_stack_id = -1;
 	if (cfg.kernel_stacks) {
@@ -227,13 +226,13 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, __u32 tgid, _
 	}
 
 	key.user_stack_id = -1;
-	proc = cfg.user_stacks && cfg.unwind_tables ? bpf_map_lookup_elem(&process_unwind, &tgid) : 0;
-	if (proc && proc->start_time == key.start_time) {
-		drop = walk_user_stack(ctx, proc, user_stacks, &key.user_stack_hash);
+	if (walked) {
+		drop = store_user_stack(user_stacks, walked, walked_hash);
 		if (drop) {
 			count(drop);
 			return 0;
 		}
+		key.user_stack_hash = walked_hash;
 	} else if (cfg.user_stacks) {
 		/*
 		 * Frame-pointer walk of the user stack from the registers saved at kernel entry.
@@ -278,6 +277,9 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 pid = id;
+	struct process_unwind *proc;
+	struct user_stack *walked = 0;
+	__u64 walked_hash = 0, start_time;
 
 	count(PROBE_FIRINGS);
 	if ((pid == 0 && !cfg.include_idle) || (cfg.tid && pid != cfg.tid) ||
@@ -285,10 +287,25 @@ int do_sample(struct bpf_perf_event_data *ctx)
 		count(FILTERED);
 		return 0;
 	}
+	/*
+	 * Walked here, once: inlined into each set's copy of sample() the walker doubled the
+	 * verifier's work. A process has tables only once user space loaded them for its start.
+	 */
+	start_time = process_start();
+	if (cfg.user_stacks && cfg.unwind_tables) {
+		proc = bpf_map_lookup_elem(&process_unwind, &tgid);
+		if (proc && proc->start_time == start_time) {
+			walked = walk_user_stack(ctx, proc, &walked_hash);
+			if (!walked) {
+				count(DROP_USER_STACK_ERROR);
+				return 0;
+			}
+		}
+	}
 	/* Read once: the whole sample goes to one set even if user space flips it meanwhile. */
 	if (*(volatile __u32 *)&control.active_set)
-		return sample(ctx, tgid, pid, &stacks_1, &fallback_stacks_1, &user_stacks_1, &counts_1);
-	return sample(ctx, tgid, pid, &stacks_0, &fallback_stacks_0, &user_stacks_0, &counts_0);
+		return sample(ctx, tgid, pid, start_time, walked, walked_hash, &stacks_1, &fallback_stacks_1, &user_stacks_1, &counts_1);
+	return sample(ctx, tgid, pid, start_time, walked, walked_hash, &stacks_0, &fallback_stacks_0, &user_stacks_0, &counts_0);
 }
 
 

@@ -80,24 +80,46 @@ struct walk {
 #define MAPPING_SEARCH_STEPS 7
 #define ROW_SEARCH_STEPS 24
 
-static __always_inline struct unwind_mapping *find_mapping(struct process_unwind *proc, __u64 pc)
+struct mapping_search {
+	__u64 pc;
+	struct process_unwind *proc;
+	__u32 lo;
+	__u32 hi;
+	__s32 found;
+};
+
+/* One step of the binary search for the mapping holding `pc` (a bpf_loop callback, as below). */
+static long mapping_search_step(__u32 index, void *ctx)
 {
-	__u32 lo = 0, hi = proc->count;
+	struct mapping_search *s = ctx;
+	struct unwind_mapping *m;
+	__u32 mid;
 
-	if (hi > UNWIND_MAX_MAPPINGS)
-		hi = UNWIND_MAX_MAPPINGS;
-	for (int i = 0; i < MAPPING_SEARCH_STEPS && lo < hi; i++) {
-		__u32 mid = ((lo + hi) / 2) & (UNWIND_MAX_MAPPINGS - 1);
-		struct unwind_mapping *m = &proc->mappings[mid];
-
-		if (pc < m->start)
-			hi = mid;
-		else if (pc >= m->end)
-			lo = mid + 1;
-		else
-			return m;
+	if (s->lo >= s->hi || !s->proc)
+		return 1;
+	mid = ((s->lo + s->hi) / 2) & (UNWIND_MAX_MAPPINGS - 1);
+	m = &s->proc->mappings[mid];
+	if (s->pc < m->start)
+		s->hi = mid;
+	else if (s->pc >= m->end)
+		s->lo = mid + 1;
+	else {
+		s->found = mid;
+		return 1;
 	}
 	return 0;
+}
+
+static __always_inline struct unwind_mapping *find_mapping(struct process_unwind *proc, __u64 pc)
+{
+	struct mapping_search s = { .pc = pc, .proc = proc, .lo = 0, .hi = proc->count, .found = -1 };
+
+	if (s.hi > UNWIND_MAX_MAPPINGS)
+		s.hi = UNWIND_MAX_MAPPINGS;
+	bpf_loop(MAPPING_SEARCH_STEPS, mapping_search_step, &s, 0);
+	if (s.found < 0)
+		return 0;
+	return &proc->mappings[s.found & (UNWIND_MAX_MAPPINGS - 1)];
 }
 
 struct row_search {
@@ -285,20 +307,17 @@ static __always_inline __u32 stop_counter(__u8 stop)
 }
 
 /*
- * Walks the current thread's user stack with `proc`'s tables into `stacks` (a set's
- * user_stacks_N) and sets *hash to its key. 0, or the DROP_* counter of a sample that cannot be kept.
+ * Walks the current thread's user stack with `proc`'s tables into the per-CPU `walk_scratch` and
+ * returns the walked stack, its key in *hash; NULL when the registers cannot be read.
  */
-static __always_inline __u32 walk_user_stack(struct bpf_perf_event_data *ctx, struct process_unwind *proc, void *stacks,
-					     __u64 *hash)
+static __always_inline struct user_stack *walk_user_stack(struct bpf_perf_event_data *ctx, struct process_unwind *proc, __u64 *hash)
 {
 	__u32 zero = 0;
 	struct walk w = {};
-	struct user_stack *existing;
-	long err;
 
 	w.stack = bpf_map_lookup_elem(&walk_scratch, &zero);
 	if (!w.stack)
-		return DROP_USER_STACK_ERROR;
+		return 0;
 	w.proc = proc;
 	if ((ctx->regs.cs & 3) == 3) {
 		/* Sampled in user mode: the interrupt saved the user registers. */
@@ -311,7 +330,7 @@ static __always_inline __u32 walk_user_stack(struct bpf_perf_event_data *ctx, st
 		struct pt_regs *saved = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
 		if (bpf_probe_read_kernel(&user, sizeof(user), saved))
-			return DROP_USER_STACK_ERROR;
+			return 0;
 		w.pc = user.rip;
 		w.sp = user.rsp;
 		w.rbp = user.rbp;
@@ -331,22 +350,32 @@ static __always_inline __u32 walk_user_stack(struct bpf_perf_event_data *ctx, st
 	if (w.hash == 0)
 		w.hash = 1;
 	w.stack->check = w.check;
+	*hash = w.hash;
+	return w.stack;
+}
 
-	existing = bpf_map_lookup_elem(stacks, &w.hash);
+/*
+ * Stores a walked stack in a set's `user_stacks_N` under `hash` unless it is there already.
+ * 0, or the DROP_* counter of a sample that cannot be kept.
+ */
+static __always_inline __u32 store_user_stack(void *stacks, struct user_stack *stack, __u64 hash)
+{
+	struct user_stack *existing = bpf_map_lookup_elem(stacks, &hash);
+	long err;
+
 	if (!existing) {
-		err = bpf_map_update_elem(stacks, &w.hash, w.stack, BPF_NOEXIST);
+		err = bpf_map_update_elem(stacks, &hash, stack, BPF_NOEXIST);
 		/* -EEXIST: another CPU stored a stack under this key meanwhile */
 		if (err == -EEXIST)
-			existing = bpf_map_lookup_elem(stacks, &w.hash);
+			existing = bpf_map_lookup_elem(stacks, &hash);
 		else if (err)
 			return DROP_USER_STACK_FULL;
 	}
-	if (existing && existing->check != w.check)
+	if (existing && existing->check != stack->check)
 		return DROP_USER_STACK_COLLISION;
-	*hash = w.hash;
 	count(INFO_UNWIND_TABLES);
-	if (w.stop != STOP_COMPLETE)
-		count(stop_counter(w.stop));
+	if (stack->stop != STOP_COMPLETE)
+		count(stop_counter(stack->stop));
 	return 0;
 }
 

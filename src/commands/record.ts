@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { join } from 'node:path';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { pushFlags, pushWithFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
@@ -22,6 +23,17 @@ function cpuList(text: string): number[] {
     for (let cpu = Number(match[1]); cpu <= Number(match[2] ?? match[1]); cpu++) cpus.push(cpu);
   }
   return cpus;
+}
+
+/** libc and the dynamic loader as this process maps them (every process maps the same), and the command's binary. */
+function preloadedBinaries(command: string | undefined): string[] {
+  const own = (HOST.liveMappings?.(process.pid, undefined) ?? []).map((m) => m.path).filter((p) => /\/(libc\.so\.6|ld-linux[^/]*\.so\.\d+)$/.test(p));
+  const paths = [...new Set(own)];
+  if (command !== undefined) {
+    const found = command.includes('/') ? command : (process.env.PATH ?? '').split(':').map((dir) => join(dir || '.', command)).find((p) => HOST.exists(p));
+    if (found !== undefined) paths.push(found);
+  }
+  return paths;
 }
 
 function summary(result: RecordResult): string {
@@ -142,7 +154,11 @@ export default class RecordCommand extends BaseCommand {
           onProgress: tty ? progress : undefined,
           captureProcess,
           onStacks: (snapshot, stack) => warmup.add(snapshot, stack),
-          unwindTables: { open: HOST.openMapped, tableFor: tableOfOpenBinary },
+          unwindTables: {
+            open: (pid, snapshot, path) => (path === '[vdso]' ? HOST.vdso?.()?.source : HOST.openMapped(pid, snapshot, path)),
+            tableFor: tableOfOpenBinary,
+            preload: preloadedBinaries(command?.[0]).map((path) => ({ path, open: () => HOST.openFile(path) })),
+          },
         },
       );
       warmup.stop();

@@ -16,6 +16,7 @@ import { unpack } from './packed-stack.js';
 import { collectGarbage } from './gc.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
 import { UnwindLoader, type LoaderStats, type OpenMapped, type TableFor } from '../unwind/loader.js';
+import type { ByteSource } from '../symbolize/source.js';
 
 export interface RecordOptions {
   /** Seconds; undefined = until aborted or the command exits. */
@@ -99,7 +100,12 @@ export interface RecordHooks {
   /** Snapshots a live process (src/host), named `comm` when sampled; undefined when it is gone or unreadable. */
   readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
   /** Where unwind tables come from (src/unwind); without it every stack is walked with frame pointers. */
-  readonly unwindTables?: { readonly open: OpenMapped; readonly tableFor: TableFor };
+  readonly unwindTables?: {
+    readonly open: OpenMapped;
+    readonly tableFor: TableFor;
+    /** Binaries most processes map (libc, the dynamic loader), placed first. */
+    readonly preload?: readonly { readonly path: string; readonly open: () => ByteSource | undefined }[];
+  };
 }
 
 export type StopReason = 'duration' | 'aborted' | 'command-exit';
@@ -139,7 +145,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   const accumulated = new SampleAccumulator(options.foldBudget);
   let loader: UnwindLoader | undefined;
   const generations = new ProcessGenerations(accumulated, hooks.captureProcess, started, {
-    captured: (snapshot, start) => loader?.loadProcess(snapshot, start),
+    captured: (snapshot, start) => loader?.enqueue(snapshot, start),
     gone: (pid) => loader?.forgetProcess(pid),
   });
   const processes = generations.snapshots;
@@ -193,7 +199,10 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     fallbackReason = (error as Error).message;
     session = RecordingSession.open({ ...sessionOptions, unwindTables: false }, onSeen);
   }
-  if (useTables && fallbackReason === undefined) loader = new UnwindLoader(session, hooks.unwindTables!.open, hooks.unwindTables!.tableFor);
+  if (useTables && fallbackReason === undefined) {
+    loader = new UnwindLoader(session, hooks.unwindTables!.open, hooks.unwindTables!.tableFor);
+    loader.preload(hooks.unwindTables!.preload ?? []);
+  }
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
   // Processes whose announcement was lost (a full ring buffer) or not read yet show up here.
   let harvestCount = 0;
@@ -286,6 +295,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     });
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
+    loader?.stop();
     session.stop();
     await harvesting;
     if (harvestFailure !== undefined) throw harvestFailure;
@@ -332,6 +342,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   } finally {
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
+    loader?.stop();
     session.close();
   }
 }

@@ -10,6 +10,7 @@
  * bytes each) holds a whole host's, costs no map-of-maps look-up per frame, and its size is known
  * at start. When it is full, later binaries are walked with frame pointers, and counted.
  */
+import { statSync } from 'node:fs';
 import { ElfFile } from '../symbolize/elf/file.js';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
 import type { ByteSource } from '../symbolize/source.js';
@@ -66,8 +67,8 @@ export interface LoaderStats {
 
 const DELETED = ' (deleted)';
 
-/** Is `mapping` code from a file (the walker's only concern)? */
-const isFileCode = (m: Mapping): boolean => m.perms.includes('x') && m.inode !== 0 && m.path.startsWith('/');
+/** Is `mapping` code from a file, or the vDSO (the same image in every process, with its own .eh_frame)? */
+const isFileCode = (m: Mapping): boolean => m.perms.includes('x') && ((m.inode !== 0 && m.path.startsWith('/')) || m.path === '[vdso]');
 
 export class UnwindLoader {
   private nextRow = 0;
@@ -76,12 +77,61 @@ export class UnwindLoader {
   private readonly processes = new Map<number, readonly UnwindMappingEntry[]>();
   private overLimit = 0;
   private tableMs = 0;
+  /** Processes captured and waiting for their tables, by pid. */
+  private readonly pending = new Map<number, { readonly snapshot: ProcessSnapshot; readonly start: number }>();
+  private scheduled: NodeJS.Immediate | undefined;
+  /** Binaries to place before any process asks for them. */
+  private readonly preloads: { readonly path: string; readonly open: () => ByteSource | undefined }[] = [];
 
   constructor(
     private readonly target: UnwindTarget,
     private readonly open: OpenMapped,
     private readonly tableFor: TableFor,
   ) {}
+
+  /**
+   * Loads `snapshot`'s tables soon, one process per turn of the event loop: compiling a large
+   * binary's table the first time takes a while (node's: ~0.5 s; then it comes from the cache),
+   * and capturing other new processes before they exit must not wait for it.
+   */
+  enqueue(snapshot: ProcessSnapshot, startTime: number): void {
+    this.pending.set(snapshot.pid, { snapshot, start: startTime });
+    this.scheduled ??= setImmediate(() => this.loadNext());
+  }
+
+  /**
+   * Places these binaries' tables ahead of the processes that will map them (libc and the dynamic
+   * loader, which every process maps; a launched command's binary), so those processes' first
+   * samples after their capture are walked by tables without waiting for a table to be read.
+   */
+  preload(files: readonly { readonly path: string; readonly open: () => ByteSource | undefined }[]): void {
+    this.preloads.push(...files);
+    this.scheduled ??= setImmediate(() => this.loadNext());
+  }
+
+  /** Drops what is still queued. */
+  stop(): void {
+    this.pending.clear();
+    this.preloads.length = 0;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+  }
+
+  private loadNext(): void {
+    this.scheduled = undefined;
+    const file = this.preloads.shift();
+    if (file) {
+      this.preloadOne(file.path, file.open);
+      this.scheduled = setImmediate(() => this.loadNext());
+      return;
+    }
+    const next = this.pending.entries().next();
+    if (next.done) return;
+    const [pid, { snapshot, start }] = next.value;
+    this.pending.delete(pid);
+    this.loadProcess(snapshot, start);
+    if (this.pending.size > 0) this.scheduled = setImmediate(() => this.loadNext());
+  }
 
   /** Loads the tables of `snapshot`'s binaries (once each) and tells the walker about its mappings. */
   loadProcess(snapshot: ProcessSnapshot, startTime: number): readonly UnwindMappingEntry[] {
@@ -105,6 +155,7 @@ export class UnwindLoader {
 
   /** `pid`'s process is gone (or its pid belongs to another process now). */
   forgetProcess(pid: number): void {
+    this.pending.delete(pid);
     if (this.processes.delete(pid)) this.target.deleteProcessUnwind(pid);
   }
 
@@ -159,6 +210,26 @@ export class UnwindLoader {
     }
   }
 
+  private preloadOne(path: string, open: () => ByteSource | undefined): void {
+    let key: string;
+    try {
+      const stat = statSync(path);
+      key = `${mapsDevice(stat.dev)} ${stat.ino}`;
+    } catch {
+      return;
+    }
+    if (this.placed.has(key)) return;
+    const source = open();
+    if (!source) return;
+    try {
+      this.place(key, path, source, new ElfFile(source));
+    } catch {
+      // The process that maps it will try again and count what fails.
+    } finally {
+      source.close();
+    }
+  }
+
   private place(key: string, path: string, source: ByteSource, elf: ElfFile): Placed | Unplaced {
     const started = performance.now();
     let table: RowTable | undefined;
@@ -182,4 +253,11 @@ export class UnwindLoader {
     this.unplacedPaths.set(path, why);
     return why;
   }
+}
+
+/** A device number as /proc/PID/maps shows it (`%02x:%02x`, major:minor), the key's first half. */
+export function mapsDevice(dev: number): string {
+  const major = ((dev >>> 8) & 0xfff) | Math.floor(dev / 2 ** 32) & ~0xfff;
+  const minor = (dev & 0xff) | ((Math.floor(dev / 2 ** 12) & 0xfff00) >>> 0);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
 }
