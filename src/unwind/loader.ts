@@ -47,6 +47,8 @@ interface Placed {
   readonly firstRow: number;
   readonly rowCount: number;
   readonly table: RowTable;
+  /** The binary's executable segments: a mapping's bias comes from them without opening the file again. */
+  readonly segments: readonly { readonly offset: number; readonly vaddr: number; readonly filesz: number }[];
 }
 
 /** Why a binary has no rows in the kernel. */
@@ -183,31 +185,24 @@ export class UnwindLoader {
     const path = mapping.path.endsWith(DELETED) ? mapping.path.slice(0, -DELETED.length) : mapping.path;
     const key = `${mapping.dev} ${mapping.inode}`;
     let placed = this.placed.get(key);
-    let elf: ElfFile | undefined;
-    let source: ByteSource | undefined;
-    try {
-      if (placed === undefined || typeof placed === 'object') {
-        source = this.open(snapshot.pid, snapshot, path);
-        if (source === undefined) {
-          if (placed === undefined) this.unplace(key, path, 'unreadable');
-          return undefined;
-        }
-        elf = new ElfFile(source);
+    if (placed === undefined) {
+      const source = this.open(snapshot.pid, snapshot, path);
+      if (source === undefined) return void this.unplace(key, path, 'unreadable');
+      try {
+        placed = this.place(key, path, source, new ElfFile(source));
+      } catch {
+        return void this.unplace(key, path, 'unreadable');
+      } finally {
+        source.close();
       }
-      if (placed === undefined) placed = this.place(key, path, source!, elf!);
-      if (typeof placed !== 'object') return undefined;
-      // The executable segment this mapping shows: bias = mapping address - the binary's vaddr.
-      const size = mapping.end - mapping.start;
-      const segment = elf!.segments.find((s) => (s.flags & PF_X) !== 0 && BigInt(s.offset) < mapping.offset + size && BigInt(s.offset + s.filesz) > mapping.offset);
-      if (!segment) return undefined;
-      const bias = mapping.start - mapping.offset + BigInt(segment.offset) - BigInt(segment.vaddr);
-      return { start: mapping.start, end: mapping.end, bias, firstRow: placed.firstRow, rowCount: placed.rowCount };
-    } catch {
-      if (placed === undefined) this.unplace(key, path, 'unreadable');
-      return undefined;
-    } finally {
-      source?.close();
     }
+    if (typeof placed !== 'object') return undefined;
+    // The executable segment this mapping shows: bias = mapping address - the binary's vaddr.
+    const size = mapping.end - mapping.start;
+    const segment = placed.segments.find((s) => BigInt(s.offset) < mapping.offset + size && BigInt(s.offset + s.filesz) > mapping.offset);
+    if (!segment) return undefined;
+    const bias = mapping.start - mapping.offset + BigInt(segment.offset) - BigInt(segment.vaddr);
+    return { start: mapping.start, end: mapping.end, bias, firstRow: placed.firstRow, rowCount: placed.rowCount };
   }
 
   private preloadOne(path: string, open: () => ByteSource | undefined): void {
@@ -241,7 +236,8 @@ export class UnwindLoader {
     if (!table || table.rowCount === 0) return this.unplace(key, path, 'no-unwind-info');
     if (table.rowCount > MAX_ROWS_PER_BINARY) return this.unplace(key, path, 'too-many-rows');
     if (this.nextRow + table.rowCount > this.target.unwindRowCapacity) return this.unplace(key, path, 'row-space-full');
-    const placed: Placed = { firstRow: this.nextRow, rowCount: table.rowCount, table };
+    const segments = elf.segments.filter((s) => (s.flags & PF_X) !== 0).map((s) => ({ offset: s.offset, vaddr: s.vaddr, filesz: s.filesz }));
+    const placed: Placed = { firstRow: this.nextRow, rowCount: table.rowCount, table, segments };
     this.target.writeUnwindRows(placed.firstRow, table.rows, table.rowCount);
     this.nextRow += table.rowCount;
     this.placed.set(key, placed);
