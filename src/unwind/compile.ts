@@ -148,7 +148,13 @@ function parseCie(r: CfiReader, end: number, eh: boolean, bases: PointerBases, i
       else return UNUSABLE;
     }
     r.pos = dataEnd;
-  } else if (augmentation !== '' && augmentation !== 'eh') return UNUSABLE;
+  } else {
+    // Without 'z' only letters that add no data can be read safely: gas writes "S" into .debug_frame.
+    for (const letter of augmentation.replace(/^eh/, '')) {
+      if (letter === 'S') signal = true;
+      else return UNUSABLE;
+    }
+  }
   if (fdeEncoding === DW_EH_PE_omit) r.fail('CIE gives no FDE pointer encoding');
   const cie: Cie = { codeAlign, dataAlign, raColumn, fdeEncoding, hasAugmentationData, signal, initial: initialState() };
   cie.initial = interpreter.initialRules(cie, r.pos, end);
