@@ -76,15 +76,16 @@ export function compileFrames(section: FrameSection, bases: Omit<PointerBases, '
     return [start, start + length, is64];
   };
 
-  const cieAt = (offset: number): Cie | typeof UNUSABLE => {
+  /** The CIE at `offset`, named by the field at `from` (where an error is reported). */
+  const cieAt = (offset: number, from: number): Cie | typeof UNUSABLE => {
     const known = cies.get(offset);
     if (known !== undefined) return known;
-    if (offset < 0 || offset + 4 > size) r.fail('CIE pointer outside the section', offset);
+    if (offset < 0 || offset + 4 > size) r.fail(`CIE pointer ${offset < 0 ? '-' : ''}0x${Math.abs(offset).toString(16)} outside the section`, from);
     const bounds = entryBounds(offset);
-    if (!bounds) return r.fail('CIE pointer names a terminator', offset);
+    if (!bounds) return r.fail('CIE pointer names a terminator', from);
     const [, end, is64] = bounds;
     const id = eh || !is64 ? r.u32() : r.u64();
-    if (id !== (eh ? 0 : is64 ? 0xffffffff * U32_LIMIT + 0xffffffff : 0xffffffff)) r.fail('CIE pointer names an FDE', offset);
+    if (id !== (eh ? 0 : is64 ? 0xffffffff * U32_LIMIT + 0xffffffff : 0xffffffff)) r.fail('CIE pointer names an FDE', from);
     const cie = parseCie(r, end, eh, pointerBases, interpreter);
     cies.set(offset, cie);
     return cie;
@@ -104,9 +105,9 @@ export function compileFrames(section: FrameSection, bases: Omit<PointerBases, '
     const id = eh || !is64 ? r.u32() : r.u64();
     const isCie = eh ? id === 0 : id === (is64 ? 0xffffffff * U32_LIMIT + 0xffffffff : 0xffffffff);
     if (isCie) {
-      cieAt(offset);
+      cieAt(offset, offset);
     } else {
-      const cie = cieAt(eh ? idAt - id : id);
+      const cie = cieAt(eh ? idAt - id : id, idAt);
       r.pos = start + (eh || !is64 ? 4 : 8);
       r.limit = end;
       if (cie === UNUSABLE) skippedFdes++;
@@ -148,7 +149,13 @@ function parseCie(r: CfiReader, end: number, eh: boolean, bases: PointerBases, i
       else return UNUSABLE;
     }
     r.pos = dataEnd;
-  } else if (augmentation !== '' && augmentation !== 'eh') return UNUSABLE;
+  } else {
+    // Without 'z' only letters that add no data can be read safely: gas writes "S" into .debug_frame.
+    for (const letter of augmentation.replace(/^eh/, '')) {
+      if (letter === 'S') signal = true;
+      else return UNUSABLE;
+    }
+  }
   if (fdeEncoding === DW_EH_PE_omit) r.fail('CIE gives no FDE pointer encoding');
   const cie: Cie = { codeAlign, dataAlign, raColumn, fdeEncoding, hasAugmentationData, signal, initial: initialState() };
   cie.initial = interpreter.initialRules(cie, r.pos, end);

@@ -11,7 +11,7 @@ import { DEBUG_FILE_DEFAULTS, findLocalDebugFile } from '../symbolize/debuginfo.
 import { ElfError, ElfFile, SHT_NOBITS, type Section } from '../symbolize/elf/file.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
 import { readCachedTable, writeCachedTable } from './cache.js';
-import { CfiError, compileFrames, type FrameSection } from './compile.js';
+import { CfiError, compileFrames } from './compile.js';
 import type { UnwindSource, UnwindTable } from './rows.js';
 
 export { CfaRule, RbpRule, ROW_BYTES, decodeRow, describeRow, findRow, rowPc, type Row, type UnwindSource, type UnwindTable } from './rows.js';
@@ -35,6 +35,13 @@ export const DEFAULTS: UnwindOptions = Object.freeze({
   warn: () => {},
 });
 
+interface Compiled {
+  readonly rows: Uint8Array;
+  readonly rowCount: number;
+  readonly functionStarts: Uint32Array;
+  readonly kind: 'eh_frame' | 'debug_frame';
+}
+
 const usable = (s: Section | undefined): s is Section => s !== undefined && s.type !== SHT_NOBITS && s.size > 0;
 
 /** An 8-byte value at a virtual address, read through the PT_LOAD headers (DW_EH_PE_indirect). */
@@ -51,29 +58,31 @@ function loader(elf: ElfFile): (vaddr: number) => number | undefined {
 }
 
 /**
- * Compiles the table of one ELF file from `.eh_frame` (or `.debug_frame` with `debugFrameOnly`
- * or when there is no `.eh_frame`); undefined when it has neither. Throws a ProfileError naming
- * the file and the section offset when the section is corrupt.
+ * Compiles the table of one ELF file from `.eh_frame`, else (none, or no FDE in it: shared
+ * objects built without unwind tables keep a 4-byte terminator) `.debug_frame`; undefined when
+ * neither describes any code. Throws a ProfileError naming the file and the section offset when
+ * the section is corrupt.
  */
-export function compileElfTable(elf: ElfFile, file: string, options: { readonly debugFrameOnly?: boolean } = {}): Omit<UnwindTable, 'buildId' | 'source'> & { kind: FrameSection['kind'] } | undefined {
-  const eh = options.debugFrameOnly ? undefined : elf.section('.eh_frame');
-  const section = usable(eh) ? eh : elf.section('.debug_frame');
-  if (!usable(section)) return undefined;
-  const kind = section === eh ? 'eh_frame' : 'debug_frame';
-  let bytes: Buffer;
-  try {
-    bytes = elf.sectionData(section);
-  } catch (error) {
-    throw new ProfileError(error instanceof Error ? error.message : String(error), { file });
-  }
+export function compileElfTable(elf: ElfFile, file: string, options: { readonly debugFrameOnly?: boolean } = {}): Compiled | undefined {
   const bases = { text: elf.section('.text')?.addr, data: elf.section('.got')?.addr, load: loader(elf) };
-  try {
-    const compiled = compileFrames({ kind, bytes, address: section.addr }, bases);
-    return { rows: compiled.rows, rowCount: compiled.rowCount, functionStarts: compiled.functionStarts, kind };
-  } catch (error) {
-    if (error instanceof CfiError) throw new ProfileError(`.${kind} offset 0x${error.offset.toString(16)}: ${error.message}`, { file });
-    throw error;
+  for (const kind of options.debugFrameOnly ? (['debug_frame'] as const) : (['eh_frame', 'debug_frame'] as const)) {
+    const section = elf.section(`.${kind}`);
+    if (!usable(section)) continue;
+    let bytes: Buffer;
+    try {
+      bytes = elf.sectionData(section);
+    } catch (error) {
+      throw new ProfileError(error instanceof Error ? error.message : String(error), { file });
+    }
+    try {
+      const compiled = compileFrames({ kind, bytes, address: section.addr }, bases);
+      if (compiled.functionStarts.length > 0) return { rows: compiled.rows, rowCount: compiled.rowCount, functionStarts: compiled.functionStarts, kind };
+    } catch (error) {
+      if (error instanceof CfiError) throw new ProfileError(`.${kind} offset 0x${error.offset.toString(16)}: ${error.message}`, { file });
+      throw error;
+    }
   }
+  return undefined;
 }
 
 /** The table of ELF bytes in memory (tests, fuzzing): `.eh_frame`, else `.debug_frame`; undefined without either. */
@@ -90,7 +99,6 @@ export function compileUnwindTable(bytes: Uint8Array, file = '<memory>'): Unwind
   return compiled && tableOf(compiled, compiled.kind, safeBuildId(elf));
 }
 
-type Compiled = NonNullable<ReturnType<typeof compileElfTable>>;
 
 const tableOf = (c: Compiled, source: UnwindSource, buildId: string | undefined): UnwindTable => ({ rows: c.rows, rowCount: c.rowCount, functionStarts: c.functionStarts, source, buildId });
 

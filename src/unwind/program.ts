@@ -37,7 +37,7 @@ export function initialState(): RuleState {
 const UNSET_STATE = initialState();
 const copy = (s: RuleState): RuleState => assign(initialState(), s);
 
-/** Field by field: Object.assign on node's 76k FDEs costs ~30 ms more. */
+/** Field by field: cheaper than Object.assign or a spread, which run once per FDE (76k in node). */
 function assign(to: RuleState, from: RuleState): RuleState {
   to.cfa = from.cfa;
   to.cfaRegister = from.cfaRegister;
@@ -137,8 +137,8 @@ function pltThreshold(bytes: Uint8Array, start: number, length: number): number 
 /**
  * Runs instructions. `rows` emits the rows of [pcBegin, pcEnd) into it, merging rows
  * whose rules are the same; without one it runs a CIE's initial instructions (no rows; location
- * advances are parsed and ignored). One interpreter serves every FDE of a section: per-FDE
- * closures and state objects cost node's 76k FDEs ~0.2 s of allocation and collection.
+ * advances are parsed and ignored). One interpreter serves every FDE of a section: closures and
+ * state objects made per FDE were a large part of compiling node's table (76k FDEs).
  */
 export class Interpreter {
   private readonly state = initialState();
