@@ -157,7 +157,10 @@ export default class RecordCommand extends BaseCommand {
           unwindTables: {
             open: (pid, snapshot, path) => (path === '[vdso]' ? HOST.vdso?.()?.source : HOST.openMapped(pid, snapshot, path)),
             tableFor: tableOfOpenBinary,
-            preload: preloadedBinaries(command?.[0]).map((path) => ({ path, open: () => HOST.openFile(path) })),
+            preload: [
+              ...preloadedBinaries(command?.[0]).map((path) => ({ path, open: () => HOST.openFile(path) })),
+              { path: '[vdso]', open: () => HOST.vdso?.()?.source },
+            ],
           },
         },
       );

@@ -97,6 +97,11 @@ export class UnwindLoader {
    * and capturing other new processes before they exit must not wait for it.
    */
   enqueue(snapshot: ProcessSnapshot, startTime: number): void {
+    // Binaries all placed already (libc, and whatever earlier processes mapped): nothing to read, no reason to wait.
+    if (snapshot.mappings.every((m) => !isFileCode(m) || this.placed.has(`${m.dev} ${m.inode}`))) {
+      this.loadProcess(snapshot, startTime);
+      return;
+    }
     this.pending.set(snapshot.pid, { snapshot, start: startTime });
     this.scheduled ??= setImmediate(() => this.loadNext());
   }
@@ -208,7 +213,8 @@ export class UnwindLoader {
   private preloadOne(path: string, open: () => ByteSource | undefined): void {
     let key: string;
     try {
-      const stat = statSync(path);
+      // The vDSO is no file: /proc/PID/maps shows it with device 00:00 and inode 0 in every process.
+      const stat = path === '[vdso]' ? { dev: 0, ino: 0 } : statSync(path);
       key = `${mapsDevice(stat.dev)} ${stat.ino}`;
     } catch {
       return;
