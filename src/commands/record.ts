@@ -8,7 +8,7 @@ import { openInBrowser } from '../render/open.js';
 import { DEFAULTS, droppedByReason, record, type Progress, type RecordOptions, type RecordResult } from '../record/index.js';
 import { missingPrivileges } from '../record/privileges.js';
 import { captureProcess, closeCapturedFiles, cpuTimes, HOST } from '../host/index.js';
-import { tableOfOpenBinary } from '../unwind/captured.js';
+import { TableCompiler } from '../unwind/compiler.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
 import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
@@ -129,6 +129,7 @@ export default class RecordCommand extends BaseCommand {
     const symbolizeOptions = { demangle: flags.demangle, containerFrame: flags.container };
     const symbolizer = symbolizerForRecording(symbolizeOptions);
     const warmup = new Warmup(symbolizer, cpuTimes);
+    const compiler = new TableCompiler();
     try {
       const result = await record(
         {
@@ -154,17 +155,11 @@ export default class RecordCommand extends BaseCommand {
           onProgress: tty ? progress : undefined,
           captureProcess,
           onStacks: (snapshot, stack) => warmup.add(snapshot, stack),
-          unwindTables: {
-            open: (pid, snapshot, path) => (path === '[vdso]' ? HOST.vdso?.()?.source : HOST.openMapped(pid, snapshot, path)),
-            tableFor: tableOfOpenBinary,
-            preload: [
-              ...preloadedBinaries(command?.[0]).map((path) => ({ path, open: () => HOST.openFile(path) })),
-              { path: '[vdso]', open: () => HOST.vdso?.()?.source },
-            ],
-          },
+          unwindTables: { compile: (request) => compiler.compile(request), preload: [...preloadedBinaries(command?.[0]), '[vdso]'] },
         },
       );
       warmup.stop();
+      compiler.close();
       if (tty) process.stderr.write('\r\x1b[K');
       const { profile, report } = await symbolizeWithReport(result.raw, symbolizeOptions, symbolizer);
       // Once, after the recording: the same report is in the profile's metadata (notes, extra.symbolization).
@@ -187,6 +182,7 @@ export default class RecordCommand extends BaseCommand {
       }
       if (result.commandExitCode !== undefined && result.commandExitCode !== 0) this.exit(result.commandExitCode);
     } finally {
+      compiler.close();
       warmup.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

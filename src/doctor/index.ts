@@ -7,6 +7,7 @@ import { release } from 'node:os';
 import { loadLibBpf } from '../record/libbpf.js';
 import { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, effectiveCapabilities, hasCapability } from '../record/privileges.js';
 import { BPF_OBJECT, RecordingSession } from '../record/session.js';
+import { DEFAULTS as RECORD_DEFAULTS } from '../record/index.js';
 
 export interface Check {
   readonly name: string;
@@ -146,10 +147,47 @@ function recordingCheck(): Check {
   }
 }
 
+/** What the unwind-table walker needs of the kernel: bpf_loop (5.17) and bpf_task_pt_regs (5.15), with BTF. */
+function unwinderKernelCheck(): Check {
+  const version = release();
+  const [major = 0, minor = 0] = version.split('.').map((n) => parseInt(n, 10));
+  const ok = (major > 5 || (major === 5 && minor >= 17)) && existsSync('/sys/kernel/btf/vmlinux');
+  return {
+    name: 'unwinder kernel',
+    ok,
+    optional: true,
+    detail: ok ? `Linux ${version} with BTF: bpf_loop and bpf_task_pt_regs available` : `Linux ${version}${existsSync('/sys/kernel/btf/vmlinux') ? '' : ' without BTF'}`,
+    fix: 'user stacks of programs without frame pointers need Linux 5.17+ with BTF; record falls back to --unwind fp',
+  };
+}
+
+/** Loads the walker with the default table space: says which --unwind mode `record` will run. */
+function unwindingCheck(): Check {
+  const rows = RECORD_DEFAULTS.unwindRows;
+  const size = `${rows.toLocaleString('en')} rows, ${((rows * 12) / 2 ** 20).toFixed(0)} MiB`;
+  try {
+    const session = RecordingSession.open(
+      { frequency: 1, cpus: [0], includeIdle: false, userStacks: true, kernelStacks: true, stackStorageSize: 16, countsSize: 16, unwindTables: true, unwindRows: rows },
+      () => undefined,
+    );
+    session.close();
+    return { name: 'unwinding', ok: true, optional: true, detail: `walker loaded with unwind tables (${size}): record --unwind auto walks user stacks with .eh_frame tables` };
+  } catch (error) {
+    return {
+      name: 'unwinding',
+      ok: false,
+      optional: true,
+      detail: `the walker does not load (${(error as Error).message.replace(/^profile: /, '')}): record --unwind auto will use frame pointers only`,
+      fix: 'a smaller --unwind-table-rows if memory is short, or a kernel with bpf_loop (5.17+) and BTF',
+    };
+  }
+}
+
 export function runChecks(options: DoctorOptions = DEFAULTS): Check[] {
   const privileges = privilegeCheck();
   const checks = [kernelCheck(), btfCheck(), privileges, libbpfCheck(), paranoidCheck(privileges.ok), ...kallsymsCheck(), objectCheck()];
-  if (options.tryRecording && checks.every((c) => c.ok || c.optional)) checks.push(recordingCheck());
+  checks.push(unwinderKernelCheck());
+  if (options.tryRecording && checks.every((c) => c.ok || c.optional)) checks.push(recordingCheck(), unwindingCheck());
   checks.push(debuginfoCheck(), browserCheck(options.browser));
   return checks;
 }

@@ -15,8 +15,7 @@ import { ProcessGenerations, startTicksOf } from './generations.js';
 import { unpack } from './packed-stack.js';
 import { collectGarbage } from './gc.js';
 import { RecordingSession, type HarvestedCount } from './session.js';
-import { UnwindLoader, type LoaderStats, type OpenMapped, type TableFor } from '../unwind/loader.js';
-import type { ByteSource } from '../symbolize/source.js';
+import { UnwindLoader, type Compile, type LoaderStats } from '../unwind/loader.js';
 
 export interface RecordOptions {
   /** Seconds; undefined = until aborted or the command exits. */
@@ -101,10 +100,10 @@ export interface RecordHooks {
   readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
   /** Where unwind tables come from (src/unwind); without it every stack is walked with frame pointers. */
   readonly unwindTables?: {
-    readonly open: OpenMapped;
-    readonly tableFor: TableFor;
-    /** Binaries most processes map (libc, the dynamic loader), placed first. */
-    readonly preload?: readonly { readonly path: string; readonly open: () => ByteSource | undefined }[];
+    /** Builds a binary's table (src/unwind/compiler.ts: on a worker thread). */
+    readonly compile: Compile;
+    /** Binaries most processes map (libc, the dynamic loader, `[vdso]`), placed first. */
+    readonly preload?: readonly string[];
   };
 }
 
@@ -145,7 +144,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   const accumulated = new SampleAccumulator(options.foldBudget);
   let loader: UnwindLoader | undefined;
   const generations = new ProcessGenerations(accumulated, hooks.captureProcess, started, {
-    captured: (snapshot, start) => loader?.enqueue(snapshot, start),
+    captured: (snapshot, start) => loader?.loadProcess(snapshot, start),
     gone: (pid) => loader?.forgetProcess(pid),
   });
   const processes = generations.snapshots;
@@ -200,7 +199,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     session = RecordingSession.open({ ...sessionOptions, unwindTables: false }, onSeen);
   }
   if (useTables && fallbackReason === undefined) {
-    loader = new UnwindLoader(session, hooks.unwindTables!.open, hooks.unwindTables!.tableFor);
+    loader = new UnwindLoader(session, hooks.unwindTables!.compile, (pid) => existsSync(`/proc/${pid}`));
     loader.preload(hooks.unwindTables!.preload ?? []);
   }
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
@@ -364,6 +363,7 @@ function unwindSummary(counters: Readonly<Record<CounterName, number>>, loader: 
           tableRowCapacity: loader.rowCapacity,
           tableKernelBytes: loader.rowCapacity * 12,
           processesWithTables: loader.processes,
+          processesWithoutRoom: loader.processesWithoutRoom,
           binariesWithoutTables: Object.fromEntries(loader.unplaced),
           tableMs: Math.round(loader.tableMs),
         }

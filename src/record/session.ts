@@ -266,7 +266,7 @@ export class RecordingSession {
   }
 
   /** Tells the walker which of `tgid`'s mappings have rows (at most UNWIND_MAX_MAPPINGS, sorted by start). */
-  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): void {
+  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): boolean {
     const value = new Uint8Array(PROCESS_UNWIND.size);
     const view = new DataView(value.buffer);
     const count = Math.min(mappings.length, UNWIND_MAX_MAPPINGS);
@@ -283,7 +283,8 @@ export class RecordingSession {
     }
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, tgid, true);
-    if (this.lib.updateElem(this.fds.processUnwind, key, value, 0) !== 0) this.fail('storing unwind mappings', 0);
+    // Fails only when `process_unwind` is full (or memory is short): the caller makes room or walks it with frame pointers.
+    return this.lib.updateElem(this.fds.processUnwind, key, value, 0) === 0;
   }
 
   /** Forgets `tgid`'s unwind mappings (it exited, or its pid went to another process). */

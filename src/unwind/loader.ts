@@ -3,30 +3,30 @@
  * `unwind_rows` array (first come, first placed; never moved while recording), and per process
  * the executable mappings whose binary has rows, with the bias from its addresses to the
  * binary's virtual addresses. The kernel side is behind `UnwindTarget` (src/record/session.ts),
- * the files behind `open`, so this runs on fixtures too.
+ * table building behind `Compile` (a worker thread, src/unwind/compiler.ts), so the recording's
+ * event loop never waits for a table and this runs on fixtures too.
  *
  * Row space is one preallocated array rather than a map per binary: a recording meets a few
- * dozen binaries, the largest (node) ~0.3 M rows, so a fixed array of a few million rows (12
+ * dozen binaries, the largest (node) ~0.4 M rows, so a fixed array of a few million rows (12
  * bytes each) holds a whole host's, costs no map-of-maps look-up per frame, and its size is known
  * at start. When it is full, later binaries are walked with frame pointers, and counted.
  */
 import { statSync } from 'node:fs';
-import { ElfFile } from '../symbolize/elf/file.js';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
-import type { ByteSource } from '../symbolize/source.js';
+import type { CompiledBinary, CompileFailure, TableRequest } from './compiler.js';
 import type { RowTable } from './walker.js';
 
 /** Most mappings with tables per process (bpf/profile.h UNWIND_MAX_MAPPINGS). */
 export const MAX_MAPPINGS = 64;
 /** The BPF row search takes 24 steps: a binary with more rows is walked with frame pointers. */
 export const MAX_ROWS_PER_BINARY = 1 << 24;
-const PF_X = 1;
 
 export interface UnwindTarget {
   /** Rows the kernel's array holds. */
   readonly unwindRowCapacity: number;
   writeUnwindRows(first: number, rows: Uint8Array, count: number): void;
-  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): void;
+  /** False when the kernel's table of processes is full. */
+  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): boolean;
   deleteProcessUnwind(tgid: number): void;
 }
 
@@ -38,21 +38,15 @@ export interface UnwindMappingEntry {
   readonly rowCount: number;
 }
 
-/** A binary's table, or undefined when it has no unwind information. */
-export type TableFor = (source: ByteSource, elf: ElfFile) => RowTable | undefined;
+/** Builds one binary's table (on a worker thread when recording). */
+export type Compile = (request: TableRequest) => Promise<CompiledBinary | CompileFailure>;
 
-export type OpenMapped = (pid: number, snapshot: ProcessSnapshot, path: string) => ByteSource | undefined;
-
-interface Placed {
+interface Placed extends CompiledBinary {
   readonly firstRow: number;
-  readonly rowCount: number;
-  readonly table: RowTable;
-  /** The binary's executable segments: a mapping's bias comes from them without opening the file again. */
-  readonly segments: readonly { readonly offset: number; readonly vaddr: number; readonly filesz: number }[];
 }
 
 /** Why a binary has no rows in the kernel. */
-export type Unplaced = 'no-unwind-info' | 'unreadable' | 'row-space-full' | 'too-many-rows';
+export type Unplaced = CompileFailure | 'row-space-full' | 'too-many-rows';
 
 export interface LoaderStats {
   readonly binaries: number;
@@ -63,7 +57,9 @@ export interface LoaderStats {
   readonly unplaced: ReadonlyMap<string, Unplaced>;
   /** Processes with more executable mappings than the walker takes (the rest use frame pointers). */
   readonly processesOverMappingLimit: number;
-  /** Time spent compiling or reading tables, ms. */
+  /** Processes walked with frame pointers because the kernel's process table was full of live ones. */
+  readonly processesWithoutRoom: number;
+  /** Time from asking for a table to having it, summed, ms. */
   readonly tableMs: number;
 }
 
@@ -71,105 +67,91 @@ const DELETED = ' (deleted)';
 
 /** Is `mapping` code from a file, or the vDSO (the same image in every process, with its own .eh_frame)? */
 const isFileCode = (m: Mapping): boolean => m.perms.includes('x') && ((m.inode !== 0 && m.path.startsWith('/')) || m.path === '[vdso]');
+const keyOf = (m: Mapping): string => `${m.dev} ${m.inode}`;
+const cleanPath = (path: string): string => (path.endsWith(DELETED) ? path.slice(0, -DELETED.length) : path);
 
 export class UnwindLoader {
   private nextRow = 0;
   private readonly placed = new Map<string, Placed | Unplaced>();
+  /** Binaries being compiled, by key, with the processes waiting for them. */
+  private readonly inFlight = new Map<string, Set<number>>();
+  private readonly flights = new Set<Promise<void>>();
   private readonly unplacedPaths = new Map<string, Unplaced>();
+  /** Processes known, by pid: the snapshot their entries come from. */
+  private readonly live = new Map<number, { readonly snapshot: ProcessSnapshot; readonly start: number }>();
   private readonly processes = new Map<number, readonly UnwindMappingEntry[]>();
   private overLimit = 0;
+  private withoutRoom = 0;
   private tableMs = 0;
-  /** Processes captured and waiting for their tables, by pid. */
-  private readonly pending = new Map<number, { readonly snapshot: ProcessSnapshot; readonly start: number }>();
-  private scheduled: NodeJS.Immediate | undefined;
-  /** Binaries to place before any process asks for them. */
-  private readonly preloads: { readonly path: string; readonly open: () => ByteSource | undefined }[] = [];
+  private stopped = false;
 
   constructor(
     private readonly target: UnwindTarget,
-    private readonly open: OpenMapped,
-    private readonly tableFor: TableFor,
+    private readonly compile: Compile,
+    /** Is the process still running? Entries of exited ones make room in a full process table. */
+    private readonly alive: (pid: number) => boolean = () => true,
   ) {}
 
   /**
-   * Loads `snapshot`'s tables soon, one process per turn of the event loop: compiling a large
-   * binary's table the first time takes a while (node's: ~0.5 s; then it comes from the cache),
-   * and capturing other new processes before they exit must not wait for it.
+   * Gives `snapshot`'s process its tables: at once for binaries already placed, and again each
+   * time one of its other binaries' tables arrives.
    */
-  enqueue(snapshot: ProcessSnapshot, startTime: number): void {
-    // Binaries all placed already (libc, and whatever earlier processes mapped): nothing to read, no reason to wait.
-    if (snapshot.mappings.every((m) => !isFileCode(m) || this.placed.has(`${m.dev} ${m.inode}`))) {
-      this.loadProcess(snapshot, startTime);
-      return;
+  loadProcess(snapshot: ProcessSnapshot, startTime: number): void {
+    if (this.stopped) return;
+    this.live.set(snapshot.pid, { snapshot, start: startTime });
+    for (const mapping of snapshot.mappings) {
+      if (!isFileCode(mapping)) continue;
+      const key = keyOf(mapping);
+      if (this.placed.has(key)) continue;
+      const waiting = this.inFlight.get(key);
+      if (waiting) {
+        waiting.add(snapshot.pid);
+        continue;
+      }
+      const path = cleanPath(mapping.path);
+      this.request(key, path, { path, fd: snapshot.fds?.get(mapping.path), paths: path === '[vdso]' ? [] : [`/proc/${snapshot.pid}/root${path}`, path] }, snapshot.pid);
     }
-    this.pending.set(snapshot.pid, { snapshot, start: startTime });
-    this.scheduled ??= setImmediate(() => this.loadNext());
+    this.apply(snapshot.pid);
   }
 
   /**
    * Places these binaries' tables ahead of the processes that will map them (libc and the dynamic
-   * loader, which every process maps; a launched command's binary), so those processes' first
-   * samples after their capture are walked by tables without waiting for a table to be read.
+   * loader, which every process maps; the vDSO; a launched command's binary).
    */
-  preload(files: readonly { readonly path: string; readonly open: () => ByteSource | undefined }[]): void {
-    this.preloads.push(...files);
-    this.scheduled ??= setImmediate(() => this.loadNext());
+  preload(paths: readonly string[]): void {
+    for (const path of paths) {
+      let key: string;
+      try {
+        // The vDSO is no file: /proc/PID/maps shows it with device 00:00 and inode 0 in every process.
+        const stat = path === '[vdso]' ? { dev: 0, ino: 0 } : statSync(path);
+        key = `${mapsDevice(stat.dev)} ${stat.ino}`;
+      } catch {
+        continue;
+      }
+      if (!this.placed.has(key) && !this.inFlight.has(key)) this.request(key, path, { path, paths: path === '[vdso]' ? [] : [path] });
+    }
   }
 
-  /** Drops what is still queued. */
+  /** Resolves once no table is being built (tests; the end of a recording need not wait). */
+  async idle(): Promise<void> {
+    while (this.flights.size > 0) await Promise.all([...this.flights]);
+  }
+
+  /** No more loading: tables still being built are dropped when they arrive. */
   stop(): void {
-    this.pending.clear();
-    this.preloads.length = 0;
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-  }
-
-  private loadNext(): void {
-    this.scheduled = undefined;
-    const file = this.preloads.shift();
-    if (file) {
-      this.preloadOne(file.path, file.open);
-      this.scheduled = setImmediate(() => this.loadNext());
-      return;
-    }
-    const next = this.pending.entries().next();
-    if (next.done) return;
-    const [pid, { snapshot, start }] = next.value;
-    this.pending.delete(pid);
-    this.loadProcess(snapshot, start);
-    if (this.pending.size > 0) this.scheduled = setImmediate(() => this.loadNext());
-  }
-
-  /** Loads the tables of `snapshot`'s binaries (once each) and tells the walker about its mappings. */
-  loadProcess(snapshot: ProcessSnapshot, startTime: number): readonly UnwindMappingEntry[] {
-    const entries: UnwindMappingEntry[] = [];
-    for (const mapping of snapshot.mappings) {
-      if (!isFileCode(mapping)) continue;
-      const entry = this.entryFor(snapshot, mapping);
-      if (entry) entries.push(entry);
-    }
-    entries.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    if (entries.length > MAX_MAPPINGS) {
-      this.overLimit++;
-      entries.length = MAX_MAPPINGS;
-    }
-    if (entries.length > 0) {
-      this.target.setProcessUnwind(snapshot.pid, startTime, entries);
-      this.processes.set(snapshot.pid, entries);
-    }
-    return entries;
+    this.stopped = true;
   }
 
   /** `pid`'s process is gone (or its pid belongs to another process now). */
   forgetProcess(pid: number): void {
-    this.pending.delete(pid);
+    this.live.delete(pid);
     if (this.processes.delete(pid)) this.target.deleteProcessUnwind(pid);
   }
 
-  /** The table of the binary mapped at `mapping` in `pid`, as placed in the kernel (for the reference walker). */
+  /** The table placed for the binary of `mapping` (for the reference walker). */
   tableOf(mapping: Mapping): RowTable | undefined {
-    const placed = this.placed.get(`${mapping.dev} ${mapping.inode}`);
-    return typeof placed === 'object' ? placed.table : undefined;
+    const placed = this.placed.get(keyOf(mapping));
+    return typeof placed === 'object' ? placed : undefined;
   }
 
   stats(): LoaderStats {
@@ -182,84 +164,94 @@ export class UnwindLoader {
       processes: this.processes.size,
       unplaced: this.unplacedPaths,
       processesOverMappingLimit: this.overLimit,
+      processesWithoutRoom: this.withoutRoom,
       tableMs: this.tableMs,
     };
   }
 
-  private entryFor(snapshot: ProcessSnapshot, mapping: Mapping): UnwindMappingEntry | undefined {
-    const path = mapping.path.endsWith(DELETED) ? mapping.path.slice(0, -DELETED.length) : mapping.path;
-    const key = `${mapping.dev} ${mapping.inode}`;
-    let placed = this.placed.get(key);
-    if (placed === undefined) {
-      const source = this.open(snapshot.pid, snapshot, path);
-      if (source === undefined) return void this.unplace(key, path, 'unreadable');
-      try {
-        placed = this.place(key, path, source, new ElfFile(source));
-      } catch {
-        return void this.unplace(key, path, 'unreadable');
-      } finally {
-        source.close();
-      }
-    }
-    if (typeof placed !== 'object') return undefined;
-    // The executable segment this mapping shows: bias = mapping address - the binary's vaddr.
-    const size = mapping.end - mapping.start;
-    const segment = placed.segments.find((s) => BigInt(s.offset) < mapping.offset + size && BigInt(s.offset + s.filesz) > mapping.offset);
-    if (!segment) return undefined;
-    const bias = mapping.start - mapping.offset + BigInt(segment.offset) - BigInt(segment.vaddr);
-    return { start: mapping.start, end: mapping.end, bias, firstRow: placed.firstRow, rowCount: placed.rowCount };
+  private request(key: string, path: string, request: TableRequest, waiter?: number): void {
+    const waiting = new Set<number>(waiter === undefined ? [] : [waiter]);
+    this.inFlight.set(key, waiting);
+    const asked = performance.now();
+    const flight = this.compile(request).then(
+      (result) => this.arrived(key, path, result, waiting, asked),
+      () => this.arrived(key, path, 'unreadable', waiting, asked),
+    );
+    this.flights.add(flight);
+    void flight.finally(() => this.flights.delete(flight));
   }
 
-  private preloadOne(path: string, open: () => ByteSource | undefined): void {
-    let key: string;
-    try {
-      // The vDSO is no file: /proc/PID/maps shows it with device 00:00 and inode 0 in every process.
-      const stat = path === '[vdso]' ? { dev: 0, ino: 0 } : statSync(path);
-      key = `${mapsDevice(stat.dev)} ${stat.ino}`;
-    } catch {
-      return;
-    }
-    if (this.placed.has(key)) return;
-    const source = open();
-    if (!source) return;
-    try {
-      this.place(key, path, source, new ElfFile(source));
-    } catch {
-      // The process that maps it will try again and count what fails.
-    } finally {
-      source.close();
-    }
+  private arrived(key: string, path: string, result: CompiledBinary | CompileFailure, waiting: ReadonlySet<number>, asked: number): void {
+    this.tableMs += performance.now() - asked;
+    this.inFlight.delete(key);
+    if (this.stopped) return;
+    this.placed.set(key, this.place(path, result));
+    for (const pid of waiting) this.apply(pid);
   }
 
-  private place(key: string, path: string, source: ByteSource, elf: ElfFile): Placed | Unplaced {
-    const started = performance.now();
-    let table: RowTable | undefined;
-    try {
-      table = this.tableFor(source, elf);
-    } finally {
-      this.tableMs += performance.now() - started;
+  private place(path: string, result: CompiledBinary | CompileFailure): Placed | Unplaced {
+    let why: Unplaced | undefined;
+    if (typeof result === 'string') why = result;
+    else if (result.rowCount > MAX_ROWS_PER_BINARY) why = 'too-many-rows';
+    else if (this.nextRow + result.rowCount > this.target.unwindRowCapacity) why = 'row-space-full';
+    if (why !== undefined || typeof result === 'string') {
+      this.unplacedPaths.set(path, why!);
+      return why!;
     }
-    if (!table || table.rowCount === 0) return this.unplace(key, path, 'no-unwind-info');
-    if (table.rowCount > MAX_ROWS_PER_BINARY) return this.unplace(key, path, 'too-many-rows');
-    if (this.nextRow + table.rowCount > this.target.unwindRowCapacity) return this.unplace(key, path, 'row-space-full');
-    const segments = elf.segments.filter((s) => (s.flags & PF_X) !== 0).map((s) => ({ offset: s.offset, vaddr: s.vaddr, filesz: s.filesz }));
-    const placed: Placed = { firstRow: this.nextRow, rowCount: table.rowCount, table, segments };
-    this.target.writeUnwindRows(placed.firstRow, table.rows, table.rowCount);
-    this.nextRow += table.rowCount;
-    this.placed.set(key, placed);
+    const placed: Placed = { ...result, firstRow: this.nextRow };
+    this.target.writeUnwindRows(placed.firstRow, result.rows, result.rowCount);
+    this.nextRow += result.rowCount;
     return placed;
   }
 
-  private unplace(key: string, path: string, why: Unplaced): Unplaced {
-    this.placed.set(key, why);
-    this.unplacedPaths.set(path, why);
-    return why;
+  /** Tells the walker about `pid`'s mappings whose tables are placed. */
+  private apply(pid: number): void {
+    const known = this.live.get(pid);
+    if (!known) return;
+    const entries: UnwindMappingEntry[] = [];
+    for (const mapping of known.snapshot.mappings) {
+      if (!isFileCode(mapping)) continue;
+      const placed = this.placed.get(keyOf(mapping));
+      if (typeof placed !== 'object') continue;
+      // The executable segment this mapping shows: bias = mapping address - the binary's vaddr.
+      const size = mapping.end - mapping.start;
+      const segment = placed.segments.find((s) => BigInt(s.offset) < mapping.offset + size && BigInt(s.offset + s.filesz) > mapping.offset);
+      if (!segment) continue;
+      const bias = mapping.start - mapping.offset + BigInt(segment.offset) - BigInt(segment.vaddr);
+      entries.push({ start: mapping.start, end: mapping.end, bias, firstRow: placed.firstRow, rowCount: placed.rowCount });
+    }
+    if (entries.length === 0 || entries.length === this.processes.get(pid)?.length) return;
+    entries.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    if (entries.length > MAX_MAPPINGS) {
+      if (!this.processes.has(pid)) this.overLimit++;
+      entries.length = MAX_MAPPINGS;
+    }
+    if (!this.target.setProcessUnwind(pid, known.start, entries) && !(this.makeRoom() && this.target.setProcessUnwind(pid, known.start, entries))) {
+      this.withoutRoom++;
+      this.live.delete(pid);
+      return;
+    }
+    this.processes.set(pid, entries);
+  }
+
+  /**
+   * Forgets the processes that have exited (a fork-heavy host starts thousands between two folds
+   * of the recording, which are what forget them otherwise); true when any was.
+   */
+  private makeRoom(): boolean {
+    let freed = 0;
+    for (const pid of [...this.processes.keys()]) {
+      if (this.alive(pid)) continue;
+      this.forgetProcess(pid);
+      freed++;
+    }
+    return freed > 0;
   }
 }
 
 /** A device number as /proc/PID/maps shows it (`%02x:%02x`, major:minor), the key's first half. */
 export function mapsDevice(dev: number): string {
-  const major = ((dev >>> 8) & 0xfff) | Math.floor(dev / 2 ** 32) & ~0xfff;
+  const major = ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
   const minor = (dev & 0xff) | ((Math.floor(dev / 2 ** 12) & 0xfff00) >>> 0);
   return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
 }

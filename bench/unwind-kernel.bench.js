@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// `npm run bench -- unwind`: what walking user stacks with unwind tables costs in the kernel,
+// side by side with frame pointers and with perf's DWARF mode, on a deep workload (Debian's
+// python3 in a JSON loop, no frame pointers), system-wide at 99 Hz, medians of REPS, alternating:
+//  - BPF time per sample of `do_sample` (kernel.bpf_stats_enabled: run_time_ns / run_cnt) for
+//    `--unwind fp` and `--unwind tables`;
+//  - the workload's wall time under each profiler and under `perf record --call-graph dwarf`;
+//  - the whole recorder (BPF time + the profiler process's CPU) as a share of one CPU;
+//  - the kernel memory of the recorder's maps (bytes_memlock) while node, python3 and libc are loaded.
+// Environment: PROFILE_BENCH_REPS (5), PROFILE_BENCH_ITERATIONS (python loop size, 4000 ≈ 3 s). Needs root.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench', 'out');
+const BIN = join(ROOT, 'bin', 'run.js');
+const REPS = Number(process.env.PROFILE_BENCH_REPS ?? 5);
+const ITERATIONS = Number(process.env.PROFILE_BENCH_ITERATIONS ?? 4000);
+const CPUS = availableParallelism();
+const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const HZ = 99;
+
+if (process.getuid?.() !== 0) {
+  console.log('## Unwinding in the kernel\n\nneeds root (BPF); not measured');
+  process.exit(0);
+}
+mkdirSync(OUT, { recursive: true });
+const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+const WORKLOAD = `
+import json
+d = {'a': [{'x': i, 'y': str(i) * 3, 'z': [i, {'w': i}]} for i in range(300)]}
+def deep(n):
+    if n == 0:
+        for _ in range(${ITERATIONS}):
+            json.loads(json.dumps(d))
+        return 0
+    return deep(n - 1)
+deep(30)
+`;
+
+const PROFILERS = {
+  'profile record --unwind fp': () => [process.execPath, BIN, 'record', '-F', String(HZ), '--unwind', 'fp', '-o', join(OUT, 'unwind-fp.folded')],
+  'profile record --unwind tables': () => [process.execPath, BIN, 'record', '-F', String(HZ), '--unwind', 'tables', '-o', join(OUT, 'unwind-tables.folded')],
+  'perf record --call-graph dwarf': have('perf') ? () => ['perf', 'record', '-q', '-a', '-F', String(HZ), '--call-graph', 'dwarf', '-o', join(OUT, 'perf-dwarf.data')] : undefined,
+};
+
+function perfEventFds(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).includes('perf_event');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuNs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_NS;
+  } catch {
+    return 0;
+  }
+}
+
+const bpftool = (what) => JSON.parse(execFileSync('bpftool', [what, 'show', '-j'], { encoding: 'utf8' }) || '[]');
+
+/** The recorder's maps: created after `mark`, named as in bpf/profile.bpf.c (bpftool shows 15 characters). */
+const OUR_MAPS = /^(stacks_|fallback_stac|user_stacks_|counts_|unwind_rows|process_unwind|walk_scratch|counters|targets|seen|events|grace|profile_b)/;
+
+async function startProfiler(argv) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore'] });
+  const deadline = Date.now() + 60_000;
+  while (perfEventFds(child.pid) === 0 && Date.now() < deadline) await sleep(20);
+  await sleep(1500); // libc, python3 and node tables placed before the workload starts
+  return child;
+}
+
+async function stop(child) {
+  const done = new Promise((r) => child.on('close', r));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  await done;
+  clearTimeout(timer);
+}
+
+function runWorkload() {
+  const began = process.hrtime.bigint();
+  execFileSync('python3', ['-c', WORKLOAD]);
+  return Number(process.hrtime.bigint() - began) / 1e6;
+}
+
+async function main() {
+  console.log('## Unwinding in the kernel\n');
+  console.log(`Load average before: ${load()}\n`);
+  const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+  const results = { none: [] };
+  const memory = {};
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      results.none.push({ wall: runWorkload() });
+      for (const [name, make] of Object.entries(PROFILERS)) {
+        if (!make) continue;
+        const mark = Math.max(0, ...bpftool('prog').map((p) => p.id));
+        const mapMark = Math.max(0, ...bpftool('map').map((m) => m.id));
+        const profiler = await startProfiler(make());
+        const cpuBefore = cpuNs(profiler.pid);
+        const before = bpftool('prog').filter((p) => p.id > mark && p.name === 'do_sample');
+        const wall = runWorkload();
+        const cpu = cpuNs(profiler.pid) - cpuBefore;
+        const after = bpftool('prog').filter((p) => p.id > mark && p.name === 'do_sample');
+        const sum = (progs, key) => progs.reduce((s, p) => s + (p[key] ?? 0), 0);
+        const runNs = sum(after, 'run_time_ns') - sum(before, 'run_time_ns');
+        const runs = sum(after, 'run_cnt') - sum(before, 'run_cnt');
+        if (name.startsWith('profile')) {
+          const maps = bpftool('map').filter((m) => m.id > mapMark && OUR_MAPS.test(m.name ?? ''));
+          memory[name] = maps.reduce((s, m) => s + (m.bytes_memlock ?? 0), 0);
+        }
+        await stop(profiler);
+        (results[name] ??= []).push({ wall, cpu, runNs, runs });
+        process.stderr.write(`rep ${rep} ${name}: ${wall.toFixed(0)} ms, ${runs} runs, ${(runNs / Math.max(1, runs) / 1000).toFixed(2)} µs/sample, process ${(cpu / 1e6).toFixed(0)} ms\n`);
+      }
+    }
+  } finally {
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
+  }
+  const base = median(results.none.map((r) => r.wall));
+  console.log(`Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations; ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS}.\n`);
+  console.log('| profiler | workload wall ms | slowdown | BPF µs per sample | recorder share of one CPU (BPF + process) | kernel memory of maps |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| none | ${base.toFixed(0)} | — | — | — | — |`);
+  for (const name of Object.keys(PROFILERS)) {
+    const r = results[name];
+    if (!r) {
+      console.log(`| ${name} | absent | | | | |`);
+      continue;
+    }
+    const wall = median(r.map((x) => x.wall));
+    const perSample = median(r.map((x) => (x.runs > 0 ? x.runNs / x.runs / 1000 : NaN)));
+    const share = median(r.map((x) => (100 * (x.runNs + x.cpu)) / (x.wall * 1e6)));
+    const mem = memory[name] === undefined ? '—' : `${(memory[name] / 2 ** 20).toFixed(1)} MiB`;
+    const bpf = name.startsWith('profile') ? perSample.toFixed(2) : 'no BPF';
+    const recorder = name.startsWith('profile') ? `${share.toFixed(3)} %` : `${(median(r.map((x) => (100 * x.cpu) / (x.wall * 1e6)))).toFixed(3)} % (process only)`;
+    console.log(`| ${name} | ${wall.toFixed(0)} | ${(((wall - base) / base) * 100).toFixed(1)} % | ${bpf} | ${recorder} | ${mem} |`);
+  }
+  const fp = results['profile record --unwind fp'];
+  const tables = results['profile record --unwind tables'];
+  if (fp && tables) {
+    const delta = median(tables.map((x) => x.runNs / Math.max(1, x.runs))) / 1000 - median(fp.map((x) => x.runNs / Math.max(1, x.runs))) / 1000;
+    console.log(`\nTables cost ${delta.toFixed(2)} µs per sample more than frame pointers (target: ≤ 3 µs).`);
+  }
+  console.log(`\nLoad average after: ${load()}`);
+}
+
+await main();
