@@ -47,10 +47,6 @@ const WRITERS: Record<OutputFormat, () => Promise<ProfileWriter>> = {
   pprof: async () => (await import('../export/pprof.js')).writePprof,
 };
 
-function notAvailable(format: OutputFormat): never {
-  throw new ProfileError(`the ${format} output format is not available in this build`);
-}
-
 /** Formats that are bytes, not text: never written to a terminal. */
 const BINARY: ReadonlySet<OutputFormat> = new Set(['png', 'pprof']);
 
