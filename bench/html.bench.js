@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ProfileBuilder } from '../dist/profile/builder.js';
 import { foldedLines } from '../dist/profile/folded.js';
-import { stringSink } from '../dist/output/sink.js';
+import { stringSink } from '../dist/io/sink.js';
 import { HTML_DEFAULTS, renderHtml, writeHtmlFromFolded } from '../dist/render/html/index.js';
 
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { buildCallTree, type CallTree } from '../../src/render/calltree.js';
 import { callTreeFromFolded } from '../../src/render/folded.js';
 import { readFolded } from '../../src/profile/folded.js';
-import { stringSink } from '../../src/output/sink.js';
+import { stringSink } from '../../src/io/sink.js';
 import { writeSvg, writeSvgFromFolded } from '../../src/render/svg/index.js';
 import { checkProperty, chunkCuts, chunkedStream, fc, hostileString, mutatedFrom, resultOrProfileError, utf8, type Outcome } from '../helpers/fuzz.js';
 

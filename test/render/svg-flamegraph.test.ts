@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringSink } from '../../src/output/sink.js';
+import { stringSink } from '../../src/io/sink.js';
 import { flameChartFromFolded } from '../../src/render/chart.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { writeSvg, type SvgOptions } from '../../src/render/svg/index.js';
