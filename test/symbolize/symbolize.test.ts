@@ -78,7 +78,7 @@ async function compareWithEu(t: Test, fixtures: ElfFixtures, program: string, fi
   });
   t.equal(profile.stacks.length, vaddrs.length, 'one stack per address');
   // eu-addr2line takes the inline chain at the start of the line-table row, not at the address
-  // itself (PLATFORM-FACTS): a few addresses inside a row may differ, never the names of functions.
+  // itself (docs/decisions.md): a few addresses inside a row may differ, never the names of functions.
   t.ok(same >= vaddrs.length * 0.9, `${same}/${vaddrs.length} addresses equal eu-addr2line -f -i ${differences.join('; ')}`);
   const outerNames = new Set(profile.stacks.map((s) => profile.frame(s.frames[0]!).name));
   t.same([...outerNames], [fn], 'the function itself is the outermost frame of every address');
