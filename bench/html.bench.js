@@ -1,8 +1,8 @@
 // HTML report of a synthetic 1M-sample / 200k-distinct-stack profile (fixed seed): generation
 // time (from a Profile, from folded text, and the whole `profile render` command) and file size
 // in Node, then first paint, zoom and search in Debian's chromium, medians of 5.
-// Targets (DESIGN.md): first paint < 1 s, zoom < 100 ms, file < 10 MB. No peer: d3-flame-graph's
-// own figures on this machine are in PLATFORM-FACTS.md.
+// Targets: first paint < 1 s, zoom < 100 ms, file < 10 MB. No peer: d3-flame-graph's own figures
+// on this machine are in docs/decisions.md.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ProfileBuilder } from '../dist/profile/builder.js';
 import { foldedLines } from '../dist/profile/folded.js';
-import { stringSink } from '../dist/output/sink.js';
+import { stringSink } from '../dist/io/sink.js';
 import { HTML_DEFAULTS, renderHtml, writeHtmlFromFolded } from '../dist/render/html/index.js';
 
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));

@@ -22,7 +22,7 @@ const REPS = Number(process.env.PROFILE_BENCH_REPS ?? 5);
 const SECONDS = Number(process.env.PROFILE_BENCH_SECONDS ?? 10);
 const RSS_SECONDS = Number(process.env.PROFILE_BENCH_RSS_SECONDS ?? 30);
 const WORK = process.env.PROFILE_BENCH_WORK ?? '1000';
-const FLAMEGRAPH = process.env.FLAMEGRAPH_DIR ?? '/work/peers/FlameGraph';
+const FLAMEGRAPH = process.env.FLAMEGRAPH_DIR ?? join(ROOT, '..', 'shared', 'peers', 'FlameGraph');
 const CPUS = availableParallelism();
 const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 /** Flag properties this parser understands; a flag with any other (env, exclusive, dependsOn …) goes to oclif. */
 const PLAIN_FLAG_KEYS = new Set(['name', 'char', 'summary', 'description', 'helpValue', 'hasDynamicHelp', 'multiple', 'type', 'options', 'default', 'allowNo', 'helpGroup', 'hidden']);
 const PLAIN_ARG_KEYS = new Set(['name', 'description', 'required']);
-const COMMANDS = { collapse: () => import('../dist/collapse/command.js').then((m) => m.collapseCommand) };
+const COMMANDS = { collapse: () => import('../dist/cli/collapse.js').then((m) => m.collapseCommand) };
 
 /**
  * Runs `argv` (without node and the script) when it is a command this path serves and its flags

@@ -32,7 +32,7 @@ fi
 
 if [[ "${1:-}" == "--dev" ]]; then
   # BCC compiles its programs against kernel headers at /lib/modules/$(uname -r)/build; this
-  # kernel ships none, so point it at Debian's closest headers (PLATFORM-FACTS.md).
+  # kernel ships none, so point it at Debian's closest headers (docs/decisions.md).
   modules="/lib/modules/$(uname -r)"
   if [[ ! -e "$modules/build" ]]; then
     headers=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1 || true)

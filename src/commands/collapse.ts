@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { BPFTRACE_DEFAULTS, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
-import { collapseCommand } from '../collapse/command.js';
+import { collapseCommand } from '../cli/collapse.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
 
 export default class Collapse extends BaseCommand {

@@ -5,7 +5,7 @@ import { ProfileError } from '../errors.js';
 import { loadProfile } from '../input/index.js';
 import { openInput } from '../io/lines.js';
 import { resolveFormat, writeProfile, type OutputFormat } from '../output/index.js';
-import { streamSink, writeFileAtomic } from '../output/sink.js';
+import { streamSink, writeFileAtomic } from '../io/sink.js';
 import { sniffFolded } from '../render/folded.js';
 import { foldedRenderer } from '../render/from-folded.js';
 import type { Profile } from '../profile/model.js';

@@ -1,6 +1,6 @@
 import { ProfileError } from '../errors.js';
 import { formatForPath } from '../output/index.js';
-import { streamSink, writeFileAtomic, type Sink } from '../output/sink.js';
+import { streamSink, writeFileAtomic, type Sink } from '../io/sink.js';
 import type { ProfileDiff } from './index.js';
 
 export const DIFF_OUTPUT_FORMATS = ['svg', 'html'] as const;

@@ -2,8 +2,8 @@
  * `profile doctor`: what recording and symbolizing need from this machine, each with the fix.
  * Checks are plain data so the command only prints them.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { debugBuildIdCount, hasKernelBtf, isPresent, kallsymsHead, kernelSetting, KERNEL_BTF } from '../host/system.js';
 import { loadLibBpf } from '../record/libbpf.js';
 import { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, effectiveCapabilities, hasCapability } from '../record/privileges.js';
 import { BPF_OBJECT, RecordingSession } from '../record/session.js';
@@ -27,14 +27,6 @@ export interface DoctorOptions {
 }
 
 export const DEFAULTS: DoctorOptions = Object.freeze({ tryRecording: true, browser: '/usr/bin/chromium' });
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 function kernelCheck(): Check {
   const version = release();
@@ -70,8 +62,8 @@ function libbpfCheck(): Check {
 }
 
 function kallsymsCheck(): Check[] {
-  const restrict = read('/proc/sys/kernel/kptr_restrict')?.trim() ?? '?';
-  const head = read('/proc/kallsyms')?.slice(0, 4096) ?? '';
+  const restrict = kernelSetting('kptr_restrict') ?? '?';
+  const head = kallsymsHead() ?? '';
   const real = /^0*[1-9a-f][0-9a-f]* /m.test(head);
   return [
     { name: 'kptr_restrict', ok: restrict === '0' || restrict === '1', detail: `kernel.kptr_restrict = ${restrict}`, fix: 'sysctl kernel.kptr_restrict=0 (or run as root with kptr_restrict=1)' },
@@ -85,7 +77,7 @@ function kallsymsCheck(): Check[] {
 }
 
 function paranoidCheck(privileged: boolean): Check {
-  const value = read('/proc/sys/kernel/perf_event_paranoid')?.trim() ?? '?';
+  const value = kernelSetting('perf_event_paranoid') ?? '?';
   return {
     name: 'perf_event_paranoid',
     ok: privileged || Number(value) <= 0,
@@ -97,20 +89,15 @@ function paranoidCheck(privileged: boolean): Check {
 function btfCheck(): Check {
   return {
     name: 'BTF',
-    ok: existsSync('/sys/kernel/btf/vmlinux'),
-    detail: existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux present' : 'no /sys/kernel/btf/vmlinux',
+    ok: hasKernelBtf(),
+    detail: hasKernelBtf() ? `${KERNEL_BTF} present` : `no ${KERNEL_BTF}`,
     fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (needed to follow the forks of `record -- COMMAND`)',
   };
 }
 
 function debuginfoCheck(): Check {
-  let count = 0;
-  try {
-    count = readdirSync('/usr/lib/debug/.build-id').length;
-  } catch {
-    // none installed
-  }
-  const libc = existsSync('/usr/share/doc/libc6-dbg');
+  const count = debugBuildIdCount();
+  const libc = isPresent('/usr/share/doc/libc6-dbg');
   return {
     name: 'debuginfo',
     ok: libc,
@@ -123,15 +110,15 @@ function debuginfoCheck(): Check {
 function browserCheck(browser: string): Check {
   return {
     name: 'browser',
-    ok: existsSync(browser),
+    ok: isPresent(browser),
     optional: true,
-    detail: existsSync(browser) ? `${browser} present` : `${browser} not found`,
+    detail: isPresent(browser) ? `${browser} present` : `${browser} not found`,
     fix: 'apt-get install chromium (PNG output and the report tests)',
   };
 }
 
 function objectCheck(): Check {
-  return { name: 'BPF object', ok: existsSync(BPF_OBJECT), detail: BPF_OBJECT, fix: 'reinstall, or rebuild it with npm run build:bpf (needs clang-14)' };
+  return { name: 'BPF object', ok: isPresent(BPF_OBJECT), detail: BPF_OBJECT, fix: 'reinstall, or rebuild it with npm run build:bpf (needs clang-14)' };
 }
 
 function recordingCheck(): Check {

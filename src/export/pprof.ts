@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { Profile as PprofProfile, StringTable, type FunctionInput, type LabelInput, type LocationInput, type MappingInput, type SampleInput } from 'pprof-format';
 import { ProfileError } from '../errors.js';
 import type { FrameId, Profile } from '../profile/model.js';
-import type { Sink } from '../output/sink.js';
+import type { Sink } from '../io/sink.js';
 import { moduleLabel } from './modules.js';
 
 export interface PprofOptions {

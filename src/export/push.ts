@@ -99,7 +99,8 @@ export function buildPushRequest(profile: Profile, options: Partial<PushOptions>
   let body: FormData | string;
   if (opts.format === 'pprof') {
     body = new FormData();
-    body.append('profile', new Blob([encodePprof(profile)], { type: 'application/octet-stream' }), 'profile.pb.gz');
+    // A copy in a plain ArrayBuffer: Blob takes no view of a Buffer's possibly shared pool.
+    body.append('profile', new Blob([new Uint8Array(encodePprof(profile))], { type: 'application/octet-stream' }), 'profile.pb.gz');
   } else {
     headers['Content-Type'] = 'text/plain; charset=utf-8';
     body = foldedLines(profile).join('\n') + '\n';

@@ -1,7 +1,7 @@
 // Reference: https://www.speedscope.app/file-format-schema.json
 // (also shipped as dist/release/file-format-schema.json in the `speedscope` npm package).
 import type { Profile } from '../profile/model.js';
-import type { Sink } from '../output/sink.js';
+import type { Sink } from '../io/sink.js';
 import { moduleLabel } from './modules.js';
 
 export const SPEEDSCOPE_SCHEMA = 'https://www.speedscope.app/file-format-schema.json';

@@ -1,20 +1,12 @@
-import { writeFolded, type FoldedWriteOptions } from '../profile/folded.js';
+// The registry of output formats: which writer a format or a file extension asks for, and writing
+// a profile to a file (atomically) or to standard output with it.
+import { writeFolded } from '../profile/folded.js';
 import type { Profile } from '../profile/model.js';
 import { ProfileError } from '../errors.js';
-import { streamSink, writeFileAtomic, type Sink } from './sink.js';
+import { streamSink, writeFileAtomic } from '../io/sink.js';
+import type { OutputFormat, ProfileWriter, WriteOptions } from './writer.js';
 
-export const OUTPUT_FORMATS = ['folded', 'svg', 'html', 'png', 'speedscope', 'pprof'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** Options for every writer; each writer reads its own section. */
-export interface WriteOptions {
-  readonly folded?: Partial<FoldedWriteOptions>;
-  /** Options for the SVG/HTML/PNG renderers (defined by src/render). */
-  readonly render?: Readonly<Record<string, unknown>>;
-}
-
-/** A writer turns a profile into bytes on a sink. */
-export type ProfileWriter = (profile: Profile, sink: Sink, options: WriteOptions) => Promise<void>;
+export { OUTPUT_FORMATS, type OutputFormat, type ProfileWriter, type WriteOptions } from './writer.js';
 
 // Extensions are matched longest first so `x.speedscope.json` and `x.pb.gz` win over `.json`/`.gz`.
 const EXTENSIONS: readonly [string, OutputFormat][] = [
@@ -46,10 +38,6 @@ const WRITERS: Record<OutputFormat, () => Promise<ProfileWriter>> = {
   speedscope: async () => (await import('../export/speedscope.js')).writeSpeedscope,
   pprof: async () => (await import('../export/pprof.js')).writePprof,
 };
-
-function notAvailable(format: OutputFormat): never {
-  throw new ProfileError(`the ${format} output format is not available in this build`);
-}
 
 /** Formats that are bytes, not text: never written to a terminal. */
 const BINARY: ReadonlySet<OutputFormat> = new Set(['png', 'pprof']);

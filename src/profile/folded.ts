@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import { InputError, excerpt } from '../errors.js';
 import { forEachLine } from '../io/lines.js';
-import type { Sink } from '../output/sink.js';
+import type { Sink } from '../io/sink.js';
 import { ProfileBuilder } from './builder.js';
 import type { Frame, FrameKind, Profile, RunMetadata, ThreadInfo } from './model.js';
 
@@ -169,7 +169,7 @@ export class FoldedParser {
     // Beyond 2^53 counts lose precision, and 400 digits parse to Infinity, which no writer can
     // put back into a folded file.
     if (parsed.count > Number.MAX_SAFE_INTEGER) {
-      throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(text.slice(text.lastIndexOf(' ') + 1), 30)}`, this.file, lineNumber);
+      throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(FOLDED_COUNT.exec(text)![1]!, 30)}`, this.file, lineNumber);
     }
     this.lines++;
     const frames = parsed.frames.map((name) => this.builder.internFrame({ name, kind: kindFromAnnotation(name) }));

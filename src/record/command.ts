@@ -6,6 +6,7 @@
  * before the exec are recorded under the comm `sh`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 
 export interface LaunchedCommand {
@@ -17,7 +18,10 @@ export interface LaunchedCommand {
   readonly child: ChildProcess;
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+/** A shell's exit status for a process that exited with `code` or was killed by `signal`: 128 + N. */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0);
+}
 
 export function launchCommand(argv: readonly string[], stdout: 'inherit' | 'stderr'): LaunchedCommand {
   const child = spawn('/bin/sh', ['-c', 'read -r _ <&3; exec 3<&-; exec "$@"', 'sh', ...argv], {
@@ -28,7 +32,7 @@ export function launchCommand(argv: readonly string[], stdout: 'inherit' | 'stde
   const gate = child.stdio[3] as Writable;
   gate.on('error', () => undefined);
   const exited = new Promise<number>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? SIGNALS[signal] ?? 0 : 0)));
+    child.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
     child.on('error', () => resolve(127));
   });
   return {

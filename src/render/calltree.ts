@@ -1,6 +1,26 @@
 import { processFrameName, type ProcessFrameStyle } from '../profile/folded.js';
 import type { FrameKind, Profile } from '../profile/model.js';
-import type { FlameNode } from './tree.js';
+
+/**
+ * The call tree every flame graph draws: children merged by name and kind, weights summed.
+ * `otherTotal` carries the other side's total in a differential tree (see src/diff).
+ */
+export interface FlameNode {
+  readonly name: string;
+  readonly kind: FrameKind;
+  /** Frame id in the profile (first one seen for this name+kind); -1 for roots made here. */
+  readonly frameId: number;
+  total: number;
+  self: number;
+  otherTotal?: number;
+  otherSelf?: number;
+  /**
+   * Flame charts only (see `buildFlameChart`): where this node starts, in weight units from its
+   * parent's start. Trees without it lay children out after the parent's self weight.
+   */
+  offset?: number;
+  readonly children: FlameNode[];
+}
 
 export interface FlameTreeOptions {
   /** Root frame per process for stacks that know their thread. Default `comm`. */

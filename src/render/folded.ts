@@ -28,9 +28,9 @@ export function scanFoldedLine(text: string, file: string, lineNumber: number): 
   }
   const weight = Number(count);
   if (weight > Number.MAX_SAFE_INTEGER) throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(count, 30)}`, file, lineNumber);
-  let end = start - 1;
-  while (end > 0 && SPACE.test(text[end - 1]!)) end--;
-  return { weight, end };
+  // Exactly one separator, as flamegraph.pl's `\s+?` and the Profile reader take: a leaf named
+  // `[unknown] ` keeps its trailing space.
+  return { weight, end: start - 1 };
 }
 
 /** Calls `frame` with each name of `text.slice(0, end)`, root first. */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { OutputFormat } from '../output/index.js';
-import type { Sink } from '../output/sink.js';
+import type { OutputFormat } from '../output/writer.js';
+import type { Sink } from '../io/sink.js';
 
 /** Draws folded text read from `input` onto `sink`; `render` holds the shared render options. */
 export type FoldedRenderer = (input: Readable, file: string, sink: Sink, render: Readonly<Record<string, unknown>>) => Promise<void>;

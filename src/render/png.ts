@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ProfileError } from '../errors.js';
-import type { ProfileWriter } from '../output/index.js';
+import type { ProfileWriter } from '../output/writer.js';
 import type { Profile } from '../profile/model.js';
 
 export interface PngOptions {
@@ -25,7 +25,7 @@ export const PNG_DEFAULTS: PngOptions = Object.freeze({
   viewportWidth: 1400,
 });
 
-// Without the networking flags chromium keeps trying to reach the network (PLATFORM-FACTS.md);
+// Without the networking flags chromium keeps trying to reach the network (docs/decisions.md);
 // --no-sandbox because the profiler runs as root, where chromium's sandbox refuses to start.
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -76,7 +76,7 @@ export async function markupToPng(markup: string, kind: 'svg' | 'html', options:
 }
 
 async function markupOf(profile: Profile, source: 'svg' | 'html', render: Readonly<Record<string, unknown>>): Promise<string> {
-  const { stringSink } = await import('../output/sink.js');
+  const { stringSink } = await import('../io/sink.js');
   const sink = stringSink();
   if (source === 'html') {
     const { writeHtml } = await import('./html/index.js');

@@ -1,29 +1,8 @@
 import { processFrameName } from '../profile/folded.js';
 import type { FrameKind, Profile } from '../profile/model.js';
-import { buildCallTree, FLAME_TREE_DEFAULTS, toFlameNodes, type FlameTreeOptions } from './calltree.js';
+import { buildCallTree, FLAME_TREE_DEFAULTS, toFlameNodes, type FlameNode, type FlameTreeOptions } from './calltree.js';
 
-/**
- * The call tree every flame graph draws: children merged by name and kind, weights summed.
- * `otherTotal` carries the other side's total in a differential tree (see src/diff).
- */
-export interface FlameNode {
-  readonly name: string;
-  readonly kind: FrameKind;
-  /** Frame id in the profile (first one seen for this name+kind); -1 for roots made here. */
-  readonly frameId: number;
-  total: number;
-  self: number;
-  otherTotal?: number;
-  otherSelf?: number;
-  /**
-   * Flame charts only (see `buildFlameChart`): where this node starts, in weight units from its
-   * parent's start. Trees without it lay children out after the parent's self weight.
-   */
-  offset?: number;
-  readonly children: FlameNode[];
-}
-
-export { FLAME_TREE_DEFAULTS, type FlameTreeOptions } from './calltree.js';
+export { FLAME_TREE_DEFAULTS, type FlameNode, type FlameTreeOptions } from './calltree.js';
 
 function newNode(name: string, kind: FrameKind, frameId: number): FlameNode {
   return { name, kind, frameId, total: 0, self: 0, children: [] };

@@ -1,12 +1,13 @@
 // Golden tests for `profile collapse`: every recorded tool output under test/fixtures/collapse/
-// (perf script, bpftrace, BCC profile) with option sets → results/*.folded (created when missing,
-// rewritten with BLESS=1); stackcollapse-perf.pl as an oracle for the perf inputs
-// (test/helpers/flamegraph.ts says where it is found); the byte path against the line path in 1-, 7- and 4096-byte chunks; the
+// (perf script, bpftrace, BCC profile) with option sets → results/*.folded (see helpers/golden.ts:
+// BLESS=1 rewrites them, a missing one fails under CI=true); stackcollapse-perf.pl as an oracle for
+// the perf inputs (../shared/peers/FlameGraph, or FLAMEGRAPH_DIR); the byte path against the line
+// path in 1-, 7- and 4096-byte chunks; the
 // shared 40 MB corpus byte for byte through the CLI; error cases through the CLI. 14–23 s at load
 // average 7 on 2 cores (the corpus run is a few seconds of it).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { collapse, type CollapseOptions } from '../../src/collapse/index.js';
@@ -14,11 +15,12 @@ import { PERF_DEFAULTS, PerfParser, type PerfOptions } from '../../src/collapse/
 import { forEachLine } from '../../src/io/lines.js';
 import { foldedLines, type FoldedWriteOptions } from '../../src/profile/folded.js';
 import { BIN, ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
-import { requireFlamegraph, stackcollapsePerf } from '../helpers/flamegraph.js';
+import { stackcollapsePerf } from '../helpers/flamegraph.js';
+import { golden } from '../helpers/golden.js';
+import { requiresFile, requiresFlameGraph, requiresTools } from '../helpers/requires.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'collapse');
 const RESULTS = join(FIXTURES, 'results');
-const BLESS = process.env.BLESS === '1';
 
 interface Variant {
   readonly suffix: string;
@@ -64,19 +66,13 @@ async function ours(path: string, variant: Variant): Promise<{ text: string; for
 }
 
 t.test('golden outputs', async (t) => {
-  mkdirSync(RESULTS, { recursive: true });
   for (const { dir, name, path, variant } of cases) {
     const { text, format } = await ours(path, variant);
     // BCC's -f output without -d is plain folded text, and is read as such.
     const expected = dir === 'bcc' && name === 'folded' ? 'folded' : dir;
     t.equal(format, expected, `${dir}/${name}.txt is detected as ${expected}`);
     t.ok(text.length > 0, `${dir}/${name}${variant.suffix} has stacks`);
-    const golden = join(RESULTS, `${dir}-${name}${variant.suffix}.folded`);
-    if (BLESS || !existsSync(golden)) {
-      writeFileSync(golden, text);
-      t.comment(`wrote ${golden}`);
-    }
-    t.equal(text, readFileSync(golden, 'utf8'), `${dir}/${name}${variant.suffix} matches its golden`);
+    t.equal(text, golden(join(RESULTS, `${dir}-${name}${variant.suffix}.folded`), text), `${dir}/${name}${variant.suffix} matches its golden`);
   }
 });
 
@@ -121,7 +117,7 @@ t.test('perf: the byte path equals the line path, across chunk boundaries and CR
 });
 
 t.test('stackcollapse-perf.pl as the oracle', async (t) => {
-  if (!requireFlamegraph(t, 'stackcollapse-perf.pl')) return;
+  if (!requiresFlameGraph(t, 'stackcollapse-perf.pl')) return;
   // no-dso.txt: the reference drops every frame of a stack line without a dso; we keep them.
   for (const { name, path, variant } of cases.filter((c) => c.dir === 'perf' && c.name !== 'no-dso')) {
     const perl = stackcollapsePerf(variant.flags, path);
@@ -132,11 +128,7 @@ t.test('stackcollapse-perf.pl as the oracle', async (t) => {
 t.test('the shared corpus, byte for byte through the CLI', async (t) => {
   const data = join(ROOT, '..', 'shared', 'data');
   const input = join(data, 'perf-script-mixed.txt.zst');
-  if (!existsSync(input)) {
-    if (process.env.CI === 'true') t.fail(`${input} is missing (CI must provide ../shared beside the repo)`);
-    else t.pass('skipped', { skip: `${input} is missing` });
-    return;
-  }
+  if (!requiresTools(t, 'zstd') || !requiresFile(t, input, 'the shared perf-script corpus beside the repository')) return;
   const run = spawnSync('sh', ['-c', `zstd -dc "$1" | "$2" "$3" collapse`, 'sh', input, process.execPath, BIN], { maxBuffer: 1 << 28, env: cliEnv() });
   t.equal(run.status, 0, `collapse exits 0 (${run.stderr.toString().slice(0, 200)})`);
   const sorted = (bytes: Buffer): Buffer[] => {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { loadProfile, readPprof } from '../../src/input/index.js';
 import { foldedLines } from '../../src/profile/folded.js';
-import { canUseBpf } from '../helpers/bpf.js';
 import { runCli } from '../helpers/cli.js';
+import { requiresBpf } from '../helpers/requires.js';
 import { startIngestServer } from '../helpers/ingest.js';
 
 const file = join(import.meta.dirname, '../fixtures/diff/before.folded');
@@ -39,10 +39,7 @@ t.test('a failing server: retried, then one line, exit 1, the file kept', async 
 });
 
 t.test('profile record --push sends the recording it also writes', async (t) => {
-  if (!canUseBpf()) {
-    if (process.env.CI === 'true') return t.fail('CI: profile record --push needs root with BPF');
-    return t.skip('needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool');
-  }
+  if (!requiresBpf(t)) return;
   const server = await startIngestServer([503]);
   t.teardown(() => server.close());
   const out = join(mkdtempSync(join(tmpdir(), 'profile-push-')), 'rec.pb.gz');

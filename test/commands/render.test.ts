@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { browserUnavailable } from '../helpers/browser.js';
+import { requireBrowser } from '../helpers/browser.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'profile-render-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,11 +64,7 @@ t.test('PNG: an image from chromium, or one line when chromium is missing', asyn
   const missing = await runCli(['render', folded, '-o', join(dir, 'x.png')], { env: { ...process.env, PROFILE_CHROMIUM: '/nonexistent' } });
   t.equal(missing.code, 2);
   t.equal(missing.stderr.trim(), 'profile: PNG output needs chromium, not found at /nonexistent; install chromium: apt-get install chromium');
-  const reason = browserUnavailable();
-  if (reason) {
-    if (process.env.CI === 'true') t.fail(reason);
-    return;
-  }
+  if (!requireBrowser(t)) return;
   const out = join(dir, 'out.png');
   const result = await runCli(['render', folded, '-o', out, '--width', '640']);
   t.equal(result.code, 0, result.stderr);

@@ -10,13 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bpfMark, leakedSince } from '../helpers/bpf.js';
 import { ROOT, cliEnv } from '../helpers/cli.js';
-import { bpfUnavailable } from '../record/fixtures.js';
 import { buildShortLived, dropsOf, rssSampler, startForkLoops, SHORT_COMM, summarizeFolded } from './workload.mjs';
+import { requiresBpf } from '../helpers/requires.js';
 
-const unavailable = bpfUnavailable();
-if (unavailable && process.env.CI === 'true') t.fail(`the endurance test cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t)) {
   const seconds = Number(process.env.PROFILE_ENDURANCE_TEST_SECONDS ?? 20);
   const dir = mkdtempSync(join(tmpdir(), 'profile-endurance-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

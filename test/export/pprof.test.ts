@@ -9,9 +9,9 @@ import { encodePprof } from '../../src/export/pprof.js';
 import { loadProfile } from '../../src/input/index.js';
 import { ProfileBuilder } from '../../src/profile/builder.js';
 import { foldedLines } from '../../src/profile/folded.js';
-import { missingTools } from '../helpers/tools.js';
 import { runCli } from '../helpers/cli.js';
-import { bpfUnavailable, buildProgram } from '../record/fixtures.js';
+import { buildProgram } from '../record/fixtures.js';
+import { requiresBpf, requiresTools } from '../helpers/requires.js';
 import { ROUND_TRIP_FILES } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'profile-pprof-'));
@@ -46,8 +46,7 @@ function pprof(...args: string[]): string {
 }
 
 t.test('go tool pprof reads the export: top functions, totals, cpu time, labels, build-id, inline lines', async (t) => {
-  const skip = missingTools('go');
-  if (skip) return t.skip(skip);
+  if (!requiresTools(t, 'go')) return;
   const file = join(dir, 'rec.pb.gz');
   writeFileSync(file, encodePprof(recorded()));
 
@@ -148,10 +147,7 @@ t.test('fractional weights are refused with a clear error', async (t) => {
 });
 
 t.test('a real recording exported as pprof: go tool pprof finds the known call tree', async (t) => {
-  const skip = missingTools('go');
-  if (skip) return t.skip(skip);
-  const bpf = bpfUnavailable();
-  if (bpf) return process.env.CI === 'true' ? t.fail(`CI: ${bpf}`) : t.skip(bpf);
+  if (!requiresTools(t, 'go') || !requiresBpf(t)) return;
   const program = buildProgram('calltree');
   const out = join(dir, 'calltree.pb.gz');
   const result = await runCli(['record', '-o', out, '--', program, '2', join(dir, 'tally')], { timeoutMs: 120_000 });

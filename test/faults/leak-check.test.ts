@@ -9,12 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bpfMark, bpfObjects, createdSince, isOurProcess, leakedSince, ourBpfNames } from '../helpers/bpf.js';
 import { BIN, ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
-import { bpfUnavailable } from '../record/fixtures.js';
+import { requiresBpf } from '../helpers/requires.js';
 
-const unavailable = bpfUnavailable();
-if (unavailable && process.env.CI === 'true') t.fail(`the leak-check test cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t)) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-leakcheck-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

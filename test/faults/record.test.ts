@@ -4,7 +4,7 @@
 // second SIGINT exits at once; a profiled command that exits at once, fails, is killed or does not
 // exist ends the recording cleanly with its status; the command inherits no BPF or perf fd; and
 // with tiny stack and counts maps every probe firing is accounted for. About 60 s.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,13 +15,11 @@ import { DEFAULTS, record } from '../../src/record/index.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { bpfMark, leakedSince, waitForOurProgram } from '../helpers/bpf.js';
 import { ROOT, cliEnv, cliSpawnArgs, runCli } from '../helpers/cli.js';
-import { bpfUnavailable, buildProgram } from '../record/fixtures.js';
+import { buildProgram } from '../record/fixtures.js';
 import { buildShortLived, startForkLoops } from '../endurance/workload.mjs';
+import { requiresBpf } from '../helpers/requires.js';
 
-const unavailable = bpfUnavailable();
-if (unavailable && process.env.CI === 'true') t.fail(`the record fault tests cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t)) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-faults-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const calltree = buildProgram('calltree');
@@ -38,7 +36,7 @@ else {
     return undefined;
   }
 
-  function spawnRecord(test: Tap.Test, args: string[]): { child: ReturnType<typeof spawn>; stderr: () => string; closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  function spawnRecord(test: Test, args: string[]): { child: ReturnType<typeof spawn>; stderr: () => string; closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
     const child = spawn(...cliSpawnArgs(['record', ...args]), { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

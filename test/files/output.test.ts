@@ -8,21 +8,15 @@ import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliEnv, cliSpawnArgs, oneLineError, runCli } from '../helpers/cli.js';
+import { requiresRoot } from '../helpers/requires.js';
 
 const INPUT = 'main;work;leaf 3\nmain;other 2\n';
 const OUTPUT = 'main;other 2\nmain;work;leaf 3\n';
-const isRoot = process.getuid?.() === 0;
 
 function tempsIn(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.includes('.profile-tmp-'));
 }
 
-function needRoot(t: Test, what: string): boolean {
-  if (isRoot) return true;
-  if (process.env.CI === 'true') t.fail(`${what} needs root (mount, chattr) and CI must run it`);
-  else t.pass(what, { skip: 'needs root (mount, chattr)' });
-  return false;
-}
 
 function mountTmpfs(t: Test, dir: string, options: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
@@ -74,7 +68,7 @@ t.test('an output path in a missing directory, or under a file', async (t) => {
 });
 
 t.test('an output path on a read-only file system', async (t) => {
-  if (!needRoot(t, 'read-only mount')) return;
+  if (!requiresRoot(t, 'read-only mount')) return;
   const dir = join(work, 'ro');
   mkdirSync(dir);
   mountTmpfs(t, dir, 'ro,size=64k');
@@ -85,7 +79,7 @@ t.test('an output path on a read-only file system', async (t) => {
 });
 
 t.test('an immutable output file and an immutable directory (chattr +i): old file intact, no temp file', async (t) => {
-  if (!needRoot(t, 'chattr +i')) return;
+  if (!requiresRoot(t, 'chattr +i')) return;
   const dir = join(work, 'immutable-file');
   mkdirSync(dir);
   const out = join(dir, 'x.folded');
@@ -107,7 +101,7 @@ t.test('an immutable output file and an immutable directory (chattr +i): old fil
 });
 
 t.test('a full file system (64 KB tmpfs): ENOSPC is one line, the old file survives, no temp file', async (t) => {
-  if (!needRoot(t, 'tmpfs mount')) return;
+  if (!requiresRoot(t, 'tmpfs mount')) return;
   const dir = join(work, 'full');
   mkdirSync(dir);
   mountTmpfs(t, dir, 'size=64k');

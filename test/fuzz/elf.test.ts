@@ -22,7 +22,7 @@ import { symbolizeWithReport } from '../../src/symbolize/index.js';
 import type { ByteSource, SymbolHost } from '../../src/symbolize/source.js';
 import { ROOT } from '../helpers/cli.js';
 import { CASE_TIMEOUT_MS, checkProperty, fc } from '../helpers/fuzz.js';
-import { missingTools } from '../helpers/tools.js';
+import { requiresTools } from '../helpers/requires.js';
 
 
 /** A non-ElfError, with where it came from (the first frames of its stack). */
@@ -254,6 +254,4 @@ function run(): void {
   });
 }
 
-const skip = missingTools('gcc', 'nm');
-if (skip) t.plan(0, skip);
-else run();
+if (requiresTools(t, 'gcc', 'nm')) run();

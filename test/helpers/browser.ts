@@ -12,6 +12,7 @@ export const CHROMIUM = process.env.PROFILE_CHROMIUM ?? '/usr/bin/chromium';
 
 // The launch flags are the product's own (src/render/png.ts), so tests drive chromium as PNG export does.
 import { CHROMIUM_ARGS } from '../../src/render/png.js';
+import { requires, type Gated } from './requires.js';
 export { CHROMIUM_ARGS };
 
 export interface TestBrowser {
@@ -25,17 +26,9 @@ export function browserUnavailable(): string | undefined {
   return undefined;
 }
 
-/**
- * Options for tap's `t.test`/top-level: skip with the reason locally, but fail loudly under CI.
- * Usage: `const skip = browserSkip(); if (skip) { t.fail/skip… }` — see `requireBrowser`.
- */
-export function requireBrowser(t: { fail(msg: string): void; skip?(msg?: string): void; plan?(n: number): void; end(): void }): boolean {
-  const reason = browserUnavailable();
-  if (reason === undefined) return true;
-  if (process.env.CI === 'true') t.fail(`browser tests cannot run under CI: ${reason}`);
-  else t.skip?.(reason);
-  t.end();
-  return false;
+/** The gate for a browser test (helpers/requires.ts): skipped locally, failed under CI, without chromium. */
+export function requireBrowser(t: Gated): boolean {
+  return requires(t, `chromium at ${CHROMIUM} (apt-get install chromium)`, existsSync(CHROMIUM));
 }
 
 /** Launches chromium headless with a fresh profile directory that is removed on close. */

@@ -1,6 +1,4 @@
 /** Reading flame-graph SVGs back in tests: ours and flamegraph.pl's share the frame markup. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 
 export interface SvgFrame {
   readonly title: string;
@@ -17,11 +15,5 @@ export function svgFrames(svg: string): SvgFrame[] {
   return [...svg.matchAll(FRAME)].map((m) => ({ title: m[1]!, x: Number(m[2]), y: Number(m[3]), width: Number(m[4]), fill: m[5]! }));
 }
 
-/** Compares `actual` with the golden file (created when missing, rewritten with BLESS=1); returns the golden text. */
-export function golden(path: string, actual: string): string {
-  if (process.env.BLESS === '1' || !existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-  }
-  return readFileSync(path, 'utf8');
-}
+/** Compares with a golden file; see ./golden.ts. */
+export { golden } from './golden.js';

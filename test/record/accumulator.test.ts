@@ -12,7 +12,7 @@ import type { Mapping, ProcessSnapshot } from '../../src/profile/raw.js';
 import { captureProcess, closeCapturedFiles, HOST } from '../../src/host/index.js';
 import { symbolize } from '../../src/symbolize/index.js';
 import { foldedLines } from '../../src/profile/folded.js';
-import { bpfUnavailable } from './fixtures.js';
+import { requiresBpf } from '../helpers/requires.js';
 import { buildShortLived, startForkLoops } from '../endurance/workload.mjs';
 
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
@@ -132,10 +132,7 @@ t.test('retiring a process whose frames cannot be shared keeps it whole in a spa
   t.same(accumulator.samples().map((s) => [s.pid, s.userStack, s.count]), [[space!.pid, [0x7f0000200010n, 0x7f0000001234n], 2]], 'addresses kept as they were');
 });
 
-const unavailable = bpfUnavailable();
-if (unavailable && process.env.CI === 'true') t.fail(`BPF recording tests cannot run in CI: ${unavailable}`);
-if (unavailable) t.test('a real recording folds to the same names', { skip: unavailable }, async () => {});
-else {
+if (requiresBpf(t)) {
   t.test('a real fork-heavy recording: folding every exited process changes no name', async (t) => {
     const loops = startForkLoops(buildShortLived(), 2);
     // Nothing folded while recording: the recording's own shared spaces would take the pids this

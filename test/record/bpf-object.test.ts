@@ -6,16 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
+import { requiresTools } from '../helpers/requires.js';
 
-let clang = true;
-try {
-  execFileSync('clang-14', ['--version'], { stdio: 'ignore' });
-} catch {
-  clang = false;
-}
-if (!clang && process.env.CI === 'true') t.fail('clang-14 is missing: cannot prove bpf/profile.bpf.o matches its source');
-if (!clang) t.plan(0, 'clang-14 is not installed');
-else {
+if (requiresTools(t, 'clang-14')) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-bpf-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'profile.bpf.o');

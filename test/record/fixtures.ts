@@ -2,21 +2,15 @@
  * Builds the recorder's fixture programs (test/fixtures/programs/*.c) once into the gitignored
  * test/fixtures/build/, with clang -O1 -fno-omit-frame-pointer (gcc drops callers in leaf-ish
  * code) and -no-pie so their symbols sit at fixed addresses: the tests name their frames from
- * `nm` without depending on the symbolizer. Also the gate for tests that need BPF.
+ * `nm` without depending on the symbolizer.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
-import { canUseBpf } from '../helpers/bpf.js';
 
 export const PROGRAMS = join(ROOT, 'test', 'fixtures', 'programs');
 export const BUILD = join(ROOT, 'test', 'fixtures', 'build');
-
-/** Why the BPF tests cannot run here, or undefined. With CI=true, callers fail instead of skipping. */
-export function bpfUnavailable(): string | undefined {
-  return canUseBpf() ? undefined : 'needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool';
-}
 
 export function buildProgram(name: string): string {
   const source = join(PROGRAMS, `${name}.c`);

@@ -13,12 +13,10 @@ import { DEFAULTS, record } from '../../src/record/index.js';
 import { captureProcess, closeCapturedFiles } from '../../src/host/index.js';
 import { symbolize } from '../../src/symbolize/index.js';
 import { foldedLines } from '../../src/profile/folded.js';
-import { bpfUnavailable, buildProgram, PROGRAMS } from './fixtures.js';
+import { buildProgram, PROGRAMS } from './fixtures.js';
+import { requiresBpf } from '../helpers/requires.js';
 
-const unavailable = bpfUnavailable();
-if (unavailable && process.env.CI === 'true') t.fail(`BPF recording tests cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t)) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-reuse-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const children: ChildProcess[] = [];

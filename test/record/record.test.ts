@@ -8,12 +8,10 @@ import { join } from 'node:path';
 import { DEFAULTS, record, type RecordOptions } from '../../src/record/index.js';
 import { COUNTERS } from '../../src/record/abi.js';
 import { bpfMark, leakedSince } from '../helpers/bpf.js';
-import { bpfUnavailable, buildProgram, chain, functionSymbols } from './fixtures.js';
+import { buildProgram, chain, functionSymbols } from './fixtures.js';
+import { requiresBpf } from '../helpers/requires.js';
 
-const unavailable = bpfUnavailable();
-if (unavailable && process.env.CI === 'true') t.fail(`BPF recording tests cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t)) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-record-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const calltree = buildProgram('calltree');

@@ -1,20 +1,19 @@
 // Our SVG draws the same frames as FlameGraph's flamegraph.pl (the set of rect titles: name,
-// count and percentage) for the same folded input and options. Needs FLAMEGRAPH_DIR (or the
-// peer checkout at /work/peers/FlameGraph); skipped with the reason without it. ~3 s.
+// count and percentage) for the same folded input and options. flamegraph.pl comes from
+// ../shared/peers/FlameGraph beside the repository, or FLAMEGRAPH_DIR (helpers/requires.ts). ~3 s.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringSink } from '../../src/output/sink.js';
+import { stringSink } from '../../src/io/sink.js';
 import { flameChartFromFolded } from '../../src/render/chart.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { writeSvg, type SvgOptions } from '../../src/render/svg/index.js';
+import { flamegraphScript, requiresFlameGraph } from '../helpers/requires.js';
 import { svgFrames } from '../helpers/svg.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'render');
-const DIR = process.env.FLAMEGRAPH_DIR ?? (existsSync('/work/peers/FlameGraph/flamegraph.pl') ? '/work/peers/FlameGraph' : undefined);
-const FLAMEGRAPH = DIR === undefined ? undefined : join(DIR, 'flamegraph.pl');
 
 /** A folded file with `count` stacks from a fixed seed. Names have one width: flamegraph.pl sorts whole lines, so a name that is a prefix of its sibling's (`f1` and `f12`) can split a frame in two there. */
 function synthetic(count: number, seed: number): string {
@@ -45,17 +44,15 @@ const CASES: [string, string[], Partial<SvgOptions>][] = [
 ];
 
 t.test('same frames as flamegraph.pl', async (t) => {
-  if (FLAMEGRAPH === undefined || !existsSync(FLAMEGRAPH)) {
-    t.skip(`set FLAMEGRAPH_DIR to a FlameGraph checkout to compare with flamegraph.pl${FLAMEGRAPH ? ` (${FLAMEGRAPH} not found)` : ''}`);
-    return;
-  }
+  if (!requiresFlameGraph(t, 'flamegraph.pl')) return;
+  const flamegraph = flamegraphScript('flamegraph.pl');
   const dir = mkdtempSync(join(tmpdir(), 'profile-svg-fg-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const synth = join(dir, 'synthetic.folded');
   writeFileSync(synth, synthetic(3000, 42));
   for (const input of [join(FIXTURES, 'small.folded'), join(FIXTURES, 'chart.folded'), synth]) {
     for (const [name, flags, options] of CASES) {
-      const theirs = execFileSync('perl', [FLAMEGRAPH, ...flags, input], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 });
+      const theirs = execFileSync('perl', [flamegraph, ...flags, input], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 });
       const sink = stringSink();
       // A flame chart of a file keeps every line in place: built from the text, not from a merged Profile.
       const source = options.flamechart ? await flameChartFromFolded(createReadStream(input), input) : await readFolded(createReadStream(input), input);

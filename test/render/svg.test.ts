@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeProfile } from '../../src/output/index.js';
-import { stringSink } from '../../src/output/sink.js';
+import { stringSink } from '../../src/io/sink.js';
 import { ProfileBuilder } from '../../src/profile/builder.js';
 import { readFolded } from '../../src/profile/folded.js';
 import type { Profile } from '../../src/profile/model.js';

@@ -3,16 +3,16 @@
  * every address: checked on the real files the benchmark uses (libc's debug file from libc6-dbg,
  * compressed sections; node) at 20,000 addresses each. ~2 s.
  */
-import { existsSync } from 'node:fs';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { openFile } from '../../src/host/index.js';
 import { readAranges, unitOf } from '../../src/symbolize/dwarf/aranges.js';
 import { libdw } from '../../src/symbolize/dwarf/libdw.js';
 import { ElfFile } from '../../src/symbolize/elf/file.js';
+import { requires, requiresFile } from '../helpers/requires.js';
 
 const dw = libdw();
 
-function check(t: Tap.Test, path: string, addressesFrom: string): void {
+function check(t: Test, path: string, addressesFrom: string): void {
   const source = openFile(path)!;
   t.teardown(() => source.close());
   const elf = new ElfFile(source);
@@ -41,19 +41,17 @@ function check(t: Tap.Test, path: string, addressesFrom: string): void {
   t.equal(mismatches, 0, `${path}: the same CU as dwarf_addrdie for 20,000 addresses (${found} in a CU)`);
 }
 
-if (!dw) {
-  t.skip('libdw.so.1 missing');
-} else {
-  t.test('libc with libc6-dbg', (t) => {
+if (requires(t, 'libdw.so.1 (apt-get install libdw1)', dw !== undefined)) {
+  t.test('libc with libc6-dbg', async (t) => {
     const libc = '/usr/lib/x86_64-linux-gnu/libc.so.6';
-    const id = existsSync(libc) ? new ElfFile(openFile(libc)!).buildId() : undefined;
-    const debug = id && `/usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;
-    if (!debug || !existsSync(debug)) return t.skip('libc6-dbg not installed');
+    if (!requiresFile(t, libc, 'the C library')) return;
+    const id = new ElfFile(openFile(libc)!).buildId();
+    t.ok(id, 'libc has a build-id');
+    const debug = `/usr/lib/debug/.build-id/${id?.slice(0, 2)}/${id?.slice(2)}.debug`;
+    if (!requiresFile(t, debug, "libc's debug file (apt-get install libc6-dbg)")) return;
     check(t, debug, libc);
-    t.end();
   });
-  t.test('node', (t) => {
+  t.test('node', async (t) => {
     check(t, process.execPath, process.execPath);
-    t.end();
   });
 }

@@ -1,13 +1,34 @@
-// Cgroup paths as the runtimes write them, the cgroup of a real process, and `profile record
-// --container` on a process moved into a docker-named cgroup. Takes ~3 s.
+// Cgroup paths as the runtimes write them, the cgroup of a real process (and of one moved into a
+// systemd-style scope), and `profile record --container` on a process moved into a docker-named
+// cgroup. Takes ~3 s.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { canUseBpf } from '../helpers/bpf.js';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { requiresBpf, requiresRoot } from '../helpers/requires.js';
 import { processCgroup } from '../../src/host/files.js';
 import { CONTAINER_DEFAULTS, containerFrame, containerFrameName, containerFromCgroup } from '../../src/symbolize/container.js';
+
+// cgroup v2 alone, or the v1 pids hierarchy of a hybrid host: where systemd and docker's cgroupfs
+// driver put processes.
+const HIERARCHY = existsSync('/sys/fs/cgroup/cgroup.procs') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids';
+
+/** Creates `path` (and missing parents) under HIERARCHY, removed again when `t` ends. */
+function makeCgroup(t: { teardown(fn: () => void): void }, path: string): string {
+  const created: string[] = [];
+  let dir = HIERARCHY;
+  for (const part of path.split('/')) {
+    dir = join(dir, part);
+    if (existsSync(dir)) continue;
+    mkdirSync(dir);
+    created.unshift(dir);
+  }
+  t.teardown(() => {
+    for (const made of created) rmdirSync(made);
+  });
+  return dir;
+}
 
 const ID = '3f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081';
 
@@ -40,11 +61,16 @@ t.test('the cgroup of a real process', async (t) => {
   const mine = processCgroup(process.pid);
   t.type(mine, 'string');
   t.match(mine, /^\//, 'a cgroup path');
-  // A transient systemd scope, when systemd runs here: the same parser on a real path.
-  const scope = spawnSync('systemd-run', ['--scope', '--quiet', '--unit', `profile-test-${process.pid}`, 'cat', '/proc/self/cgroup'], { encoding: 'utf8' });
-  if (scope.status !== 0) return t.skip('no systemd to create a scope');
-  t.match(scope.stdout, new RegExp(`profile-test-${process.pid}\\.scope`));
-  t.equal(containerFromCgroup(scope.stdout.trim().split(':').pop()!), undefined, 'a plain scope is not a container');
+  // A process in a systemd-style scope: the same parser on a real path. The scope is the directory
+  // systemd-run --scope would create, made here so the test does not need systemd as init.
+  if (!requiresRoot(t, 'to create a cgroup')) return;
+  const name = `profile-test-${process.pid}.scope`;
+  const scope = makeCgroup(t, `system.slice/${name}`);
+  const child = spawnSync('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && cat /proc/self/cgroup', 'sh', scope], { encoding: 'utf8' });
+  t.equal(child.status, 0, child.stderr);
+  const line = child.stdout.split('\n').find((l) => l.endsWith(`/system.slice/${name}`));
+  t.ok(line, `the process is in ${name}: ${child.stdout}`);
+  t.equal(containerFromCgroup(line?.split(':').pop() ?? ''), undefined, 'a plain scope is not a container');
 });
 
 t.test('the root frame', async (t) => {
@@ -55,18 +81,8 @@ t.test('the root frame', async (t) => {
 });
 
 t.test('profile record --container names the container of a process in a docker-style cgroup', async (t) => {
-  if (!canUseBpf()) {
-    if (process.env.CI === 'true') throw new Error('CI: needs root with BPF');
-    return t.skip('needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool');
-  }
-  // cgroup v2 alone, or the v1 pids hierarchy of a hybrid host: where docker's cgroupfs driver puts containers.
-  const hierarchy = existsSync('/sys/fs/cgroup/cgroup.procs') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids';
-  const cgroup = join(hierarchy, 'docker', ID);
-  mkdirSync(cgroup, { recursive: true });
-  t.teardown(() => {
-    rmdirSync(cgroup);
-    rmdirSync(join(hierarchy, 'docker'));
-  });
+  if (!requiresBpf(t)) return;
+  const cgroup = makeCgroup(t, `docker/${ID}`);
   const hot = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
   const script = `echo $$ > ${cgroup}/cgroup.procs && exec ${process.execPath} ${hot} 500`;
   const result = await runCli(['record', '-F', '499', '--container', '--', 'sh', '-c', script], { env: { NODE_OPTIONS: '' }, timeoutMs: 120_000 });

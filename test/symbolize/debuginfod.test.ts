@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { missingTools } from '../helpers/tools.js';
+import { requiresRoot, requiresTools } from '../helpers/requires.js';
 import { buildFixtures, buildIdOf } from './elf-fixtures.js';
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist');
@@ -60,12 +60,7 @@ try {
 console.log(JSON.stringify(result));
 `;
 
-const skip = missingTools('gcc', 'clang-14', 'debuginfod', 'unshare', 'ip', 'objcopy');
-if (skip) t.skip(skip);
-else if (process.getuid?.() !== 0) {
-  if (process.env.CI === 'true') throw new Error('CI: unshare -n needs root');
-  t.skip('unshare -n needs root');
-} else {
+if (requiresTools(t, 'gcc', 'clang-14', 'debuginfod', 'unshare', 'ip', 'objcopy') && requiresRoot(t, 'unshare -n')) {
   const fixtures = buildFixtures(['gcc']);
   const work = mkdtempSync(join(tmpdir(), 'profile-debuginfod-'));
   t.teardown(() => {

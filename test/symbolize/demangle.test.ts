@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { demanglerFor, IDENTITY_DEMANGLER, isMangled, loadDemangler } from '../../src/symbolize/demangle.js';
-import { missingTools } from '../helpers/tools.js';
+import { requiresTools } from '../helpers/requires.js';
 import { ROOT } from '../helpers/cli.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'demangle');
@@ -50,8 +50,7 @@ t.test('suffixes and names no demangler accepts', async (t) => {
 });
 
 t.test('C++ templates built with g++ match c++filt', async (t) => {
-  const skip = missingTools('g++', 'nm', 'c++filt');
-  if (skip) return t.skip(skip);
+  if (!requiresTools(t, 'g++', 'nm', 'c++filt')) return;
   const binary = join(dir, 'templates');
   execFileSync('g++', ['-O0', '-o', binary, join(FIXTURES, 'templates.cpp')]);
   const names = symbols(binary, /^_Z/);
@@ -87,8 +86,7 @@ t.test('C++ templates built with g++ match c++filt', async (t) => {
 
 for (const [mangling, prefix] of [['legacy', /^_ZN/], ['v0', /^_R/]] as const) {
   t.test(`Rust ${mangling} mangling from rustc matches c++filt`, async (t) => {
-    const skip = missingTools('rustc', 'nm', 'c++filt');
-    if (skip) return t.skip(skip);
+    if (!requiresTools(t, 'rustc', 'nm', 'c++filt')) return;
     const binary = join(dir, `names-${mangling}`);
     // opt-level=0 keeps the small generic functions from being inlined away.
     // Legacy is rustc's default (naming it needs -Z unstable-options).

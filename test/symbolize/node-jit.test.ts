@@ -9,9 +9,8 @@ import t from 'tap';
 import { DEFAULTS, record } from '../../src/record/index.js';
 import { JitSymbolizer } from '../../src/symbolize/jit.js';
 import { PerfMaps } from '../../src/symbolize/perfmap.js';
-import { canUseBpf } from '../helpers/bpf.js';
 import { ROOT, runCli } from '../helpers/cli.js';
-import { missingTools } from '../helpers/tools.js';
+import { isRoot, requires, requiresBpf, requiresTools } from '../helpers/requires.js';
 
 const HOT = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
 const NODE_FLAGS = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
@@ -27,16 +26,8 @@ t.teardown(() => {
   }
 });
 
-function needBpf(): string | undefined {
-  if (canUseBpf()) return undefined;
-  const reason = 'needs root with BPF (CAP_BPF, CAP_PERFMON) and bpftool';
-  if (process.env.CI === 'true') throw new Error(`CI: ${reason}`);
-  return reason;
-}
-
 t.test('samples of a node program are named by its perf map', async (t) => {
-  const skip = needBpf();
-  if (skip) return t.skip(skip);
+  if (!requiresBpf(t)) return;
   const result = await record({ ...DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, HOT, '700'], commandStdout: 'stderr' });
   t.equal(result.commandExitCode, 0);
   const nodePids = new Set(result.raw.samples.filter((s) => s.comm === 'node' || s.comm.startsWith('node')).map((s) => s.pid));
@@ -78,8 +69,7 @@ t.test('samples of a node program are named by its perf map', async (t) => {
 });
 
 t.test('a TypeScript program profiled: its .ts names and lines through the source map', async (t) => {
-  const skip = needBpf();
-  if (skip) return t.skip(skip);
+  if (!requiresBpf(t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'profile-ts-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'src'));
@@ -117,8 +107,7 @@ t.test('a TypeScript program profiled: its .ts names and lines through the sourc
 });
 
 t.test('end to end: profile record -- node --perf-basic-prof shows JavaScript and TypeScript names', async (t) => {
-  const skip = needBpf();
-  if (skip) return t.skip(skip);
+  if (!requiresBpf(t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'profile-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'src'));
@@ -177,8 +166,7 @@ const IN_NAMESPACE = [
 ].join('\n');
 
 t.test('a node in its own mount and PID namespace, read through /proc/PID/root and NSpid', async (t) => {
-  const skip = missingTools('unshare', 'mount') ?? (process.getuid?.() === 0 ? undefined : 'needs root for unshare --pid --mount');
-  if (skip) return t.skip(skip);
+  if (!requiresTools(t, 'unshare', 'mount') || !requires(t, 'root for unshare --pid --mount', isRoot())) return;
   // A private /tmp inside: the map exists only in the namespace, under the name perf-1.map. The
   // contained process dies with unshare (--kill-child), so a failed start leaves nothing running.
   // Without tap's NODE_OPTIONS: its hook lives under the checkout, which may itself be under /tmp.

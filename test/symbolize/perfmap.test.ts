@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openPerfMap, parsePerfMap, PerfMap, PerfMaps, perfMapKey } from '../../src/symbolize/perfmap.js';
 import { ROOT } from '../helpers/cli.js';
+import { requiresRoot } from '../helpers/requires.js';
 
 const HOSTILE = join(ROOT, 'test', 'fixtures', 'jit', 'hostile.map');
 
@@ -64,8 +65,6 @@ function mapFile(pid: number, text: string, mode = 0o644, uid = 0): string {
   return path;
 }
 
-const root = process.getuid?.() === 0;
-
 t.test('a map owned by the process or root is read, re-read as it grows, and kept after exit', async (t) => {
   const child = await sleeper();
   const path = mapFile(child.pid, 'garbage line\n1000 10 early\n');
@@ -87,7 +86,8 @@ t.test('a map owned by the process or root is read, re-read as it grows, and kep
   maps.close();
 });
 
-t.test('hostile maps are refused with one warning', { skip: root ? false : 'needs root to chown' }, async (t) => {
+t.test('hostile maps are refused with one warning', async (t) => {
+  if (!requiresRoot(t, 'to chown maps to other users')) return;
   const cases: [string, (pid: number) => string, RegExp, number?][] = [
     ['world-writable', (pid) => mapFile(pid, '1000 10 planted\n', 0o666), /perf map refused: writable by others \(mode 666\)$/],
     ['group-writable', (pid) => mapFile(pid, '1000 10 planted\n', 0o664), /perf map refused: writable by its group/],
@@ -121,7 +121,8 @@ t.test('hostile maps are refused with one warning', { skip: root ? false : 'need
   }
 });
 
-t.test('a process of another user may own its map; a map chmod-ed after opening is refused on re-read', { skip: root ? false : 'needs root to chown and setuid' }, async (t) => {
+t.test('a process of another user may own its map; a map chmod-ed after opening is refused on re-read', async (t) => {
+  if (!requiresRoot(t, 'to chown a map and run a process as another user')) return;
   const child = await sleeper(65534);
   const path = mapFile(child.pid, '1000 10 mine\n', 0o644, 65534);
   t.teardown(() => {

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { captureProcess, closeCapturedFiles } from '../../src/host/index.js';
 import type { Frame, Profile } from '../../src/profile/model.js';
 import type { ProcessSnapshot, RawProfile, RawSample } from '../../src/profile/raw.js';
@@ -19,15 +19,10 @@ import { openFile } from '../../src/host/index.js';
 import { ownVdso } from '../../src/host/binary.js';
 import { ElfFile } from '../../src/symbolize/elf/file.js';
 import { readSymbols } from '../../src/symbolize/elf/symbols.js';
-import { missingTools } from '../helpers/tools.js';
+import { requires, requiresTools } from '../helpers/requires.js';
 import { buildFixtures, euAddr2line, startFixture, type ElfFixtures } from './elf-fixtures.js';
 
-const skip = missingTools('gcc', 'clang-14', 'eu-addr2line', 'objcopy', 'strip', 'readelf', 'nm');
-if (skip) {
-  t.skip(skip);
-} else {
-  run();
-}
+if (requiresTools(t, 'gcc', 'clang-14', 'eu-addr2line', 'objcopy', 'strip', 'readelf', 'nm')) run();
 
 function nmSymbols(path: string): Map<string, { address: number; size: number }> {
   const out = execFileSync('nm', ['-S', path], { encoding: 'utf8' });
@@ -58,7 +53,7 @@ function loadBase(snapshot: ProcessSnapshot, path: string): bigint {
 }
 
 /** Every address of `function` in `file`, symbolized live and by eu-addr2line. */
-async function compareWithEu(t: Tap.Test, fixtures: ElfFixtures, program: string, file: string, fn: string, options: { debugFile?: string } = {}): Promise<void> {
+async function compareWithEu(t: Test, fixtures: ElfFixtures, program: string, file: string, fn: string, options: { debugFile?: string } = {}): Promise<void> {
   const live = await startFixture(fixtures.path(program));
   t.teardown(() => live.stop());
   const snapshot = captureProcess(live.pid)!;
@@ -83,7 +78,7 @@ async function compareWithEu(t: Tap.Test, fixtures: ElfFixtures, program: string
   });
   t.equal(profile.stacks.length, vaddrs.length, 'one stack per address');
   // eu-addr2line takes the inline chain at the start of the line-table row, not at the address
-  // itself (PLATFORM-FACTS): a few addresses inside a row may differ, never the names of functions.
+  // itself (docs/decisions.md): a few addresses inside a row may differ, never the names of functions.
   t.ok(same >= vaddrs.length * 0.9, `${same}/${vaddrs.length} addresses equal eu-addr2line -f -i ${differences.join('; ')}`);
   const outerNames = new Set(profile.stacks.map((s) => profile.frame(s.frames[0]!).name));
   t.same([...outerNames], [fn], 'the function itself is the outermost frame of every address');
@@ -229,7 +224,8 @@ function run(): void {
     t.teardown(() => live.stop());
     const full = captureProcess(live.pid)!;
     const libc = full.mappings.find((m) => m.perms[2] === 'x' && /\/libc\.so\.6$/.test(m.path));
-    if (!libc) return t.skip('fixture not linked with libc.so.6');
+    t.ok(libc, 'the fixture maps libc.so.6');
+    if (!libc) return;
     // As if libc had been mapped after the capture (dlopen): the snapshot lacks it, the live process has it.
     const snapshot: ProcessSnapshot = { ...full, mappings: full.mappings.filter((m) => m.path !== libc.path) };
     const inLibc = libc.start + (libc.end - libc.start) / 2n;
@@ -249,7 +245,8 @@ function run(): void {
 
   t.test('[vdso] frames are named from the kernel\'s vDSO image', async (t) => {
     const image = ownVdso();
-    if (!image) return t.skip('no readable [vdso] in this process');
+    t.ok(image, 'this process has a readable [vdso]');
+    if (!image) return;
     const symbols = readSymbols([new ElfFile(image.source)]);
     const at = [...Array(symbols.length).keys()].find((i) => /clock_gettime$/.test(symbols.names.name(i)));
     t.ok(at !== undefined, 'the image has clock_gettime');
@@ -266,7 +263,7 @@ function run(): void {
   t.test('kernel frames from kallsyms, modules kept, below the user frames', async (t) => {
     const text = readFileSync('/proc/kallsyms', 'utf8');
     const kallsyms = Kallsyms.parse(text);
-    if (!kallsyms) return t.skip('kallsyms unreadable');
+    if (!requires(t, 'kernel addresses in /proc/kallsyms (root, kptr_restrict below 2)', kallsyms !== undefined) || !kallsyms) return;
     const sched = /^([0-9a-f]+) T schedule$/m.exec(text);
     const moduleLine = /^([0-9a-f]+) t (\S+)\t\[(\S+)\]$/m.exec(text);
     t.ok(sched, 'schedule in kallsyms');

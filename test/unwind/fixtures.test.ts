@@ -13,11 +13,10 @@ import { ProfileError } from '../../src/errors.js';
 import { openFile } from '../../src/host/index.js';
 import { ElfFile } from '../../src/symbolize/elf/file.js';
 import { CfaRule, RbpRule, compileElfTable, compileUnwindTable, decodeRow, findRow, unwindTableFor, type UnwindTable } from '../../src/unwind/index.js';
-import { missingTools } from '../helpers/tools.js';
+import { requiresTools } from '../helpers/requires.js';
 import { compareWithReadelf, readelfFrames } from './readelf.js';
 
 const SOURCES = join(import.meta.dirname, '..', 'fixtures', 'unwind');
-const skip = missingTools('readelf', 'gcc', 'objcopy', 'nm');
 
 function build(dir: string, output: string, ...args: string[]): string {
   const path = join(dir, output);
@@ -51,7 +50,8 @@ function profileError(t: Tap.Test, work: () => unknown): ProfileError | undefine
 
 const rowAt = (table: UnwindTable, pc: number) => decodeRow(table, findRow(table, pc));
 
-t.test('unwind fixtures', { skip }, async (t) => {
+t.test('unwind fixtures', async (t) => {
+  if (!requiresTools(t, 'readelf', 'gcc', 'objcopy', 'nm')) return;
   const dir = mkdtempSync(join(tmpdir(), 'profile-unwind-fixtures-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const frames = join(SOURCES, 'frames.c');

@@ -8,14 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { missingTools } from '../helpers/tools.js';
-import { bpfUnavailable } from '../record/fixtures.js';
+import { requiresBpf, requiresTools } from '../helpers/requires.js';
 import { buildWithoutFramePointers, chains, MAIN_ROOT, share, type Chain } from './programs.js';
 
-const unavailable = bpfUnavailable() ?? missingTools('gcc', 'perf', 'gzip', 'python3');
-if (unavailable && process.env.CI === 'true') t.fail(`unwinding recordings cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t) && requiresTools(t, 'gcc', 'perf', 'gzip', 'python3', 'pkill')) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-unwind-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const calltree = buildWithoutFramePointers('calltree');

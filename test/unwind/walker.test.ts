@@ -11,15 +11,11 @@ import { readUnwindMarker } from '../../src/profile/raw.js';
 import { compileRequested, TableCompiler } from '../../src/unwind/compiler.js';
 import { UnwindLoader, type UnwindMappingEntry } from '../../src/unwind/loader.js';
 import { walkStack, type WalkMapping } from '../../src/unwind/walker.js';
-import { missingTools } from '../helpers/tools.js';
-import { bpfUnavailable } from '../record/fixtures.js';
+import { requiresBpf, requiresTools } from '../helpers/requires.js';
 import { buildWithoutFramePointers } from './programs.js';
 import { stopProcess } from './ptrace.js';
 
-const unavailable = bpfUnavailable() ?? missingTools('gcc');
-if (unavailable && process.env.CI === 'true') t.fail(`the walker comparison cannot run in CI: ${unavailable}`);
-if (unavailable) t.plan(0, unavailable);
-else {
+if (requiresBpf(t) && requiresTools(t, 'gcc')) {
   const program = buildWithoutFramePointers('unwind');
 
   t.test('same frames from the same registers and memory', async (t) => {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { ProfileWriter } from '../../output/index.js';
-import type { Sink } from '../../output/sink.js';
+import type { ProfileWriter } from '../../output/writer.js';
+import type { Sink } from '../../io/sink.js';
 import type { Profile } from '../../profile/model.js';
 import { callTreeFromFolded } from '../folded.js';
 import { prepareReport, reportFromTree, type DiffInput } from './data.js';

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import { ProfileError } from '../../errors.js';
 import { Profile, type FrameKind } from '../../profile/model.js';
-import type { Sink } from '../../output/sink.js';
+import type { Sink } from '../../io/sink.js';
 import { background, diffColor, frameColor, isPalette, type PaletteOptions } from '../palette.js';
 import type { FlameNode } from '../tree.js';
 import { cssFontFamily, cut, xmlText } from './escape.js';

@@ -1,6 +1,6 @@
 /**
  * File:line and inlined frames from DWARF, with libdw as the decoder and JS indexes on top
- * (PLATFORM-FACTS: libdw's per-address helpers scan whole symbol tables or CUs per call; this way
+ * (docs/decisions.md: libdw's per-address helpers scan whole symbol tables or CUs per call; this way
  * each CU is walked once, on its first address).
  *
  * Per address: the CU through .debug_aranges (`dwarf_addrdie`), the line-table row

@@ -2,9 +2,9 @@ import { openInputChunks } from '../io/lines.js';
 import { writeProfile, type OutputFormat } from '../output/index.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
 import { printable } from '../errors.js';
-import { collapse } from './index.js';
-import { PERF_DEFAULTS } from './perf.js';
-import { BPFTRACE_DEFAULTS } from './bpftrace.js';
+import { collapse } from '../collapse/index.js';
+import { PERF_DEFAULTS } from '../collapse/perf.js';
+import { BPFTRACE_DEFAULTS } from '../collapse/bpftrace.js';
 
 /** The flags of `profile collapse`, as oclif parses them (src/commands/collapse.ts) or bin/fast-path.js does. */
 export interface CollapseFlags {

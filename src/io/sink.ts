@@ -3,8 +3,8 @@ import { open, rename, unlink, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ProfileError } from '../errors.js';
-import { linkAnonymousFile, openAnonymousFile } from '../io/anonymous-file.js';
-import { describeFsError } from '../io/lines.js';
+import { linkAnonymousFile, openAnonymousFile } from './anonymous-file.js';
+import { describeFsError } from './lines.js';
 
 /** Where writers put their bytes. `write` may be awaited for back-pressure. */
 export interface Sink {
