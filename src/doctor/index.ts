@@ -138,12 +138,12 @@ function recordingCheck(): Check {
 function unwinderKernelCheck(): Check {
   const version = release();
   const [major = 0, minor = 0] = version.split('.').map((n) => parseInt(n, 10));
-  const ok = (major > 5 || (major === 5 && minor >= 17)) && existsSync('/sys/kernel/btf/vmlinux');
+  const ok = (major > 5 || (major === 5 && minor >= 17)) && hasKernelBtf();
   return {
     name: 'unwinder kernel',
     ok,
     optional: true,
-    detail: ok ? `Linux ${version} with BTF: bpf_loop and bpf_task_pt_regs available` : `Linux ${version}${existsSync('/sys/kernel/btf/vmlinux') ? '' : ' without BTF'}`,
+    detail: ok ? `Linux ${version} with BTF: bpf_loop and bpf_task_pt_regs available` : `Linux ${version}${hasKernelBtf() ? '' : ' without BTF'}`,
     fix: 'user stacks of programs without frame pointers need Linux 5.17+ with BTF; record falls back to --unwind fp',
   };
 }

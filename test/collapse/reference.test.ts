@@ -5,7 +5,7 @@
 // prefixes of every input cut at line boundaries (a sample ended by its blank line, or not) against
 // the script, and the byte path against the line path. Needs the FlameGraph checkout and perl
 // (test/helpers/flamegraph.ts); under CI=true their absence fails. ~40 s on 2 busy cores.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -62,7 +62,7 @@ async function inPairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
 /** A sample of perf script ends with a blank line; the last one without it is left out, and said so. */
 const endsWithoutBlankLine = (bytes: Buffer): boolean => !bytes.toString('latin1').endsWith('\n\n');
 
-function checkRun(t: Tap.Test, label: string, run: Run, expected: Buffer, input: Buffer): boolean {
+function checkRun(t: Test, label: string, run: Run, expected: Buffer, input: Buffer): boolean {
   const same = run.status === 0 && run.stdout.equals(expected);
   t.ok(same, `${label}: identical to stackcollapse-perf.pl (exit ${run.status}, ${run.stdout.length} vs ${expected.length} bytes${run.status === 0 ? '' : `, ${run.stderr.trim().slice(0, 200)}`})`);
   const notes = run.stderr.split('\n').filter((l) => LAST_SAMPLE_NOTE.test(l)).length;

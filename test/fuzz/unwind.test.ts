@@ -15,10 +15,9 @@ import { ElfFile } from '../../src/symbolize/elf/file.js';
 import { fromBytes } from '../../src/host/binary.js';
 import { compileUnwindTable, decodeRow, type UnwindTable } from '../../src/unwind/index.js';
 import { checkProperty, fc, resultOrProfileError } from '../helpers/fuzz.js';
-import { missingTools } from '../helpers/tools.js';
+import { requiresTools } from '../helpers/requires.js';
 
 const SOURCES = join(import.meta.dirname, '..', 'fixtures', 'unwind');
-const skip = missingTools('gcc');
 
 interface Seed {
   readonly bytes: Buffer;
@@ -78,7 +77,8 @@ function checkTable(table: UnwindTable): void {
   for (let i = 1; i < table.functionStarts.length; i++) if (table.functionStarts[i]! <= table.functionStarts[i - 1]!) throw new Error('function starts not ascending');
 }
 
-t.test('mutated call frame information: a sorted table or a ProfileError with the section offset', { skip }, async (t) => {
+t.test('mutated call frame information: a sorted table or a ProfileError with the section offset', async (t) => {
+  if (!requiresTools(t, 'gcc')) return;
   const dir = mkdtempSync(join(tmpdir(), 'profile-fuzz-unwind-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const gcc = (output: string, ...args: string[]): string => {

@@ -8,15 +8,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROW_BYTES, deserializeTable, serializeTable, unwindCachePath, unwindTableFor, type UnwindTable } from '../../src/unwind/index.js';
-import { missingTools } from '../helpers/tools.js';
+import { requiresTools } from '../helpers/requires.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'unwind', 'frames.c');
-const skip = missingTools('gcc');
 
 const same = (a: UnwindTable, b: UnwindTable): boolean =>
   a.rowCount === b.rowCount && Buffer.from(a.rows).equals(Buffer.from(b.rows)) && Buffer.from(a.functionStarts.buffer, a.functionStarts.byteOffset, a.functionStarts.byteLength).equals(Buffer.from(b.functionStarts.buffer, b.functionStarts.byteOffset, b.functionStarts.byteLength)) && a.source === b.source && a.buildId === b.buildId;
 
-t.test('unwind table cache', { skip }, async (t) => {
+t.test('unwind table cache', async (t) => {
+  if (!requiresTools(t, 'gcc')) return;
   const dir = mkdtempSync(join(tmpdir(), 'profile-unwind-cache-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const program = join(dir, 'frames');

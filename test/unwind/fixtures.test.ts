@@ -4,7 +4,7 @@
 // .eh_frame with P/L/R/S augmentations and .debug_frame); .debug_frame of versions 1, 3 and 4 and
 // of 64-bit DWARF; a separate debug file found by build-id; a binary without unwind information;
 // corrupt input.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ function build(dir: string, output: string, ...args: string[]): string {
   return path;
 }
 
-function agrees(t: Tap.Test, path: string, table: UnwindTable, section: '.eh_frame' | '.debug_frame'): void {
+function agrees(t: Test, path: string, table: UnwindTable, section: '.eh_frame' | '.debug_frame'): void {
   const result = compareWithReadelf(table, readelfFrames(path, section));
   t.ok(result.rows > 0, `${path} ${section}: ${result.fdes} FDEs, ${result.rows} readelf rows compared`);
   t.same(result.mismatches, [], `${path} ${section}: every row agrees with readelf`);
@@ -36,7 +36,7 @@ function symbol(path: string, name: string): number {
 }
 
 /** The ProfileError `work` throws (a failed assertion when it returns or throws anything else). */
-function profileError(t: Tap.Test, work: () => unknown): ProfileError | undefined {
+function profileError(t: Test, work: () => unknown): ProfileError | undefined {
   try {
     work();
   } catch (error) {

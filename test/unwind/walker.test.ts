@@ -42,7 +42,7 @@ if (requiresBpf(t) && requiresTools(t, 'gcc')) {
       { unwindRowCapacity: 1 << 24, writeUnwindRows: () => undefined, setProcessUnwind: (tgid, _start, entries) => placed.set(tgid, entries).size > 0, deleteProcessUnwind: () => undefined },
       async (request) => compileRequested(request),
     );
-    const snapshot = captureProcess(pid, 'unwind-nofp');
+    const snapshot = captureProcess(pid);
     t.ok(snapshot, 'captured');
     loader.loadProcess(snapshot!, 0);
     await loader.idle();
