@@ -1,4 +1,4 @@
-// The SVG's script in a real headless chromium (Debian's, through puppeteer-core): zoom, reset,
+// The SVG's script in a real headless chromium (Debian's, through puppeteer): zoom, reset,
 // search by button, Ctrl-F and ?s=, zoom from ?x=, tooltips, and hostile names that must never
 // run. Fails under CI=true when chromium is missing. ~8 s.
 import t from 'tap';
@@ -6,7 +6,7 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer';
 import { writeProfile } from '../../src/output/index.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { launchBrowser, recordedPage, requireBrowser, type PageRecord, type TestBrowser } from '../helpers/browser.js';
