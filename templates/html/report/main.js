@@ -365,7 +365,7 @@ $('summary').textContent = data.summary;
   const used = new Uint8Array(data.kinds.length);
   for (let i = 1; i < N; i++) used[tree.k[i]] = 1;
   const entries = differential
-    ? [['grew', 'rgb(255,120,120)'], ['shrank', 'rgb(120,120,255)'], ['new', 'rgb(255,190,90)'], ['unchanged', 'rgb(220,220,220)']]
+    ? [['share grew', 'rgb(255,120,120)'], ['share shrank', 'rgb(120,120,255)'], ['new', 'rgb(255,190,90)'], ['unchanged', 'rgb(220,220,220)']]
     : data.kinds.filter((kind, index) => used[index] && kind.key !== 'merged').map((kind) => [kind.label, css(kind.colour)]);
   fillLegend($('legend'), [...entries, ['merged small frames', mergedColour]]);
 }
