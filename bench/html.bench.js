@@ -4,7 +4,9 @@
 // each timed from the event to the next painted frame, medians of RUNS page loads.
 // Targets: big — first paint < 1 s, zoom and search < 150 ms, file < 5 MB;
 // typical — first paint < 300 ms, zoom < 100 ms.
-// `HTML_BENCH_QUICK=1` skips the generation timings (browser figures only).
+// `HTML_BENCH_COMPARE=DIR` also measures DIR/0.html and DIR/1.html (the same two profiles written
+// by another version of the report, kept with HTML_BENCH_OUT), alternating page loads with this
+// version's, so both are measured under the same load.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,13 +70,13 @@ async function interact() {
     target.dispatchEvent(new MouseEvent('click', { clientX: box.left + f.x + f.width / 2, clientY: box.top + f.y + 5, bubbles: true }));
   };
   const zooms = [];
-  const candidates = report.frames().filter((f) => f.depth >= 2 && f.depth <= 4 && f.width > 20 && !/small frames|merged/.test(f.name)).sort((a, b) => b.width - a.width).slice(0, 3);
+  const candidates = report.frames(true).filter((f) => f.depth >= 2 && f.depth <= 4 && f.width > 20 && !/small frames|merged/.test(f.name)).sort((a, b) => b.width - a.width).slice(0, 3);
   for (const target of candidates) {
     const started = performance.now();
-    click(report.frames().find((f) => f.index === target.index));
+    click(report.frames(true).find((f) => f.index === target.index));
     await painted();
     zooms.push(performance.now() - started);
-    const root = report.frames().find((f) => f.depth === 0);
+    const root = report.frames(true).find((f) => f.depth === 0);
     const back = performance.now();
     click(root);
     await painted();
@@ -82,33 +84,44 @@ async function interact() {
   }
   const input = document.getElementById('search');
   const searches = [];
+  const split = [];
   for (const pattern of ['fn_1', '^fn_a', 'x{10}', 'fn_[0-9]+_$', 'kworker|nginx']) {
     const started = performance.now();
     input.value = pattern;
     input.dispatchEvent(new Event('input'));
+    const handled = performance.now() - started;
     await painted();
     searches.push(performance.now() - started);
+    split.push([handled, report.state().timings?.search]);
   }
-  return { zooms, searches, drawn: report.frames().length, nodes: report.state().nodes, elements: document.querySelectorAll('#flame g').length };
+  return { zooms, searches, split, timings: report.state().timings, drawn: report.frames().length, nodes: report.state().nodes, elements: document.querySelectorAll('#flame g').length };
 }
 
-async function browse(browser, file, dir) {
-  const paint = [];
-  const zoom = [];
-  const search = [];
-  let last;
+async function browse(browser, files) {
+  const all = files.map(() => ({ paint: [], zoom: [], search: [], last: undefined }));
   for (let run = 0; run < RUNS; run++) {
+    for (let f = 0; f < files.length; f++) await browseOnce(browser, files[f], all[f]);
+  }
+  return all.map(({ paint, zoom, search, last }) => ({ paint: median(paint), zoom: median(zoom), zoomMax: Math.max(...zoom), search: median(search), searchMax: Math.max(...search), last }));
+}
+
+async function browseOnce(browser, file, into) {
+  const { paint, zoom, search } = into;
+  let last;
+  {
     const page = await browser.newPage();
     await page.setViewport({ width: 1600, height: 1000 });
     await page.goto(pathToFileURL(file).href);
     await page.waitForSelector('html[data-ready="true"]', { timeout: 60_000 });
     paint.push(await page.evaluate(() => performance.getEntriesByName('profile-first-paint')[0].startTime));
+    const startTimings = await page.evaluate(() => window.profileReport.state().timings);
     last = await page.evaluate(interact);
+    if (process.env.HTML_BENCH_DEBUG) console.error(JSON.stringify({ startTimings, ...last, zooms: last.zooms.map(Math.round), searches: last.searches.map(Math.round) }));
     zoom.push(...last.zooms);
     search.push(...last.searches);
     await page.close();
   }
-  return { paint: median(paint), zoom: median(zoom), zoomMax: Math.max(...zoom), search: median(search), searchMax: Math.max(...search), last };
+  into.last = last;
 }
 
 const profiles = [
@@ -124,6 +137,8 @@ for (const entry of profiles) {
   const generation = Number(process.hrtime.bigint() - started) / 1e6;
   const file = join(dir, `${results.length}.html`);
   writeFileSync(file, html);
+  // `HTML_BENCH_OUT=DIR` keeps the reports (0.html: the big profile, 1.html: the typical one) for a closer look.
+  if (process.env.HTML_BENCH_OUT) writeFileSync(join(process.env.HTML_BENCH_OUT, `${results.length}.html`), html);
   results.push({ entry, file, bytes: Buffer.byteLength(html), generation });
 }
 
@@ -144,17 +159,25 @@ for (const result of results) {
     ['file size', `${(result.bytes / 1e6).toFixed(2)} MB`, t.size ? `< ${t.size} MB` : ''],
     ['generation (renderHtml, one run)', `${result.generation.toFixed(0)} ms`, ''],
   ];
+  const compare = process.env.HTML_BENCH_COMPARE ? join(process.env.HTML_BENCH_COMPARE, `${results.indexOf(result)}.html`) : undefined;
+  if (compare) {
+    const { statSync } = await import('node:fs');
+    rows[0].push(`${(statSync(compare).size / 1e6).toFixed(2)} MB`);
+    rows[1].push('');
+  }
   if (browser) {
-    const b = await browse(browser, result.file, dir);
-    rows.push(['frames in the data / drawn at 1600 px (SVG groups)', `${b.last.nodes.toLocaleString('en-US')} / ${b.last.drawn.toLocaleString('en-US')} (${b.last.elements.toLocaleString('en-US')})`, '']);
-    rows.push(['first paint (navigation → first frame with the graph)', `${b.paint.toFixed(0)} ms`, `< ${t.paint} ms`]);
-    rows.push(['zoom (click → next painted frame)', `${b.zoom.toFixed(1)} ms (max ${b.zoomMax.toFixed(1)})`, `< ${t.zoom} ms`]);
-    rows.push(['search (input → next painted frame)', `${b.search.toFixed(1)} ms (max ${b.searchMax.toFixed(1)})`, t.search ? `< ${t.search} ms` : '']);
+    const [b, c] = await browse(browser, compare ? [result.file, compare] : [result.file]);
+    const both = (format) => (c ? [format(b), format(c)] : [format(b)]);
+    const row = (what, format, target) => rows.push([what, both(format)[0], target, ...both(format).slice(1)]);
+    row('frames in the data / drawn at 1600 px (SVG groups)', (x) => `${x.last.nodes.toLocaleString('en-US')} / ${x.last.drawn.toLocaleString('en-US')} (${x.last.elements.toLocaleString('en-US')})`, '');
+    row('first paint (navigation → first frame with the graph)', (x) => `${x.paint.toFixed(0)} ms`, `< ${t.paint} ms`);
+    row('zoom (click → next painted frame)', (x) => `${x.zoom.toFixed(1)} ms (max ${x.zoomMax.toFixed(1)})`, `< ${t.zoom} ms`);
+    row('search (input → next painted frame)', (x) => `${x.search.toFixed(1)} ms (max ${x.searchMax.toFixed(1)})`, t.search ? `< ${t.search} ms` : '');
   } else rows.push(['chromium', `absent (${CHROMIUM})`, '']);
   console.log(`\n### HTML report: ${entry.name} (medians of ${RUNS} page loads, chromium 1600×1000)\n`);
-  console.log('| measure | value | target |');
-  console.log('| --- | --- | --- |');
-  for (const [what, value, target] of rows) console.log(`| ${what} | ${value} | ${target} |`);
+  console.log(compare ? `| measure | value | target | compared (${process.env.HTML_BENCH_COMPARE}) |` : '| measure | value | target |');
+  console.log(compare ? '| --- | --- | --- | --- |' : '| --- | --- | --- |');
+  for (const [what, value, target, other] of rows) console.log(`| ${what} | ${value} | ${target} |${compare ? ` ${other ?? ''} |` : ''}`);
 }
 await browser?.close();
 rmSync(dir, { recursive: true, force: true });

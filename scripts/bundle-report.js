@@ -12,7 +12,7 @@ await build({
   outfile: `${root}dist/report/report.js`,
   bundle: true,
   format: 'iife',
-  minify: true,
+  minify: process.env.REPORT_BUNDLE_DEBUG !== '1',
   target: 'chrome110',
   // d3-flame-graph tells its hierarchy nodes from raw data by the class name `Node`.
   keepNames: true,

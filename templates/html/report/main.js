@@ -2,6 +2,7 @@
 // keeps the whole call tree in columns (columns.js) and hands it a level-of-detail tree (lod.js)
 // rebuilt for whatever is zoomed into, so its element count is bounded by the screen. Names from
 // the profiled system only ever reach the page through textContent (ours and d3's `.text()`).
+import './instant-transitions.js';
 import { select } from 'd3-selection';
 import flamegraph, { colorMapper } from 'd3-flame-graph';
 import { readTree, unpack } from './columns.js';
@@ -10,9 +11,12 @@ import { sandwichTrees, trieData } from './sandwich.js';
 import { fillChanges, fillLegend, fillProcesses, fillRun, fmt, functionsTable, functionsUnder, pct, selectRow } from './tables.js';
 
 const $ = (id) => document.getElementById(id);
+const started = performance.now();
 const data = JSON.parse($('profile-data').textContent);
 const names = data.names;
 const tree = readTree(data);
+/** Where the page's time goes (ms), for the benchmark: reading the data, the last level-of-detail tree and d3 update. */
+const timings = { read: performance.now() - started, lod: 0, draw: 0, search: 0 };
 const N = tree.count;
 const FRAME_HEIGHT = 18;
 const HIGHLIGHT = 'rgb(230,0,230)';
@@ -126,8 +130,6 @@ const chart = flamegraph()
   .resetHeightOnZoom(true)
   .tooltip(makeTooltip(describeFrame))
   .setColorMapper(fillOf)
-  .setSearchMatch((d) => isMatched(d.data))
-  .setSearchHandler(() => undefined)
   .setDetailsElement(details)
   .setDetailsHandler((label) => {
     details.textContent = label ?? zoomPath();
@@ -154,13 +156,17 @@ function graphWidth() {
 /** Redraws the graph for the current focus; `scroll` puts the root (or the focus) back in view. */
 function render(scroll) {
   const width = graphWidth();
+  const t0 = performance.now();
   const { root, count } = lodTree(tree, names, state.focus, width, delta);
+  const t1 = performance.now();
   state.lodNodes = count;
   chart.width(width).minHeight(graph.clientHeight - 2).inverted(state.inverted);
   if (!drawn) {
     select(flameElement).datum(root).call(chart);
     drawn = true;
   } else chart.update(root);
+  timings.lod = t1 - t0;
+  timings.draw = performance.now() - t1;
   if (scroll) graph.scrollTop = state.inverted ? 0 : graph.scrollHeight;
   details.textContent = zoomPath();
 }
@@ -186,16 +192,31 @@ flameElement.addEventListener('click', (event) => {
 // A regular expression over names; the matched weight counts each stack once (a matched frame's
 // matched descendants are inside its total), so the share never exceeds 100 %. It is computed on
 // the whole tree under the shown process, not on what is drawn. Kept in the URL (`?s=`).
+// history.replaceState costs tens of milliseconds: the URL follows the search box once typing pauses.
+let rememberTimer = 0;
 function rememberSearch(pattern) {
-  try {
-    const params = new URLSearchParams(window.location.search);
-    if (pattern) params.set('s', pattern);
-    else params.delete('s');
-    const query = params.toString();
-    history.replaceState(null, '', window.location.pathname + (query ? '?' + query : '') + window.location.hash);
-  } catch {
-    // A sandboxed or file view may refuse to change its URL; the report works without it.
-  }
+  clearTimeout(rememberTimer);
+  rememberTimer = setTimeout(() => {
+    try {
+      const params = new URLSearchParams(window.location.search);
+      if (pattern) params.set('s', pattern);
+      else params.delete('s');
+      const query = params.toString();
+      history.replaceState(null, '', window.location.pathname + (query ? '?' + query : '') + window.location.hash);
+    } catch {
+      // A sandboxed or file view may refuse to change its URL; the report works without it.
+    }
+  }, 200);
+}
+
+/**
+ * Highlights what the search matches. d3-flame-graph's own `search` marks the matches and then
+ * re-runs its whole update (layout and every attribute of every frame); only colours change, so
+ * the frames' fills are set through its colour mapper directly.
+ */
+function paintMatches() {
+  if (!drawn) return;
+  select(flameElement).selectAll('g').select('rect').attr('fill', (d) => fillOf(d));
 }
 
 function applySearch(pattern) {
@@ -206,7 +227,7 @@ function applySearch(pattern) {
     state.matchedTotal = 0;
     matchedLabel.textContent = '';
     rememberSearch('');
-    if (drawn) chart.clear();
+    paintMatches();
     return;
   }
   let regex;
@@ -233,7 +254,9 @@ function applySearch(pattern) {
   const whole = tree.t[base];
   matchedLabel.textContent = `Matched: ${pct(matched, whole)} (${fmt.format(matched)} of ${fmt.format(whole)} ${data.unit})`;
   rememberSearch(pattern);
-  if (drawn) chart.search(pattern);
+  const t0 = performance.now();
+  paintMatches();
+  timings.search = performance.now() - t0;
 }
 
 const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -439,7 +462,7 @@ const report = {
   /** Frames drawn in the graph; `withElements` adds each frame's `<g>` (for in-page callers). */
   frames: (withElements) => (withElements ? framesIn(flameElement) : plain(framesIn(flameElement))),
   sandwich: () => ({ name: sandwich.name >= 0 ? names[sandwich.name] : null, callers: plain(framesIn($('callers'))), callees: plain(framesIn($('callees'))) }),
-  state: () => ({ zoom: state.focus.members ? -1 : state.focus.node, base: state.base, inverted: state.inverted, matchedTotal: state.matchedTotal, frameHeight: FRAME_HEIGHT, nodes: N, drawn: state.lodNodes }),
+  state: () => ({ zoom: state.focus.members ? -1 : state.focus.node, base: state.base, inverted: state.inverted, matchedTotal: state.matchedTotal, frameHeight: FRAME_HEIGHT, nodes: N, drawn: state.lodNodes, timings: { ...timings } }),
   /** Resolves once the latest change is painted (d3 applies its zero-length transitions on the next frame). */
   settled: () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))),
 };
