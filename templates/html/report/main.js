@@ -149,6 +149,36 @@ function zoomPath() {
 }
 
 let drawn = false;
+const trimLabels = !/[?&]labels=all\b/.test(window.location.search);
+
+/**
+ * d3-flame-graph gives every frame a label (an HTML <div> in a <foreignObject>) and hides it
+ * below 35 px; most frames are narrower, and those hidden labels still cost chromium a layout
+ * box each. Labels are kept only on frames wide enough to show one (and added, the way
+ * d3-flame-graph makes them, to a reused frame that became wide).
+ */
+const LABEL_MIN_WIDTH = 35;
+function keepLabelsOfWideFrames(container) {
+  for (const g of container.querySelectorAll('svg > g')) {
+    const rect = g.firstElementChild;
+    const label = rect.nextElementSibling;
+    const width = Number(rect.getAttribute('width'));
+    if (width < LABEL_MIN_WIDTH) {
+      if (label) label.remove();
+    } else if (!label) {
+      const object = document.createElementNS('http://www.w3.org/2000/svg', 'foreignObject');
+      object.setAttribute('width', String(width));
+      object.setAttribute('height', String(FRAME_HEIGHT));
+      object.style.pointerEvents = 'none';
+      const div = document.createElementNS('http://www.w3.org/1999/xhtml', 'div');
+      div.className = 'd3-flame-graph-label';
+      div.style.display = 'block';
+      div.textContent = g.__data__.data.name;
+      object.appendChild(div);
+      g.appendChild(object);
+    }
+  }
+}
 function graphWidth() {
   return Math.max(200, graph.clientWidth);
 }
@@ -165,10 +195,12 @@ function render(scroll) {
     select(flameElement).datum(root).call(chart);
     drawn = true;
   } else chart.update(root);
+  if (trimLabels) keepLabelsOfWideFrames(flameElement);
   timings.lod = t1 - t0;
   timings.draw = performance.now() - t1;
-  if (scroll) graph.scrollTop = state.inverted ? 0 : graph.scrollHeight;
+  // The details line first: writing it after the scroll, which lays the page out, would lay it out again.
   details.textContent = zoomPath();
+  if (scroll) graph.scrollTop = state.inverted ? 0 : graph.scrollHeight;
 }
 
 function zoomTo(focus) {
