@@ -166,6 +166,10 @@ t.test('clicking a frame zooms: its width becomes the full width, children scale
   t.equal(Math.round((await frame('execute_command')).width), Math.round((full * 12) / 17));
   t.equal(Math.round((await frame('readline')).width), Math.round((full * 5) / 17));
   t.equal((await frame('bash')).width, full, 'ancestors span the width');
+  // Labels only on frames wide enough to show one, reused frames included.
+  const labels = await page.$$eval('#flame svg > g', (gs) =>
+    gs.map((g) => [Number(g.querySelector('rect')!.getAttribute('width')) >= 35, g.querySelector('foreignObject div')?.textContent ?? null, (g as any).__data__.data.name]));
+  t.ok(labels.every(([wide, label, name]) => (wide ? label === name : label === null)), 'every wide frame is labelled with its name, no narrow one is');
   await page.mouse.move(0, 0);
   t.match(await text('#details'), /^Zoomed: bash → main$/, 'the details line shows the zoomed path when no frame is hovered');
   await page.click('#reset');

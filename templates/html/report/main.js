@@ -6,6 +6,7 @@ import './instant-transitions.js';
 import { select } from 'd3-selection';
 import flamegraph, { colorMapper } from 'd3-flame-graph';
 import { readTree, unpack } from './columns.js';
+import { framesIn, keepLabelsOfWideFrames, makeTooltip } from './graph-dom.js';
 import { lodTree } from './lod.js';
 import { sandwichTrees, trieData } from './sandwich.js';
 import { fillChanges, fillLegend, fillProcesses, fillRun, fmt, functionsTable, functionsUnder, pct, selectRow } from './tables.js';
@@ -70,33 +71,6 @@ function fillOf(d, original) {
   return nameColour[n] ?? mergedColour;
 }
 
-// --- tooltip ---------------------------------------------------------------------------------
-// d3-flame-graph calls show/hide; the text is ours, set with textContent.
-function makeTooltip(describe) {
-  function tip() {}
-  tip.show = (event, d) => {
-    const [name, ...rest] = describe(d);
-    const strong = document.createElement('div');
-    strong.className = 'tip-name';
-    strong.textContent = name;
-    const body = document.createElement('div');
-    body.textContent = rest.join('\n');
-    tooltip.replaceChildren(strong, body);
-    tooltip.hidden = false;
-    const left = Math.min(event.clientX + 14, window.innerWidth - tooltip.offsetWidth - 8);
-    const below = event.clientY + 18;
-    const top = below + tooltip.offsetHeight > window.innerHeight - 4 ? event.clientY - tooltip.offsetHeight - 10 : below;
-    tooltip.style.left = Math.max(4, left) + 'px';
-    tooltip.style.top = Math.max(4, top) + 'px';
-    return tip;
-  };
-  tip.hide = () => {
-    tooltip.hidden = true;
-    return tip;
-  };
-  return tip;
-}
-
 const kindLabel = (k) => (k >= 0 ? data.kinds[k].label : 'merged');
 const focusTotal = () => (state.focus.members ? state.focus.members.reduce((s, m) => s + tree.t[m], 0) : tree.t[state.focus.node]);
 
@@ -128,7 +102,7 @@ const chart = flamegraph()
   .sort(false)
   .inverted(state.inverted)
   .resetHeightOnZoom(true)
-  .tooltip(makeTooltip(describeFrame))
+  .tooltip(makeTooltip(tooltip, describeFrame))
   .setColorMapper(fillOf)
   .setDetailsElement(details)
   .setDetailsHandler((label) => {
@@ -149,36 +123,10 @@ function zoomPath() {
 }
 
 let drawn = false;
+// `?labels=all` keeps d3-flame-graph's labels on every frame (for comparing their cost).
 const trimLabels = !/[?&]labels=all\b/.test(window.location.search);
 
-/**
- * d3-flame-graph gives every frame a label (an HTML <div> in a <foreignObject>) and hides it
- * below 35 px; most frames are narrower, and those hidden labels still cost chromium a layout
- * box each. Labels are kept only on frames wide enough to show one (and added, the way
- * d3-flame-graph makes them, to a reused frame that became wide).
- */
-const LABEL_MIN_WIDTH = 35;
-function keepLabelsOfWideFrames(container) {
-  for (const g of container.querySelectorAll('svg > g')) {
-    const rect = g.firstElementChild;
-    const label = rect.nextElementSibling;
-    const width = Number(rect.getAttribute('width'));
-    if (width < LABEL_MIN_WIDTH) {
-      if (label) label.remove();
-    } else if (!label) {
-      const object = document.createElementNS('http://www.w3.org/2000/svg', 'foreignObject');
-      object.setAttribute('width', String(width));
-      object.setAttribute('height', String(FRAME_HEIGHT));
-      object.style.pointerEvents = 'none';
-      const div = document.createElementNS('http://www.w3.org/1999/xhtml', 'div');
-      div.className = 'd3-flame-graph-label';
-      div.style.display = 'block';
-      div.textContent = g.__data__.data.name;
-      object.appendChild(div);
-      g.appendChild(object);
-    }
-  }
-}
+
 function graphWidth() {
   return Math.max(200, graph.clientWidth);
 }
@@ -195,7 +143,7 @@ function render(scroll) {
     select(flameElement).datum(root).call(chart);
     drawn = true;
   } else chart.update(root);
-  if (trimLabels) keepLabelsOfWideFrames(flameElement);
+  if (trimLabels) keepLabelsOfWideFrames(flameElement, FRAME_HEIGHT);
   timings.lod = t1 - t0;
   timings.draw = performance.now() - t1;
   // The details line first: writing it after the scroll, which lays the page out, would lay it out again.
@@ -321,7 +269,7 @@ function sandwichChart(element, inverted) {
     .sort(false)
     .inverted(inverted)
     .resetHeightOnZoom(true)
-    .tooltip(makeTooltip(describe))
+    .tooltip(makeTooltip(tooltip, describe))
     .setColorMapper(fillOf)
     .setSearchHandler(() => undefined)
     .setDetailsHandler(() => undefined);
@@ -466,34 +414,11 @@ function sizeGraph() {
 }
 
 // --- a read-only view for tests and benchmarks ---------------------------------------------------
-function framesIn(element) {
-  const out = [];
-  for (const g of element.querySelectorAll('svg g')) {
-    const d = g.__data__;
-    if (!d) continue;
-    const match = /translate\(\s*([-\d.e]+)[\s,]+([-\d.e]+)\s*\)/.exec(g.getAttribute('transform') || '');
-    const rect = g.querySelector('rect');
-    out.push({
-      index: d.data.i,
-      name: d.data.name,
-      depth: d.depth,
-      x: match ? Number(match[1]) : 0,
-      y: match ? Number(match[2]) : 0,
-      width: Number(rect.getAttribute('width')),
-      value: d.data.value,
-      fill: rect.getAttribute('fill'),
-      fade: !!d.data.fade,
-      matched: rect.getAttribute('fill') === HIGHLIGHT,
-      element: g,
-    });
-  }
-  return out;
-}
 const plain = (frames) => frames.map(({ element, ...rest }) => rest);
 const report = {
   /** Frames drawn in the graph; `withElements` adds each frame's `<g>` (for in-page callers). */
-  frames: (withElements) => (withElements ? framesIn(flameElement) : plain(framesIn(flameElement))),
-  sandwich: () => ({ name: sandwich.name >= 0 ? names[sandwich.name] : null, callers: plain(framesIn($('callers'))), callees: plain(framesIn($('callees'))) }),
+  frames: (withElements) => (withElements ? framesIn(flameElement, HIGHLIGHT) : plain(framesIn(flameElement, HIGHLIGHT))),
+  sandwich: () => ({ name: sandwich.name >= 0 ? names[sandwich.name] : null, callers: plain(framesIn($('callers'), HIGHLIGHT)), callees: plain(framesIn($('callees'), HIGHLIGHT)) }),
   state: () => ({ zoom: state.focus.members ? -1 : state.focus.node, base: state.base, inverted: state.inverted, matchedTotal: state.matchedTotal, frameHeight: FRAME_HEIGHT, nodes: N, drawn: state.lodNodes, timings: { ...timings } }),
   /** Resolves once the latest change is painted (d3 applies its zero-length transitions on the next frame). */
   settled: () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))),
