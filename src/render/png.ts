@@ -31,7 +31,7 @@ export const PNG_DEFAULTS: PngOptions = Object.freeze({
   viewportWidth: 1400,
 });
 
-// Without the networking flags chromium keeps trying to reach the network (PLATFORM-FACTS.md);
+// Without the networking flags chromium keeps trying to reach the network (seen with Debian 12's chromium);
 // --no-sandbox because the profiler runs as root, where chromium's sandbox refuses to start.
 export const CHROMIUM_ARGS = [
   '--headless',
