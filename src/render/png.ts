@@ -10,7 +10,7 @@ import type { Profile } from '../profile/model.js';
 export interface PngOptions {
   /** What to photograph: the static SVG flame graph or the HTML report's page. Default `svg`. */
   readonly source: 'svg' | 'html';
-  /** The browser. Default `/usr/bin/chromium` (Debian's package; puppeteer never downloads one). */
+  /** The browser. Default `CHROMIUM` (Debian's package; puppeteer never downloads one). */
   readonly executablePath: string;
   /** Device pixels per CSS pixel (2 for a sharper image). Default 1. */
   readonly scale: number;
@@ -18,9 +18,15 @@ export interface PngOptions {
   readonly viewportWidth: number;
 }
 
+/**
+ * The browser puppeteer drives: Debian's chromium unless PUPPETEER_EXECUTABLE_PATH (puppeteer's
+ * own override) or PROFILE_CHROMIUM names another. Puppeteer's download is skipped (.puppeteerrc.cjs).
+ */
+export const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH || process.env.PROFILE_CHROMIUM || '/usr/bin/chromium';
+
 export const PNG_DEFAULTS: PngOptions = Object.freeze({
   source: 'svg',
-  executablePath: process.env.PROFILE_CHROMIUM ?? '/usr/bin/chromium',
+  executablePath: CHROMIUM,
   scale: 1,
   viewportWidth: 1400,
 });
@@ -44,7 +50,7 @@ export async function markupToPng(markup: string, kind: 'svg' | 'html', options:
   if (!existsSync(opts.executablePath)) {
     throw new ProfileError(`PNG output needs chromium, not found at ${opts.executablePath}; install chromium: apt-get install chromium`);
   }
-  const { default: puppeteer } = await import('puppeteer-core');
+  const { default: puppeteer } = await import('puppeteer');
   const dir = await mkdtemp(join(tmpdir(), 'profile-png-'));
   const browser = await puppeteer.launch({
     executablePath: opts.executablePath,

@@ -70,8 +70,8 @@ t.test('the differential report opens offline in chromium and shows what changed
   await page.goto(url, { waitUntil: 'load' });
   await page.waitForFunction(() => document.body.innerText.includes('Biggest changes'), { timeout: 20_000 });
   const text = (await page.evaluate(() => document.body.innerText)).replace(/[ \t]+/g, ' ');
-  t.match(text, /Biggest changes\n.*\nparse_json user 20 \(10\.00%\) 120 \(30\.00%\) \+20\.00 pp/, 'biggest change first');
-  t.match(text, /old_path user 20 \(10\.00%\) 0 \(0\.00%\) -10\.00 pp/, 'a BEFORE-only function is listed');
+  t.match(text, /Biggest changes\n.*\nparse_json user \(native\) 20 \(10\.00%\) 120 \(30\.00%\) \+20\.00 pp/, 'biggest change first');
+  t.match(text, /old_path user \(native\) 20 \(10\.00%\) 0 \(0\.00%\) -10\.00 pp/, 'a BEFORE-only function is listed');
   t.same(record.pageErrors, []);
   t.same(record.requests, [], 'no network request');
 });

@@ -1,7 +1,8 @@
 // The differential HTML report (`profile diff BEFORE AFTER -o diff.html`) in a real chromium: it
 // loads without console errors or network requests, the changes table names the functions that
 // changed (fixtures/diff: parse_json 20 -> 120, idle_loop 100 -> 200, old_path gone, new_cache new),
-// frames are coloured by change, and clicking a frame zooms. ~5 s.
+// d3-flame-graph's differential colours (red grew, blue shrank, by share), and clicking a frame
+// zooms. ~5 s.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ interface DrawnFrame {
   x: number;
   width: number;
   y: number;
+  fill: string;
 }
 
 const fixtures = join(import.meta.dirname, '../fixtures/diff');
@@ -42,45 +44,46 @@ t.test('the differential report in chromium', async (t) => {
   // 200 samples, AFTER 400.
   const rows = await page.$$eval('#changes tbody tr', (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells, (c) => c.textContent)));
   const byName = new Map(rows.map((row) => [row[0], row]));
-  t.same(rows[0], ['parse_json', 'user', '20 (10.00%)', '120 (30.00%)', '+20.00 pp'], 'the biggest change first');
-  t.same(byName.get('old_path'), ['old_path', 'user', '20 (10.00%)', '0 (0.00%)', '-10.00 pp'], 'a function that disappeared');
-  t.same(byName.get('new_cache'), ['new_cache', 'user', '0 (0.00%)', '20 (5.00%)', '+5.00 pp'], 'a new function');
+  t.same(rows[0], ['parse_json', 'user (native)', '20 (10.00%)', '120 (30.00%)', '+20.00 pp'], 'the biggest change first');
+  t.same(byName.get('old_path'), ['old_path', 'user (native)', '20 (10.00%)', '0 (0.00%)', '-10.00 pp'], 'a function that disappeared');
+  t.same(byName.get('new_cache'), ['new_cache', 'user (native)', '0 (0.00%)', '20 (5.00%)', '+5.00 pp'], 'a new function');
   t.same(byName.get('deflate')?.[4], '-15.00 pp', 'a function whose share shrank');
   t.same(rows.slice(1, 3).map((row) => row[0]).sort(), ['compress', 'deflate'], 'then the next biggest changes');
   t.equal(byName.get('idle_loop')?.[4], '+0.00 pp', 'a function that doubled with everything else kept its share');
 
-  const frames = (): Promise<DrawnFrame[]> => page.evaluate(() => (window as any).profileReport.frames());
+  const frames = async (): Promise<DrawnFrame[]> => {
+    await page.evaluate(() => (window as any).profileReport.settled());
+    return page.evaluate(() => (window as any).profileReport.frames());
+  };
   const frame = async (name: string): Promise<DrawnFrame> => {
     const found = (await frames()).find((f) => f.name === name);
     if (!found) throw new Error(`no frame ${name} drawn`);
     return found;
   };
   const legend = await page.$$eval('#legend li', (items) => items.map((i) => i.textContent));
-  t.same(legend, ['share grew', 'share shrank']);
+  t.same(legend, ['share grew', 'share shrank', 'new', 'unchanged', 'merged small frames']);
 
-  // Colours: parse_json grew (red), deflate shrank (blue); read back from the canvas pixels.
-  const colourOf = async (name: string): Promise<number[]> => {
-    const f = await frame(name);
-    return page.evaluate((x: number, y: number) => {
-      const canvas = document.getElementById('flame') as HTMLCanvasElement;
-      const ratio = canvas.width / canvas.clientWidth;
-      return Array.from(canvas.getContext('2d')!.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data.slice(0, 3));
-    }, f.x + 1, f.y + 2);
-  };
-  const [r1, , b1] = await colourOf('parse_json');
-  t.ok(r1! > b1!, `parse_json grew: red (${r1}, ${b1})`);
-  const [r2, , b2] = await colourOf('deflate');
-  t.ok(b2! > r2!, `deflate shrank: blue (${r2}, ${b2})`);
+  // Colours, as d3-flame-graph's differential mapper gives them: parse_json's share grew (red),
+  // deflate's shrank (blue), idle_loop doubled with the whole profile (its share is unchanged: grey).
+  const colourOf = async (name: string): Promise<number[]> => (await frame(name)).fill.match(/\d+/g)!.map(Number);
+  const [r1, g1, b1] = await colourOf('parse_json');
+  t.ok(r1! > b1! + 50 && g1 === b1, `parse_json grew: red (${r1}, ${g1}, ${b1})`);
+  const [r2, g2, b2] = await colourOf('deflate');
+  t.ok(b2! > r2! + 50 && r2 === g2, `deflate shrank: blue (${r2}, ${g2}, ${b2})`);
+  t.same(await colourOf('idle_loop'), [220, 220, 220], 'idle_loop kept its share: neither red nor blue');
+  const painted = await page.$$eval('#flame g', (gs) => gs.filter((g) => g.getAttribute('name') === 'parse_json').map((g) => getComputedStyle(g.querySelector('rect')!).fill));
+  t.same(painted.map((fill) => fill.match(/\d+/g)!.map(Number)), [[r1, g1, b1]], 'that colour is what chromium paints');
 
   // Clicking a frame zooms: handle_request (200 of 400 samples) takes the full width.
   const full = (await frame('all')).width;
   const handle = await frame('handle_request');
   t.equal(Math.round(handle.width), Math.round(full / 2));
-  const box = (await (await page.$('#flame'))!.boundingBox())!;
+  const box = (await (await page.$('#flame svg'))!.boundingBox())!;
   await page.mouse.click(box.x + handle.x + handle.width / 2, box.y + handle.y + 9);
   t.equal((await frame('handle_request')).width, full, 'the clicked frame spans the graph');
   t.equal(Math.round((await frame('parse_json')).width), Math.round((full * 120) / 200), 'its children scale with it');
   t.notOk((await frames()).some((f) => f.name === 'idle_loop'), 'siblings leave the view');
+  await page.mouse.move(0, 0);
   t.match(await page.$eval('#details', (e) => (e as HTMLElement).innerText), /app → main → handle_request/);
   const tip = await (async () => {
     const target = await frame('parse_json');

@@ -1,19 +1,18 @@
 /**
- * One headless Debian chromium per test file, driven by puppeteer-core (never a downloaded
- * browser). Without chromium the caller gets a skip reason; under CI=true that is a failure,
+ * One headless Debian chromium per test file, driven by puppeteer (its browser download is
+ * skipped: .puppeteerrc.cjs). Without chromium the caller gets a skip reason; under CI=true that is a failure,
  * because every HTML/SVG behaviour must be proven in a real browser there.
  */
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page, HTTPRequest } from 'puppeteer-core';
+import type { Browser, Page, HTTPRequest } from 'puppeteer';
 
-export const CHROMIUM = process.env.PROFILE_CHROMIUM ?? '/usr/bin/chromium';
-
-// The launch flags are the product's own (src/render/png.ts), so tests drive chromium as PNG export does.
-import { CHROMIUM_ARGS } from '../../src/render/png.js';
+// The browser and its launch flags are the product's own (src/render/png.ts), so tests drive
+// chromium as PNG export does.
+import { CHROMIUM, CHROMIUM_ARGS } from '../../src/render/png.js';
 import { requires, type Gated } from './requires.js';
-export { CHROMIUM_ARGS };
+export { CHROMIUM, CHROMIUM_ARGS };
 
 export interface TestBrowser {
   readonly browser: Browser;
@@ -33,7 +32,7 @@ export function requireBrowser(t: Gated): boolean {
 
 /** Launches chromium headless with a fresh profile directory that is removed on close. */
 export async function launchBrowser(): Promise<TestBrowser> {
-  const { default: puppeteer } = await import('puppeteer-core');
+  const { default: puppeteer } = await import('puppeteer');
   const userDataDir = mkdtempSync(join(tmpdir(), 'profile-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,

@@ -1,12 +1,12 @@
-// The SVG's script in a real headless chromium (Debian's, through puppeteer-core): zoom, reset,
+// The SVG's script in a real headless chromium (Debian's, through puppeteer): zoom, reset,
 // search by button, Ctrl-F and ?s=, zoom from ?x=, tooltips, and hostile names that must never
 // run. Fails under CI=true when chromium is missing. ~8 s.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer';
 import { writeProfile } from '../../src/output/index.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { launchBrowser, recordedPage, requireBrowser, type PageRecord, type TestBrowser } from '../helpers/browser.js';
@@ -65,7 +65,7 @@ async function open(browser: Browser, url: string): Promise<{ page: Page; record
   return { page, record };
 }
 
-function clean(t: { same(found: unknown, wanted: unknown, message?: string): unknown }, record: PageRecord, own: string): void {
+function clean(t: Pick<Test, 'same'>, record: PageRecord, own: string): void {
   t.same(record.consoleErrors, [], 'no console errors');
   t.same(record.pageErrors, [], 'no page errors');
   // The page's own file, with whatever query it was opened with, is the only thing loaded.

@@ -1,4 +1,4 @@
-import type { FrameKind, Profile, RunMetadata } from '../../profile/model.js';
+import type { Frame, FrameKind, Profile, RunMetadata } from '../../profile/model.js';
 import { buildCallTree, childLists, flattenFlameNodes, functionStats, type CallTree } from '../calltree.js';
 import type { FlameNode } from '../tree.js';
 import { KIND_LABELS, legendColour, MERGED_COLOUR, packedColour } from './colors.js';
@@ -21,11 +21,15 @@ export interface ReportData {
   readonly subtitle: string;
   readonly unit: string;
   readonly inverted: boolean;
-  /** Per kind: its label and a legend colour (0xRRGGBB). */
-  readonly kinds: readonly { readonly label: string; readonly colour: number }[];
+  /** Per kind: its key (`user`, `kernel`, `jit`, `inline`, `process`, `merged`), label and a legend colour (0xRRGGBB). */
+  readonly kinds: readonly { readonly key: ReportKind; readonly label: string; readonly colour: number }[];
   readonly names: readonly string[];
   /** Fill colour (0xRRGGBB) per name index, from the palette and the kind the name was first seen with. */
   readonly colours: readonly number[];
+  /** Where a name's code is, for names that know it: [name index, `file:line` or module]. */
+  readonly locations: [number, string][];
+  /** One line for the top of the page: samples, duration, frequency, processes, dropped samples and why. */
+  readonly summary: string;
   /** Preorder columns: name index, kind index, total, self, number of children. */
   readonly tree: {
     readonly n: number[];
@@ -39,7 +43,10 @@ export interface ReportData {
   readonly total: number;
   /** Differential reports only: the baseline's whole total. */
   readonly otherTotal?: number;
-  /** Hottest functions over the whole (unpruned) profile: [name index, kind index, self, total]. */
+  /**
+   * Hottest functions over the whole (unpruned) profile, hottest self first: [name index, kind
+   * index, self, total]. Process frames and placeholders (`[unknown]`, `[libc.so.6]`) are left out.
+   */
   readonly functions: [number, number, number, number][];
   /** Root frames (processes): [name index, kind index, total]. */
   readonly processes: [number, number, number][];
@@ -59,8 +66,19 @@ export interface DiffInput {
 class Names {
   readonly list: string[] = [];
   readonly colours: number[] = [];
+  readonly locations: [number, string][] = [];
   private readonly index = new Map<string, number>();
   constructor(private readonly palette: PaletteOptions) {}
+  /** Records where the code of a name is, once (the first frame seen with it wins). */
+  locate(id: number, frame: Frame | undefined): void {
+    if (!frame || this.located.has(id)) return;
+    const where = frame.file ? (frame.line ? `${frame.file}:${frame.line}` : frame.file) : frame.module;
+    if (where) {
+      this.located.add(id);
+      this.locations.push([id, where]);
+    }
+  }
+  private readonly located = new Set<number>();
   id(name: string, kind: ReportKind): number {
     let id = this.index.get(name);
     if (id === undefined) {
@@ -79,12 +97,14 @@ export interface ReportSource {
   readonly totalWeight: number;
   readonly distinctStacks: number;
   readonly distinctFrames: number;
+  /** The profile's frames, when the tree's frame ids point into them (for file:line). */
+  readonly frames?: readonly Frame[];
 }
 
 /** Builds the data of an HTML report; `diff` turns it into a differential report. */
 export function prepareReport(profile: Profile, options: HtmlOptions, diff?: DiffInput): ReportData {
   const tree = diff ? flattenFlameNodes(diff.tree) : buildCallTree(profile, { processFrame: options.processFrame, reverse: options.reverse });
-  const source = { metadata: profile.metadata, totalWeight: profile.totalWeight, distinctStacks: profile.stacks.length, distinctFrames: profile.frames.length };
+  const source = { metadata: profile.metadata, totalWeight: profile.totalWeight, distinctStacks: profile.stacks.length, distinctFrames: profile.frames.length, frames: profile.frames };
   return reportFromTree(tree, source, options, diff?.otherTotal);
 }
 
@@ -95,6 +115,13 @@ export function reportFromTree(full: CallTree, source: ReportSource, options: Ht
   const differential = full.other !== undefined && otherTotal !== undefined;
   const lists = childLists(full);
   const tree = emitPreorder(full, lists, pruned, names, differential);
+  if (source.frames) {
+    const frames = source.frames;
+    for (let key = 0; key < full.names.length; key++) {
+      const id = full.frameIds[key]!;
+      if (id >= 0 && full.kinds[key] !== 'process') names.locate(names.id(full.names[key]!, full.kinds[key]!), frames[id]);
+    }
+  }
 
   const stats = full.functionSelf && full.functionTotal ? { self: full.functionSelf, total: full.functionTotal, other: undefined } : functionStats(full);
   const functions = functionRows(full, stats.self, stats.total, options.functions).map(
@@ -126,9 +153,11 @@ export function reportFromTree(full: CallTree, source: ReportSource, options: Ht
     subtitle: options.subtitle,
     unit: options.countName ?? metadata.unit ?? 'samples',
     inverted: options.inverted,
-    kinds: KINDS.map((kind) => ({ label: KIND_LABELS[kind], colour: legendColour(kind, options) })),
+    kinds: KINDS.map((kind) => ({ key: kind, label: KIND_LABELS[kind], colour: legendColour(kind, options) })),
     names: names.list,
     colours: names.colours,
+    locations: names.locations,
+    summary: summaryLine(source, processes.length, options.countName ?? metadata.unit ?? 'samples'),
     tree,
     total: full.total[0]!,
     ...(differential ? { otherTotal } : {}),
@@ -213,6 +242,26 @@ function formatNumber(value: number): string {
   return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toPrecision(3);
 }
 
+/** `61 samples · 30.0 s at 99 Hz · 3 processes · 3 dropped (kernel-stack-collision 2, …)` */
+function summaryLine(source: ReportSource, processes: number, unit: string): string {
+  const metadata = source.metadata;
+  const parts: string[] = [];
+  const samples = metadata.samples ?? (unit === 'samples' ? source.totalWeight : undefined);
+  if (samples !== undefined) parts.push(`${formatNumber(samples)} samples`);
+  if (unit !== 'samples') parts.push(`${formatNumber(source.totalWeight)} ${unit}`);
+  const duration = metadata.durationSeconds === undefined ? undefined : `${metadata.durationSeconds.toFixed(1)} s`;
+  const frequency = metadata.frequencyHz === undefined ? undefined : `${metadata.frequencyHz} Hz`;
+  if (duration && frequency) parts.push(`${duration} at ${frequency}`);
+  else if (duration ?? frequency) parts.push((duration ?? frequency)!);
+  parts.push(`${processes.toLocaleString('en-US')} ${processes === 1 ? 'process' : 'processes'}`);
+  const dropped = Object.entries(metadata.dropped ?? {}).filter(([, count]) => count > 0);
+  if (dropped.length > 0) {
+    const count = dropped.reduce((sum, [, n]) => sum + n, 0);
+    parts.push(`${formatNumber(count)} dropped (${dropped.map(([why, n]) => `${why} ${formatNumber(n)}`).join(', ')})`);
+  } else if (metadata.dropped !== undefined) parts.push('none dropped');
+  return parts.join(' \u00b7 ');
+}
+
 function describeRun(source: ReportSource): [string, string][] {
   const metadata = source.metadata;
   const rows: [string, string][] = [];
@@ -248,13 +297,21 @@ export function hottestFunctions(profile: Profile, limit: number): FunctionRow[]
   return functionRows(tree, tree.functionSelf!, tree.functionTotal!, limit).map(([key, self, total]) => [tree.names[key]!, tree.kinds[key]!, self, total]);
 }
 
-/** [key, self, total] of the hottest functions (process frames left out), hottest total first. */
+/**
+ * Names that stand for a frame that could not be named (`[unknown]`, `[libc.so.6]`,
+ * `[process not captured]`) or separate stacks (`-`, `--`): not functions one could optimise.
+ */
+export function isPlaceholder(name: string): boolean {
+  return /^\[[^\]]*\]$/.test(name) || name === '-' || name === '--' || name === MERGED_NAME;
+}
+
+/** [key, self, total] of the hottest functions (process frames and placeholders left out), hottest self first. */
 function functionRows(tree: CallTree, self: Float64Array, total: Float64Array, limit: number): [number, number, number][] {
   const rows: [number, number, number][] = [];
   for (let key = 0; key < tree.names.length; key++) {
-    if (tree.kinds[key] !== 'process' && total[key]! > 0) rows.push([key, self[key]!, total[key]!]);
+    if (tree.kinds[key] !== 'process' && total[key]! > 0 && !isPlaceholder(tree.names[key]!)) rows.push([key, self[key]!, total[key]!]);
   }
-  return topUnion(rows, limit, (row) => row[1], (row) => row[2]);
+  return topUnion(rows, limit, (row) => row[2], (row) => row[1]);
 }
 
 function topUnion<T>(rows: T[], limit: number, a: (row: T) => number, b: (row: T) => number): T[] {

@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ProfileError } from '../../errors.js';
 import type { ReportData } from './data.js';
 import { packReport } from './pack.js';
 
 // src/render/html and dist/render/html sit at the same depth under the package root.
-const TEMPLATES = fileURLToPath(new URL('../../../templates/html/', import.meta.url));
+const ROOT = new URL('../../../', import.meta.url);
+const TEMPLATES = fileURLToPath(new URL('templates/html/', ROOT));
+/** The page's script, d3-flame-graph and its d3 modules in one file, bundled by scripts/bundle-report.js at build time. */
+const BUNDLE = fileURLToPath(new URL('dist/report/', ROOT));
 
 interface Templates {
   readonly page: string;
@@ -16,10 +20,20 @@ interface Templates {
 let templates: Templates | undefined;
 
 function loadTemplates(): Templates {
-  templates ??= {
+  if (templates) return templates;
+  let script: string;
+  let bundledStyle: string;
+  try {
+    script = readFileSync(`${BUNDLE}report.js`, 'utf8');
+    bundledStyle = readFileSync(`${BUNDLE}report.css`, 'utf8');
+  } catch {
+    throw new ProfileError(`the HTML report's script is not built (${BUNDLE}report.js): run npm run build`);
+  }
+  templates = {
     page: readFileSync(`${TEMPLATES}page.html`, 'utf8'),
-    style: readFileSync(`${TEMPLATES}style.css`, 'utf8'),
-    script: readFileSync(`${TEMPLATES}report.js`, 'utf8'),
+    // d3-flame-graph's own rules first, so the report's style can override them.
+    style: `${bundledStyle.trim()}\n${readFileSync(`${TEMPLATES}style.css`, 'utf8')}`,
+    script,
   };
   return templates;
 }
