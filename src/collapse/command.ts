@@ -6,7 +6,7 @@ import { collapse } from './index.js';
 import { PERF_DEFAULTS } from './perf.js';
 import { BPFTRACE_DEFAULTS } from './bpftrace.js';
 
-/** The flags of `profile collapse`, as oclif parses them (src/commands/collapse.ts) or bin/fast-path.js does. */
+/** The flags of `profile collapse`, as oclif parses them (src/commands/collapse.ts). */
 export interface CollapseFlags {
   readonly output?: string;
   readonly format?: OutputFormat;
@@ -25,8 +25,8 @@ export interface CollapseFlags {
 
 /**
  * What `profile collapse [FILE]` does once its flags are parsed: read FILE (standard input when
- * undefined), collapse it, say on stderr which events were left out, write the profile. Shared by
- * the oclif command and the start-up fast path, so both behave the same.
+ * undefined), collapse it, say on stderr which events were left out, write the profile. Loaded
+ * only when `collapse` runs.
  */
 export async function collapseCommand(file: string | undefined, flags: CollapseFlags): Promise<void> {
   const input = await openInputChunks(file);

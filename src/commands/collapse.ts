@@ -1,7 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { BPFTRACE_DEFAULTS, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
-import { collapseCommand } from '../collapse/command.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
 
 export default class Collapse extends BaseCommand {
@@ -52,6 +51,7 @@ export default class Collapse extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Collapse);
+    const { collapseCommand } = await import('../collapse/command.js');
     await collapseCommand(args.file, flags);
   }
 }

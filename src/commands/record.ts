@@ -1,18 +1,40 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
-import { pushFlags, pushWithFlags } from '../cli/push.js';
+import { pushFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
-import { writeProfile } from '../output/index.js';
-import { openInBrowser } from '../render/open.js';
-import { DEFAULTS, droppedByReason, record, type Progress, type RecordOptions, type RecordResult } from '../record/index.js';
-import { missingPrivileges } from '../record/privileges.js';
-import { captureProcess, closeCapturedFiles, cpuTimes, HOST } from '../host/index.js';
-import { tableOfOpenBinary } from '../unwind/captured.js';
+import { DEFAULTS } from '../record/defaults.js';
+import type { Progress, RecordOptions, RecordResult } from '../record/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
-import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
-import { Warmup } from '../symbolize/warmup.js';
-import { stackQualityLines, type StackQuality } from '../symbolize/stack-quality.js';
+import type { StackQuality } from '../symbolize/stack-quality.js';
+
+/** What recording runs, loaded when `record` runs (only the flags' defaults are needed before). */
+async function recorder() {
+  const [recordModule, privileges, host, captured, symbolize, warmup, quality, output, open, push] = await Promise.all([
+    import('../record/index.js'),
+    import('../record/privileges.js'),
+    import('../host/index.js'),
+    import('../unwind/captured.js'),
+    import('../symbolize/index.js'),
+    import('../symbolize/warmup.js'),
+    import('../symbolize/stack-quality.js'),
+    import('../output/index.js'),
+    import('../render/open.js'),
+    import('../cli/push.js'),
+  ]);
+  return {
+    ...recordModule,
+    ...privileges,
+    ...host,
+    ...captured,
+    ...symbolize,
+    ...warmup,
+    ...quality,
+    ...output,
+    ...open,
+    ...push,
+  };
+}
 
 function cpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -24,7 +46,7 @@ function cpuList(text: string): number[] {
   return cpus;
 }
 
-function summary(result: RecordResult): string {
+function summary(result: RecordResult, droppedByReason: (counters: RecordResult['counters']) => Record<string, number>): string {
   const { counters } = result;
   const dropped = droppedByReason(counters);
   const lost = Object.values(dropped).reduce((a, b) => a + b, 0);
@@ -86,6 +108,10 @@ export default class RecordCommand extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(RecordCommand);
+    const {
+      droppedByReason, record, missingPrivileges, captureProcess, closeCapturedFiles, cpuTimes, HOST, tableOfOpenBinary,
+      reportLines, symbolizerForRecording, symbolizeWithReport, Warmup, stackQualityLines, writeProfile, openInBrowser, pushWithFlags,
+    } = await recorder();
     const command = (argv as string[]).length > 0 ? (argv as string[]) : undefined;
     const missing = missingPrivileges();
     if (missing) throw new ProfileError(missing, { exitCode: 1 });
@@ -162,7 +188,7 @@ export default class RecordCommand extends BaseCommand {
       closeCapturedFiles();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       if (flags.open && flags.output) await openInBrowser(flags.output);
-      process.stderr.write(`${summary(result)}\n`);
+      process.stderr.write(`${summary(result, droppedByReason)}\n`);
       if (flags.push !== undefined) {
         await pushWithFlags(profile, flags.push, flags, flags.output && flags.output !== '-' ? `the profile is kept in ${flags.output}` : 'the profile went to standard output');
       }
