@@ -1,8 +1,10 @@
+import { stat } from 'node:fs/promises';
 import { openInputChunks } from '../io/lines.js';
 import { writeProfile, type OutputFormat } from '../output/index.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
 import { printable } from '../errors.js';
 import { collapse } from './index.js';
+import { parallelPlan, type ParallelPlan } from './parallel-plan.js';
 import { PERF_DEFAULTS } from './perf.js';
 import { BPFTRACE_DEFAULTS } from './bpftrace.js';
 
@@ -21,6 +23,8 @@ export interface CollapseFlags {
   readonly 'event-filter'?: string;
   readonly weight: 'period' | 'samples';
   readonly map?: readonly string[];
+  /** Split a file into parts of this many bytes for worker threads, whatever its size (tests). */
+  readonly 'parallel-part-bytes'?: number;
 }
 
 /**
@@ -30,7 +34,9 @@ export interface CollapseFlags {
  */
 export async function collapseCommand(file: string | undefined, flags: CollapseFlags): Promise<void> {
   const input = await openInputChunks(file);
+  const parallel = file === undefined || file === '-' ? undefined : await parallelPlanFor(file, flags['parallel-part-bytes']);
   const profile = await collapse(input.chunks, input.name, {
+    ...(parallel ? { parallel } : {}),
     format: flags['input-format'],
     weight: flags.weight,
     eventFilter: flags['event-filter'] ?? PERF_DEFAULTS.eventFilter,
@@ -53,4 +59,18 @@ export async function collapseCommand(file: string | undefined, flags: CollapseF
       },
     },
   );
+}
+
+/**
+ * Worker threads for a big enough regular file. Standard input stays with one parser: parts of a
+ * pipe cannot be read out of order, and handing its bytes to workers through this thread would
+ * cost about what parsing them does.
+ */
+async function parallelPlanFor(file: string, partBytes: number | undefined): Promise<ParallelPlan | undefined> {
+  try {
+    const info = await stat(file);
+    return info.isFile() ? parallelPlan(file, info.size, partBytes) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -47,6 +47,11 @@ export default class Collapse extends BaseCommand {
       default: [...BPFTRACE_DEFAULTS.maps],
       helpValue: '@NAME',
     }),
+    'parallel-part-bytes': Flags.integer({
+      summary: 'perf: read a file in parts of this many bytes on worker threads, whatever its size (for tests).',
+      min: 1,
+      hidden: true,
+    }),
   };
 
   async run(): Promise<void> {
