@@ -167,9 +167,16 @@ export async function collapseInParallel(plan: ParallelPlan, options: PerfOption
   let merged = 0;
   let next = 0;
   let failed = false;
+  let finished = false;
   const workerUrl = new URL('./collapse-worker.js', import.meta.url);
+  // A worker that fails, or stops without answering (out of memory), leaves the file to one parser.
   const run = (worker: Worker): Promise<void> =>
-    new Promise((resolve, reject) => {
+    new Promise((resolve) => {
+      const fail = (): void => {
+        if (finished) return;
+        failed = true;
+        resolve();
+      };
       const send = (): void => {
         if (failed || next >= requests.length) {
           resolve();
@@ -177,10 +184,11 @@ export async function collapseInParallel(plan: ParallelPlan, options: PerfOption
         }
         worker.postMessage(requests[next++]);
       };
+      worker.on('error', fail);
+      worker.on('exit', fail);
       worker.on('message', (reply: WorkerReply) => {
         if ('error' in reply) {
-          failed = true;
-          resolve();
+          fail();
           return;
         }
         done.set(reply.index, reply);
@@ -191,13 +199,13 @@ export async function collapseInParallel(plan: ParallelPlan, options: PerfOption
         }
         send();
       });
-      worker.on('error', reject);
       send();
     });
   const workers = Array.from({ length: Math.min(plan.threads, requests.length) }, () => new Worker(workerUrl, { workerData: setup }));
   try {
     await Promise.all(workers.map(run));
   } finally {
+    finished = true;
     await Promise.all(workers.map((w) => w.terminate()));
   }
   if (failed || merger.sawBare) return undefined;
