@@ -7,7 +7,7 @@ const Module = builtin('node:module');
 const { createRequire } = Module;
 const { dirname } = builtin('node:path');
 const { fileURLToPath } = builtin('node:url');
-const { Script, constants } = builtin('node:vm');
+const { Script } = builtin('node:vm');
 
 // A closed pipe (`profile collapse | head`) is a normal way to stop reading, not an error. Any
 // other failure to write standard output (`> /dev/full`, a full disk behind `> file`) is one line
@@ -21,6 +21,8 @@ process.stdout.on('error', (error) => {
 
 // The whole CLI, oclif included, is one CommonJS file (scripts/bundle.js, run by `npm run build`).
 const bundle = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
+// The bundle's import() of packages and files (scripts/bundle.js): from here, a real ES module.
+globalThis[Symbol.for('profile.import')] = (specifier) => import(specifier);
 const cacheFile = `${bundle}.cache`;
 compileWithCodeCache();
 const cli = createRequire(import.meta.url)(bundle);
@@ -35,9 +37,6 @@ await cli.main(new URL(`file://${bundle}`).href);
  * Node 22's; this is the same for Node 20, for this one file.
  */
 function compileWithCodeCache() {
-  // Dynamic import() from a vm.Script needs this loader option (Node 20.12+); without it, no cache.
-  const loader = constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  if (loader === undefined) return;
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
     if (filename !== bundle) return compile.call(this, content, filename);
@@ -48,7 +47,7 @@ function compileWithCodeCache() {
     } catch {
       cachedData = undefined;
     }
-    const script = new Script(Module.wrap(content), { filename, cachedData, importModuleDynamically: loader });
+    const script = new Script(Module.wrap(content), { filename, cachedData });
     if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => writeCache(script));
     const wrapper = script.runInThisContext();
     return wrapper.call(this.exports, this.exports, createRequire(filename), this, filename, dirname(filename));

@@ -22,19 +22,32 @@ const OCLIF_OPTIONAL = ['typescript', 'source-map-support'];
 
 // Modules find files beside them (templates/, bpf/, node_modules) from import.meta.url, counted
 // from where tsc puts them (dist/render/html/page.js …): in the bundle each one's import.meta.url
-// becomes that same URL, so both builds find the same files.
+// becomes that same URL, so both builds find the same files. And `await import(x)` of a package
+// or file (not of a module of ours, which esbuild bundles) goes through bin/run.js's import: an
+// import() compiled from a V8 code cache fails in Node 20 ("A dynamic import callback was not
+// specified").
+const BUNDLE_URL = '__profileBundleUrl';
+const IMPORT = '__profileImport';
+const banner = [
+  `var ${BUNDLE_URL} = require('node:url').pathToFileURL(__filename).href;`,
+  `var ${IMPORT} = globalThis[Symbol.for('profile.import')] ?? ((specifier) => import(specifier));`,
+].join('\n');
 const distUrls = {
   name: 'dist-import-meta-url',
   setup(b) {
     b.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
       const source = readFileSync(args.path, 'utf8');
-      if (!source.includes('import.meta.url')) return undefined;
+      if (!source.includes('import.meta.url') && !EXTERNAL_IMPORT.test(source)) return undefined;
       const target = relative(outdir, join(root, 'dist', relative(join(root, 'src'), args.path))).replace(/\.ts$/, '.js');
-      const url = `new URL(${JSON.stringify(target)}, require('node:url').pathToFileURL(__filename)).href`;
-      return { contents: source.replaceAll('import.meta.url', url), loader: 'ts' };
+      const contents = source
+        .replaceAll('import.meta.url', `new URL(${JSON.stringify(target)}, ${BUNDLE_URL}).href`)
+        .replace(new RegExp(EXTERNAL_IMPORT.source, 'g'), `await ${IMPORT}(`);
+      return { contents, loader: 'ts' };
     });
   },
 };
+// `await import(` not followed by a relative path: a package or a file URL.
+const EXTERNAL_IMPORT = /\bawait import\((?!\s*['"]\.)/;
 
 rmSync(outdir, { recursive: true, force: true });
 // An oclif.manifest.json left from an older build would make oclif list stale commands and flags.
@@ -49,6 +62,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   external: [...Object.keys(pkg.dependencies).filter((name) => !BUNDLED.has(name)), ...OCLIF_OPTIONAL],
+  banner: { js: banner },
   plugins: [distUrls],
   metafile: true,
   logLevel: 'warning',
