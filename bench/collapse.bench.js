@@ -4,21 +4,24 @@
 // (user + sys, all threads) are both reported: on a shared 2-core machine wall time swings with
 // the load, CPU time much less. Rows:
 // - whole command: what a user waits for, Node and oclif start-up included;
-// - start-up: the whole command on a 15 KB perf script file (Node + module loading; oclif is not
-//   loaded for plain command lines, bin/fast-path.js), and the same through oclif
-//   (PROFILE_NO_FAST_PATH=1) for comparison;
+// - start-up: the whole command on a 15 KB perf script file and `profile --version` (Node, the
+//   bundled CLI and oclif), beside `node -e 0` in the same rounds: the target is 2× node -e 0;
 // - collapse() cold: the library's first run in a fresh process (JIT warm-up included);
-// - collapse() warm: the library after one warm-up run, what a long-running caller pays.
+// - collapse() warm: the library after one warm-up run, what a long-running caller pays;
+// - 400 MB: the corpus ten times over (what a busy many-core host records), read on worker threads
+//   (src/collapse/parallel.ts), on one part for comparison, and by stackcollapse-perf.pl: medians of
+//   BIG_RUNS (default 3; COLLAPSE_BENCH_BIG_RUNS=0 leaves the row out: the script takes ~100 s a run).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const corpus = join(root, '..', 'shared', 'data', 'perf-script-mixed.txt.zst');
+const corpus = join(process.env.PROFILE_SHARED_DATA || join(root, '..', 'shared', 'data'), 'perf-script-mixed.txt.zst');
 const small = join(root, 'test', 'fixtures', 'collapse', 'perf', 'process.txt');
 const RUNS = 5;
+const BIG_RUNS = Number(process.env.COLLAPSE_BENCH_BIG_RUNS ?? 3);
 
 if (!existsSync(corpus)) {
   console.log(`## collapse\n\nabsent: ${corpus} (the shared corpus) — nothing to measure`);
@@ -52,7 +55,8 @@ const havePerl = perlScript !== undefined && existsSync(perlScript);
 const cli = [process.execPath, join(root, 'bin', 'run.js'), 'collapse'];
 const ours = { seconds: [], cpu: [], rss: [] };
 const startup = { seconds: [], cpu: [], rss: [] };
-const startupOclif = { seconds: [], cpu: [], rss: [] };
+const version = { seconds: [], cpu: [], rss: [] };
+const nodeAlone = { seconds: [], cpu: [], rss: [] };
 const perl = { seconds: [], cpu: [], rss: [] };
 const push = (into, r) => (into.seconds.push(r.seconds), into.cpu.push(r.cpu), into.rss.push(r.rssKb));
 let identical;
@@ -60,7 +64,8 @@ for (let i = 0; i < RUNS; i++) {
   const a = run(cli[0], [...cli.slice(1), input]);
   push(ours, a);
   push(startup, run(cli[0], [...cli.slice(1), small]));
-  push(startupOclif, run(cli[0], [...cli.slice(1), small], { ...process.env, PROFILE_NO_FAST_PATH: '1' }));
+  push(version, run(cli[0], [cli[1], '--version']));
+  push(nodeAlone, run(process.execPath, ['-e', '0']));
   if (havePerl) {
     const b = run('perl', [perlScript, input]);
     push(perl, b);
@@ -108,16 +113,50 @@ console.log('| tool | wall | CPU (user+sys) | throughput (wall) | peak RSS | fas
 console.log('| --- | --- | --- | --- | --- | --- |');
 console.log(row('profile collapse (whole command)', ours));
 console.log(row('profile collapse start-up (15 KB input)', startup, true, false));
-console.log(row('the same through oclif (PROFILE_NO_FAST_PATH=1)', startupOclif, true, false));
+console.log(row('profile --version', version, true, false));
+console.log(row('node -e 0 (the same rounds)', nodeAlone, true, false));
 console.log(row('collapse() library, cold (fresh process)', cold, false));
 console.log(row('collapse() library, warm (after one run)', warm, false));
 if (havePerl) console.log(row('stackcollapse-perf.pl', perl));
 else console.log(`| stackcollapse-perf.pl | absent (set FLAMEGRAPH_DIR) | | | | |`);
-console.log(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${load()} after.`);
-// bin/run.js drops a manifest older than the compiled commands (a plain `tsc` after `npm run build`).
-if (!existsSync(join(root, 'oclif.manifest.json'))) {
-  console.log('oclif.manifest.json absent (run `npm run build`): every run went through oclif, which imported every command.');
-}
+const startupRatio = (m) => (median(m.seconds) / median(nodeAlone.seconds)).toFixed(2);
+console.log(`\nStart-up against node -e 0 (wall, medians): collapse of 15 KB ${startupRatio(startup)}×, --version ${startupRatio(version)}× (target ≤ 2×).`);
 console.log(havePerl ? `Output identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}` : '');
+
+// 400 MB: the corpus ten times over, on threads, on one part, and by the script.
+let bigIdentical = true;
+if (BIG_RUNS > 0) {
+  const big = join(work, 'perf-script-mixed-x10.txt');
+  const once = readFileSync(input);
+  writeFileSync(big, Buffer.concat(Array.from({ length: 10 }, () => once)));
+  const bigMib = statSync(big).size / (1 << 20);
+  const threads = { seconds: [], cpu: [], rss: [] };
+  const onePart = { seconds: [], cpu: [], rss: [] };
+  const bigPerl = { seconds: [], cpu: [], rss: [] };
+  for (let i = 0; i < BIG_RUNS; i++) {
+    const a = run(cli[0], [...cli.slice(1), big]);
+    push(threads, a);
+    const b = run(cli[0], [...cli.slice(1), '--parallel-part-bytes', String(statSync(big).size), big]);
+    push(onePart, b);
+    bigIdentical &&= a.stdout.equals(b.stdout);
+    if (havePerl) {
+      const c = run('perl', [perlScript, big]);
+      push(bigPerl, c);
+      bigIdentical &&= a.stdout.equals(c.stdout);
+    }
+  }
+  const bigWall = havePerl ? median(bigPerl.seconds) : undefined;
+  const bigCpu = havePerl ? median(bigPerl.cpu) : undefined;
+  const bigRow = (name, m) =>
+    `| ${name} | ${s(median(m.seconds))} | ${s(median(m.cpu))} | ${(bigMib / median(m.seconds)).toFixed(1)} MiB/s | ${rss(median(m.rss))} | ${havePerl ? `${(bigWall / median(m.seconds)).toFixed(1)}× / ${(bigCpu / median(m.cpu)).toFixed(1)}×` : 'peer absent'} |`;
+  console.log(`\n## collapse: ${bigMib.toFixed(0)} MiB (the corpus ten times), median of ${BIG_RUNS}\n`);
+  console.log('| tool | wall | CPU (user+sys) | throughput (wall) | peak RSS | faster than stackcollapse-perf.pl (wall / CPU) |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(bigRow(`profile collapse, worker threads (${availableParallelism()} cores)`, threads));
+  console.log(bigRow('profile collapse, one part (one worker thread)', onePart));
+  if (havePerl) console.log(bigRow('stackcollapse-perf.pl', bigPerl));
+  console.log(`\nOutput identical (threads, one part${havePerl ? ', stackcollapse-perf.pl' : ''}): ${bigIdentical ? 'yes' : 'NO'}`);
+}
+console.log(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${load()} after.`);
 rmSync(work, { recursive: true, force: true });
-if (havePerl && !identical) process.exit(1);
+if ((havePerl && !identical) || !bigIdentical) process.exit(1);

@@ -1,4 +1,4 @@
-import { Command, Flags } from '@oclif/core';
+import { Command, Flags } from './oclif.js';
 import { ProfileError, printable } from '../errors.js';
 import { OUTPUT_FORMATS } from '../output/index.js';
 

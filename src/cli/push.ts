@@ -1,6 +1,6 @@
-import { Flags } from '@oclif/core';
+import { Flags } from './oclif.js';
 import { ProfileError } from '../errors.js';
-import { PUSH_DEFAULTS, PUSH_FORMATS, pushProfile } from '../export/push.js';
+import { PUSH_DEFAULTS, PUSH_FORMATS } from '../export/push-options.js';
 import type { Profile } from '../profile/model.js';
 
 /** Flags shared by `profile push` and `profile record --push`. */
@@ -20,6 +20,7 @@ type PushFlagValues = { name: string; 'push-format': (typeof PUSH_FORMATS)[numbe
  * where the profile still is (`kept`), and exit code 1.
  */
 export async function pushWithFlags(profile: Profile, server: string, flags: PushFlagValues, kept: string): Promise<void> {
+  const { pushProfile } = await import('../export/push.js');
   try {
     const result = await pushProfile(
       profile,

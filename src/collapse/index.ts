@@ -7,6 +7,8 @@ import { bccFormat } from './bcc.js';
 import { bpftraceFormat } from './bpftrace.js';
 import { looksLikePerfWithoutStacks, perfFormat } from './perf.js';
 import type { InputFormat } from './types.js';
+import type { ParallelPlan } from './parallel-plan.js';
+import { PERF_DEFAULTS, type PerfOptions } from './perf.js';
 
 export type { InputFormat, LineParser } from './types.js';
 export { PERF_DEFAULTS, type PerfOptions } from './perf.js';
@@ -17,6 +19,8 @@ export { BCC_DEFAULTS, type BccOptions } from './bcc.js';
 export interface CollapseOptions {
   /** Force a format instead of sniffing (`perf`, `bpftrace`, `bcc`, `folded`). */
   readonly format?: string;
+  /** Read perf script input on worker threads, by parts of the file (src/collapse/parallel.ts). */
+  readonly parallel?: ParallelPlan;
   readonly [option: string]: unknown;
 }
 
@@ -72,6 +76,16 @@ export async function collapse(input: Readable | AsyncIterable<Buffer | string>,
   }, { file });
   if (done && meaningful === 0) throw new InputError('input is empty', file);
   const format = options.format ? formatByName(options.format, file) : sniffFormat(head, file);
+  if (options.parallel && format.name === 'perf') {
+    const { collapseInParallel } = await import('./parallel.js');
+    const perfOptions = Object.fromEntries(Object.keys(PERF_DEFAULTS).map((key) => [key, options[key] ?? PERF_DEFAULTS[key as keyof PerfOptions]]));
+    const profile = await collapseInParallel(options.parallel, perfOptions as unknown as PerfOptions, { extra: { inputFormat: format.name } }, whole);
+    if (profile) {
+      await chunks.return?.();
+      return profile;
+    }
+    // One parser reads it after all, from where the input stands.
+  }
   const parser = format.createParser(file, options);
 
   if (parser.write) {

@@ -7,6 +7,7 @@ import type { FrameId, FrameKind, Profile, RunMetadata, ThreadInfo } from '../pr
 import { LINE_DEFAULTS, lineTooLong } from '../io/lines.js';
 import { ByteInterner, HASH_SEED, hashByte, hashInt, IntSequenceInterner, PairInterner } from './intern.js';
 import type { InputFormat, LineParser } from './types.js';
+import { perfMetadata, type PerfPart } from './perf-metadata.js';
 
 export interface PerfOptions {
   /** Weight a sample by the period perf printed (`period`, as stackcollapse-perf.pl does) or count it once (`samples`). Default `period`. */
@@ -771,6 +772,20 @@ export class PerfParser implements LineParser {
   }
 
   end(metadata: RunMetadata = {}): Profile {
+    const part = this.finish();
+    return this.builder.build(perfMetadata([part], { ...this.options, eventFilter: this.eventDefaulted ? '' : this.eventFilter }, metadata));
+  }
+
+  /**
+   * Ends the parse of one part of an input (src/collapse/parallel.ts): its stacks, and what
+   * `perfMetadata` needs to describe all parts together.
+   */
+  endPart(): { profile: Profile; part: PerfPart } {
+    const part = this.finish();
+    return { profile: this.builder.build({}), part };
+  }
+
+  private finish(): PerfPart {
     if (this.carryLength > 0) {
       const last = Buffer.concat([...this.carry, Buffer.of(Char.LineFeed)]);
       this.carry = [];
@@ -789,21 +804,15 @@ export class PerfParser implements LineParser {
       for (let node = this.stackKeys.second(index); node > 0; node = trie.first(node - 1)) frames.push(trie.second(node - 1));
       this.builder.addStack(frames, this.weights[index]!, this.threads[this.stackKeys.first(index)]!.info);
     }
-    const notes = [...(metadata.notes ?? [])];
-    for (const [event, count] of this.skippedEvents) {
-      notes.push(`skipped ${count} samples of event ${event}: only ${this.eventFilter} is shown${this.eventDefaulted ? ' (the first event seen; choose with --event-filter)' : ''}`);
-    }
-    if (cutOff > 0) notes.push(`skipped the last sample (header at line ${cutOff}): no blank line ends it, so it may be cut off`);
-    if (this.sawBare) notes.push('perf script printed no dso: kernel and JIT frames cannot be told apart');
-    const clock = /^(cpu|task)-clock\b/.test(this.eventFilter);
-    const unit = this.options.weight === 'period' && this.sawPeriod ? (clock ? 'nanoseconds' : `${this.eventFilter.replace(/:.*/, '')} events`) : 'samples';
-    return this.builder.build({
-      ...metadata,
+    return {
       samples: this.samples,
-      unit,
-      ...(notes.length > 0 ? { notes } : {}),
-      extra: { ...metadata.extra, ...(this.eventFilter ? { event: this.eventFilter } : {}) },
-    });
+      lines: this.lineNumber,
+      cutOffLine: cutOff,
+      skippedEvents: [...this.skippedEvents],
+      eventFilter: this.eventFilter,
+      sawPeriod: this.sawPeriod,
+      sawBare: this.sawBare,
+    };
   }
 }
 

@@ -1,7 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { BPFTRACE_DEFAULTS, INPUT_FORMATS, PERF_DEFAULTS } from '../collapse/index.js';
-import { collapseCommand } from '../cli/collapse.js';
 import { FOLDED_DEFAULTS } from '../profile/folded.js';
 
 export default class Collapse extends BaseCommand {
@@ -48,10 +47,16 @@ export default class Collapse extends BaseCommand {
       default: [...BPFTRACE_DEFAULTS.maps],
       helpValue: '@NAME',
     }),
+    'parallel-part-bytes': Flags.integer({
+      summary: 'perf: read a file in parts of this many bytes on worker threads, whatever its size (for tests).',
+      min: 1,
+      hidden: true,
+    }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Collapse);
+    const { collapseCommand } = await import('../cli/collapse.js');
     await collapseCommand(args.file, flags);
   }
 }

@@ -1,8 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base.js';
-import { DIFF_DEFAULTS, changesJson, diffProfiles, formatChangesTable, functionChanges } from '../diff/index.js';
-import { writeDiff, DIFF_OUTPUT_FORMATS } from '../diff/output.js';
-import { loadProfile } from '../input/index.js';
+import { DIFF_DEFAULTS, DIFF_OUTPUT_FORMATS } from '../diff/options.js';
 
 export default class Diff extends BaseCommand {
   static override summary = 'Compare two profiles: a differential flame graph and a table of the biggest changes.';
@@ -37,6 +35,11 @@ export default class Diff extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Diff);
+    const [{ changesJson, diffProfiles, formatChangesTable, functionChanges }, { writeDiff }, { loadProfile }] = await Promise.all([
+      import('../diff/index.js'),
+      import('../diff/output.js'),
+      import('../input/index.js'),
+    ]);
     const before = await loadProfile(args.before);
     const after = await loadProfile(args.after);
     const diff = diffProfiles(before, after, { normalize: flags.normalize, negate: flags.negate });

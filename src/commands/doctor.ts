@@ -1,6 +1,6 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base.js';
-import { DEFAULTS, runChecks } from '../doctor/index.js';
+import { DEFAULTS } from '../doctor/options.js';
 
 export default class Doctor extends BaseCommand {
   static override summary = 'Check what recording needs from this machine, and say how to fix what is missing.';
@@ -14,6 +14,7 @@ export default class Doctor extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Doctor);
+    const { runChecks } = await import('../doctor/index.js');
     const checks = runChecks({ ...DEFAULTS, tryRecording: !flags['no-try'] });
     for (const check of checks) {
       const mark = check.ok ? '✓' : check.optional ? '!' : '✗';

@@ -1,7 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base.js';
-import { pushFlags, pushWithFlags } from '../cli/push.js';
-import { loadProfile } from '../input/index.js';
+import { pushFlags } from '../cli/push.js';
 
 export default class Push extends BaseCommand {
   static override summary = 'Send a profile to a Pyroscope-compatible server (Grafana Pyroscope, Grafana Cloud Profiles, Alloy).';
@@ -24,6 +23,7 @@ export default class Push extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Push);
+    const [{ loadProfile }, { pushWithFlags }] = await Promise.all([import('../input/index.js'), import('../cli/push.js')]);
     const profile = await loadProfile(args.file);
     await pushWithFlags(profile, flags.server, flags, `${args.file} is unchanged`);
   }

@@ -1,19 +1,41 @@
-import { Args, Flags } from '@oclif/core';
 import { join } from 'node:path';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
-import { pushFlags, pushWithFlags } from '../cli/push.js';
+import { pushFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
-import { writeProfile } from '../output/index.js';
-import { openInBrowser } from '../render/open.js';
-import { DEFAULTS, droppedByReason, record, type Progress, type RecordOptions, type RecordResult } from '../record/index.js';
-import { missingPrivileges } from '../record/privileges.js';
-import { captureProcess, closeCapturedFiles, cpuTimes, HOST } from '../host/index.js';
-import { TableCompiler } from '../unwind/compiler.js';
+import { DEFAULTS } from '../record/defaults.js';
+import type { Progress, RecordOptions, RecordResult } from '../record/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
-import { reportLines, symbolizerForRecording, symbolizeWithReport } from '../symbolize/index.js';
-import { Warmup } from '../symbolize/warmup.js';
-import { stackQualityLines, type StackQuality } from '../symbolize/stack-quality.js';
+import type { StackQuality } from '../symbolize/stack-quality.js';
+
+/** What recording runs, loaded when `record` runs (only the flags' defaults are needed before). */
+async function recorder() {
+  const [recordModule, privileges, host, captured, symbolize, warmup, quality, output, open, push] = await Promise.all([
+    import('../record/index.js'),
+    import('../record/privileges.js'),
+    import('../host/index.js'),
+    import('../unwind/compiler.js'),
+    import('../symbolize/index.js'),
+    import('../symbolize/warmup.js'),
+    import('../symbolize/stack-quality.js'),
+    import('../output/index.js'),
+    import('../render/open.js'),
+    import('../cli/push.js'),
+  ]);
+  return {
+    ...recordModule,
+    ...privileges,
+    ...host,
+    ...captured,
+    ...symbolize,
+    ...warmup,
+    ...quality,
+    ...output,
+    ...open,
+    ...push,
+  };
+}
 
 function cpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -26,17 +48,17 @@ function cpuList(text: string): number[] {
 }
 
 /** libc and the dynamic loader as this process maps them (every process maps the same), and the command's binary. */
-function preloadedBinaries(command: string | undefined): string[] {
-  const own = (HOST.liveMappings?.(process.pid, undefined) ?? []).map((m) => m.path).filter((p) => /\/(libc\.so\.6|ld-linux[^/]*\.so\.\d+)$/.test(p));
+function preloadedBinaries(host: { liveMappings?: (pid: number, comm: string | undefined) => readonly { path: string }[] | undefined; exists(path: string): boolean }, command: string | undefined): string[] {
+  const own = (host.liveMappings?.(process.pid, undefined) ?? []).map((m) => m.path).filter((p) => /\/(libc\.so\.6|ld-linux[^/]*\.so\.\d+)$/.test(p));
   const paths = [...new Set(own)];
   if (command !== undefined) {
-    const found = command.includes('/') ? command : (process.env.PATH ?? '').split(':').map((dir) => join(dir || '.', command)).find((p) => HOST.exists(p));
+    const found = command.includes('/') ? command : (process.env.PATH ?? '').split(':').map((dir) => join(dir || '.', command)).find((p) => host.exists(p));
     if (found !== undefined) paths.push(found);
   }
-  return paths;
+  return [...paths, '[vdso]'];
 }
 
-function summary(result: RecordResult): string {
+function summary(result: RecordResult, droppedByReason: (counters: RecordResult['counters']) => Record<string, number>): string {
   const { counters } = result;
   const dropped = droppedByReason(counters);
   const lost = Object.values(dropped).reduce((a, b) => a + b, 0);
@@ -98,6 +120,10 @@ export default class RecordCommand extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(RecordCommand);
+    const {
+      droppedByReason, record, missingPrivileges, captureProcess, closeCapturedFiles, cpuTimes, HOST, TableCompiler,
+      reportLines, symbolizerForRecording, symbolizeWithReport, Warmup, stackQualityLines, writeProfile, openInBrowser, pushWithFlags,
+    } = await recorder();
     const command = (argv as string[]).length > 0 ? (argv as string[]) : undefined;
     const missing = missingPrivileges();
     if (missing) throw new ProfileError(missing, { exitCode: 1 });
@@ -155,7 +181,7 @@ export default class RecordCommand extends BaseCommand {
           onProgress: tty ? progress : undefined,
           captureProcess,
           onStacks: (snapshot, stack) => warmup.add(snapshot, stack),
-          unwindTables: { compile: (request) => compiler.compile(request), preload: [...preloadedBinaries(command?.[0]), '[vdso]'] },
+          unwindTables: { compile: (request) => compiler.compile(request), preload: preloadedBinaries(HOST, command?.[0]) },
         },
       );
       warmup.stop();
@@ -176,7 +202,7 @@ export default class RecordCommand extends BaseCommand {
       closeCapturedFiles();
       await writeProfile(profile, { path: flags.output, format: flags.format });
       if (flags.open && flags.output) await openInBrowser(flags.output);
-      process.stderr.write(`${summary(result)}\n`);
+      process.stderr.write(`${summary(result, droppedByReason)}\n`);
       if (flags.push !== undefined) {
         await pushWithFlags(profile, flags.push, flags, flags.output && flags.output !== '-' ? `the profile is kept in ${flags.output}` : 'the profile went to standard output');
       }

@@ -1,21 +1,16 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
 import { INPUT_FORMATS } from '../collapse/index.js';
 import { ProfileError } from '../errors.js';
-import { loadProfile } from '../input/index.js';
-import { openInput } from '../io/lines.js';
-import { resolveFormat, writeProfile, type OutputFormat } from '../output/index.js';
-import { streamSink, writeFileAtomic } from '../io/sink.js';
-import { sniffFolded } from '../render/folded.js';
-import { foldedRenderer } from '../render/from-folded.js';
+import { resolveFormat, type OutputFormat } from '../output/index.js';
 import type { Profile } from '../profile/model.js';
 import { HTML_DEFAULTS } from '../render/html/options.js';
-import { openInBrowser } from '../render/open.js';
 import { PALETTES } from '../render/palette.js';
 import { SVG_DEFAULTS } from '../render/svg/options.js';
 
 /** Every input `render` understands, read in one place so new loaders plug in here. */
 async function readProfile(file: string | undefined, format: string | undefined): Promise<Profile> {
+  const { loadProfile } = await import('../input/index.js');
   return loadProfile(file, { format });
 }
 
@@ -81,14 +76,23 @@ export default class Render extends BaseCommand {
     );
     if (!(await this.renderFolded(args.file, flags['input-format'], format, flags.output, render))) {
       const profile = await readProfile(args.file, flags['input-format']);
+      const { writeProfile } = await import('../output/index.js');
       await writeProfile(profile, { path: flags.output, format }, { render });
     }
-    if (flags.open && flags.output) await openInBrowser(flags.output);
+    if (flags.open && flags.output) await (await import('../render/open.js')).openInBrowser(flags.output);
   }
 
   /** The fast path: SVG or HTML drawn straight from folded input. False when it does not apply. */
   private async renderFolded(file: string | undefined, inputFormat: string | undefined, format: OutputFormat, output: string | undefined, render: Record<string, unknown>): Promise<boolean> {
     if (inputFormat !== undefined && inputFormat !== 'folded') return false;
+    const [{ foldedRenderer }, { sniffFolded }, { openInput }, { streamSink, writeFileAtomic }, { writeProfile }, { loadProfile }] = await Promise.all([
+      import('../render/from-folded.js'),
+      import('../render/folded.js'),
+      import('../io/lines.js'),
+      import('../io/sink.js'),
+      import('../output/index.js'),
+      import('../input/index.js'),
+    ]);
     const renderer = await foldedRenderer(format);
     if (!renderer) return false;
     const input = await openInput(file);

@@ -6,27 +6,12 @@
  */
 import { Profile, type Frame, type FrameId, type WeightedStack } from '../profile/model.js';
 import { buildFlameTree, type FlameNode } from '../render/tree.js';
-import type { ProcessFrameStyle } from '../profile/folded.js';
 
 export { functionChanges, type FunctionChange } from './changes.js';
 export { formatChangesTable, changesJson } from './table.js';
 
-export interface DiffOptions {
-  /**
-   * Compare shares of each side's total instead of raw counts, so that a longer or shorter
-   * AFTER run does not make everything look grown or shrunk. Default true.
-   */
-  readonly normalize: boolean;
-  /**
-   * Shape the tree like BEFORE instead of AFTER (flamegraph.pl `--negate` style): `total` is
-   * then BEFORE's and `otherTotal` AFTER's, so frames that disappeared keep their width. Default false.
-   */
-  readonly negate: boolean;
-  /** Root frame per process for stacks that know their thread. Default `comm`. */
-  readonly processFrame: ProcessFrameStyle;
-}
-
-export const DIFF_DEFAULTS: DiffOptions = Object.freeze({ normalize: true, negate: false, processFrame: 'comm' });
+export { DIFF_DEFAULTS, type DiffOptions } from './options.js';
+import { DIFF_DEFAULTS, type DiffOptions } from './options.js';
 
 export interface ProfileDiff {
   /** The shape side (AFTER, or BEFORE with `negate`) re-expressed over the frames of both sides. */

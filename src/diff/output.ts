@@ -3,8 +3,8 @@ import { formatForPath } from '../output/index.js';
 import { streamSink, writeFileAtomic, type Sink } from '../io/sink.js';
 import type { ProfileDiff } from './index.js';
 
-export const DIFF_OUTPUT_FORMATS = ['svg', 'html'] as const;
-export type DiffOutputFormat = (typeof DIFF_OUTPUT_FORMATS)[number];
+export { DIFF_OUTPUT_FORMATS, type DiffOutputFormat } from './options.js';
+import type { DiffOutputFormat } from './options.js';
 
 export interface DiffTarget {
   /** File to write; undefined means standard output. */

@@ -20,13 +20,8 @@ export interface Check {
   readonly optional?: boolean;
 }
 
-export interface DoctorOptions {
-  /** Also load and attach the BPF program for a moment (needs privileges). Default true. */
-  readonly tryRecording: boolean;
-  readonly browser: string;
-}
-
-export const DEFAULTS: DoctorOptions = Object.freeze({ tryRecording: true, browser: '/usr/bin/chromium' });
+export { DEFAULTS, type DoctorOptions } from './options.js';
+import { DEFAULTS, type DoctorOptions } from './options.js';
 
 function kernelCheck(): Check {
   const version = release();

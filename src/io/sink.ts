@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -60,7 +59,10 @@ export async function writeFileAtomic(path: string, produce: (sink: Sink) => Pro
   } catch (error) {
     if (error instanceof ProfileError) throw error;
   }
-  const temp = join(dirname(path), `.${basename(path)}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Unpredictable enough to keep two writers apart ('wx' refuses a name taken anyway); node:crypto
+  // would cost every command that writes to standard output a few milliseconds to load.
+  const suffix = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  const temp = join(dirname(path), `.${basename(path)}${TEMP_MARKER}${process.pid}-${suffix}`);
   // Unnamed until complete where the file system allows it, so even SIGKILL leaves nothing.
   let handle = await openAnonymousFile(dirname(path));
   let named = handle === undefined;

@@ -66,18 +66,8 @@ export interface RecordOptions {
 
 export type UnwindMode = 'auto' | 'tables' | 'fp';
 
-export const DEFAULTS: RecordOptions = Object.freeze({
-  frequency: 99,
-  pids: [],
-  userOnly: false,
-  kernelOnly: false,
-  includeIdle: false,
-  stackStorageSize: 8192,
-  countsSize: 65536,
-  commandStdout: 'inherit',
-  unwind: 'auto',
-  unwindRows: 2_097_152,
-});
+export { DEFAULTS } from './defaults.js';
+import { DEFAULTS } from './defaults.js';
 
 export interface Progress {
   readonly elapsedSeconds: number;

@@ -1,7 +1,7 @@
 // `profile collapse` against stackcollapse-perf.pl on FlameGraph's own test inputs (every *.txt in
 // its test/ directory: perf script output from several perf versions, Java, node, Rust, MirageOS,
 // two events in one file) with each of the options its test suite uses: the built CLI's output
-// must equal the script's byte for byte, through the start-up fast path and through oclif. Then
+// must equal the script's byte for byte. Then
 // prefixes of every input cut at line boundaries (a sample ended by its blank line, or not) against
 // the script, and the byte path against the line path. Needs the FlameGraph checkout and perl
 // (test/helpers/flamegraph.ts); under CI=true their absence fails. ~40 s on 2 busy cores.
@@ -33,9 +33,9 @@ interface Run {
   readonly stderr: string;
 }
 
-function cli(args: readonly string[], oclif: boolean): Promise<Run> {
+function cli(args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(...cliSpawnArgs(args), { cwd: ROOT, env: cliEnv(oclif ? { PROFILE_NO_FAST_PATH: '1' } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...cliSpawnArgs(args), { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -86,21 +86,13 @@ t.test("FlameGraph's test inputs: profile collapse equals stackcollapse-perf.pl"
   });
   const contents = new Map(files.map((f) => [f, readFileSync(f)]));
 
-  // Every case through bin/run.js as a user runs it, which takes the fast path for these flags.
-  const fast = await inPairs(cases.map(({ file, option }) => () => cli(['collapse', option, file], false)));
+  // Every case through bin/run.js as a user runs it.
+  const runs = await inPairs(cases.map(({ file, option }) => () => cli(['collapse', option, file])));
   let identical = 0;
   cases.forEach(({ file, option }, i) => {
-    if (checkRun(t, `${option} ${basename(file)}`, fast[i]!, expected[i]!, contents.get(file)!)) identical++;
+    if (checkRun(t, `${option} ${basename(file)}`, runs[i]!, expected[i]!, contents.get(file)!)) identical++;
   });
   t.equal(identical, cases.length, `${identical} of ${cases.length} cases identical (${files.length} inputs × ${OPTIONS.length} options)`);
-
-  // Through oclif (PROFILE_NO_FAST_PATH): each input once, the options taken in turn so each is used.
-  const viaOclif = cases.filter((_, i) => Math.floor(i / OPTIONS.length) % OPTIONS.length === i % OPTIONS.length);
-  const slow = await inPairs(viaOclif.map(({ file, option }) => () => cli(['collapse', option, file], true)));
-  viaOclif.forEach(({ file, option }, i) => {
-    checkRun(t, `oclif: ${option} ${basename(file)}`, slow[i]!, expected[cases.indexOf(viaOclif[i]!)]!, contents.get(file)!);
-  });
-  t.equal(new Set(viaOclif.map((c) => c.option)).size, Math.min(OPTIONS.length, files.length), 'oclif ran with each option');
 });
 
 /** Line starts (byte offsets just after each newline) of `bytes`. */
