@@ -1,5 +1,4 @@
 import type { RunMetadata } from '../profile/model.js';
-import type { PerfOptions } from './perf.js';
 
 /** What a parse of part of a perf script input found besides its stacks. */
 export interface PerfPart {
@@ -22,7 +21,7 @@ export interface PerfPart {
  * parse): samples, unit, and notes on what was left out. `options.eventFilter` is the user's
  * choice, '' when the first event seen was taken.
  */
-export function perfMetadata(parts: readonly PerfPart[], options: Pick<PerfOptions, 'weight' | 'eventFilter'>, metadata: RunMetadata = {}): RunMetadata {
+export function perfMetadata(parts: readonly PerfPart[], options: { readonly weight: 'period' | 'samples'; readonly eventFilter: string }, metadata: RunMetadata = {}): RunMetadata {
   const eventFilter = parts.find((p) => p.eventFilter !== '')?.eventFilter ?? options.eventFilter;
   const skipped = new Map<string, number>();
   for (const part of parts) for (const [event, count] of part.skippedEvents) skipped.set(event, (skipped.get(event) ?? 0) + count);

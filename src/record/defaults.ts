@@ -1,15 +1,16 @@
-/** Recording's defaults, apart so that the CLI's flags load without the recorder. */
-import type { RecordOptions } from './index.js';
-
-export const DEFAULTS: RecordOptions = Object.freeze({
+/**
+ * Recording's defaults, apart so that the CLI's flags load without the recorder; src/record/index.ts
+ * checks them against RecordOptions (this module imports nothing, so no cycle).
+ */
+export const DEFAULTS = Object.freeze({
   frequency: 99,
-  pids: [],
+  pids: [] as readonly number[],
   userOnly: false,
   kernelOnly: false,
   includeIdle: false,
   stackStorageSize: 8192,
   countsSize: 65536,
-  commandStdout: 'inherit',
-  unwind: 'auto',
+  commandStdout: 'inherit' as 'inherit' | 'stderr',
+  unwind: 'auto' as 'auto' | 'tables' | 'fp',
   unwindRows: 2_097_152,
 });

@@ -11,6 +11,7 @@ import { ProfileError } from '../errors.js';
 import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
 import { launchCommand, type LaunchedCommand } from './command.js';
 import { SampleAccumulator } from './accumulator.js';
+import { DEFAULTS as RECORD_DEFAULTS } from './defaults.js';
 import { ProcessGenerations, startTicksOf } from './generations.js';
 import { unpack } from './packed-stack.js';
 import { collectGarbage } from './gc.js';
@@ -66,8 +67,8 @@ export interface RecordOptions {
 
 export type UnwindMode = 'auto' | 'tables' | 'fp';
 
-export { DEFAULTS } from './defaults.js';
-import { DEFAULTS } from './defaults.js';
+/** Every option's default (src/record/defaults.ts, typed here). */
+export const DEFAULTS: RecordOptions = RECORD_DEFAULTS;
 
 export interface Progress {
   readonly elapsedSeconds: number;

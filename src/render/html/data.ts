@@ -54,6 +54,11 @@ export interface ReportData {
   readonly changes?: [number, number, number, number][];
   readonly meta: [string, string][];
   readonly dropped: [string, number][];
+  /**
+   * How user stacks were walked, per binary (record's stack quality): [binary, samples, walked by
+   * unwind tables, by frame pointers only, stopped early, where and why they stopped].
+   */
+  readonly stackQuality: [string, number, number, number, number, string][];
   readonly notes: string[];
 }
 
@@ -166,8 +171,22 @@ export function reportFromTree(full: CallTree, source: ReportSource, options: Ht
     ...(changes ? { changes } : {}),
     meta,
     dropped: Object.entries(metadata.dropped ?? {}).filter(([, count]) => count > 0),
+    stackQuality: stackQualityRows(metadata.extra?.stackQuality),
     notes: [...(metadata.notes ?? [])],
   };
+}
+
+/** The rows of `record`'s stack quality (src/symbolize/stack-quality.ts), read defensively: metadata may come from a file. */
+function stackQualityRows(quality: unknown): ReportData['stackQuality'] {
+  const binaries = (quality as { binaries?: unknown } | undefined)?.binaries;
+  if (!Array.isArray(binaries)) return [];
+  const number = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  return binaries.slice(0, 50).map((b: Record<string, unknown>) => {
+    const stopped = typeof b.stopped === 'object' && b.stopped !== null ? Object.entries(b.stopped as Record<string, unknown>) : [];
+    const where = Array.isArray(b.stoppedIn) ? b.stoppedIn.filter((m): m is string => typeof m === 'string').slice(0, 3) : [];
+    const why = stopped.map(([reason, n]) => `${reason} ${number(n)}`).join(', ');
+    return [String(b.module ?? ''), number(b.samples), number(b.complete), number(b.framePointers), stopped.reduce((sum, [, n]) => sum + number(n), 0), why ? `${why}${where.length > 0 ? ` (in ${where.join(', ')})` : ''}` : ''];
+  });
 }
 
 /**

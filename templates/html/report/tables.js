@@ -173,6 +173,20 @@ export function fillRun(data, $) {
       $('dropped').tBodies[0].appendChild(tr);
     }
   }
+  if (data.stackQuality && data.stackQuality.length > 0) {
+    $('stack-quality-section').hidden = false;
+    const share = (part, whole) => (whole > 0 ? `${((100 * part) / whole).toFixed(1)} %` : '');
+    for (const [binary, samples, tables, framePointers, stopped, why] of data.stackQuality) {
+      const tr = document.createElement('tr');
+      cell(tr, binary);
+      cell(tr, fmt.format(samples), true);
+      cell(tr, share(tables, samples), true);
+      cell(tr, share(framePointers, samples), true);
+      cell(tr, share(stopped, samples), true);
+      cell(tr, why);
+      $('stack-quality').tBodies[0].appendChild(tr);
+    }
+  }
   if (data.notes.length > 0) {
     $('notes-section').hidden = false;
     for (const note of data.notes) {
