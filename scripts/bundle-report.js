@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-await build({
+// A warning here has meant code missing from the page (an import dropped as free of side
+// effects), which shows only as a wrong drawing in a browser: any warning fails the build.
+const result = await build({
   entryPoints: [`${root}templates/html/report/main.js`],
   outfile: `${root}dist/report/report.js`,
   bundle: true,
@@ -20,6 +22,7 @@ await build({
   banner: { js: '/* d3-flame-graph 5 (Apache-2.0, Martin Spier) and d3 modules (ISC, Mike Bostock), bundled. */' },
   logLevel: 'warning',
 });
+if (result.warnings.length > 0) throw new Error(`bundling the report script gave ${result.warnings.length} warning(s), see above`);
 
 // The script is inlined in a <script> element: text that would end or alter that element must not
 // appear in it, and the page stays ASCII (src/render/html/page.ts).

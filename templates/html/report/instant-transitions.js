@@ -2,7 +2,9 @@
 // update schedules three transitions per frame drawn, applied on the next animation frame through
 // interpolators (SVG transforms are parsed by creating SVG elements). On ~1,500 frames that cost
 // most of a zoom. The report never animates, so `selection.transition()` here applies what it is
-// given at once, with the same attr/style/text calls.
+// given at once, with the same attr/style/text calls. It is a function main.js calls, not an
+// import for its side effect: package.json declares the project free of side effects (for the CLI
+// bundle), so esbuild would drop a bare `import './instant-transitions.js'`.
 import { selection } from 'd3-selection';
 import 'd3-transition';
 
@@ -28,6 +30,9 @@ function instant(target) {
   return transition;
 }
 
-selection.prototype.transition = function transition() {
-  return instant(this);
-};
+/** Makes every `selection.transition()` apply its attr/style/text calls at once; idempotent. */
+export function makeTransitionsInstant() {
+  selection.prototype.transition = function transition() {
+    return instant(this);
+  };
+}

@@ -2,16 +2,17 @@
 // keeps the whole call tree in columns (columns.js) and hands it a level-of-detail tree (lod.js)
 // rebuilt for whatever is zoomed into, so its element count is bounded by the screen. Names from
 // the profiled system only ever reach the page through textContent (ours and d3's `.text()`).
-import './instant-transitions.js';
 import { select } from 'd3-selection';
 import flamegraph, { colorMapper } from 'd3-flame-graph';
 import { readTree, unpack } from './columns.js';
 import { framesIn, keepLabelsOfWideFrames, makeTooltip } from './graph-dom.js';
+import { makeTransitionsInstant } from './instant-transitions.js';
 import { lodTree } from './lod.js';
 import { sandwichTrees, trieData } from './sandwich.js';
 import { fillChanges, fillLegend, fillProcesses, fillRun, fmt, functionsTable, functionsUnder, pct, selectRow } from './tables.js';
 
 const $ = (id) => document.getElementById(id);
+makeTransitionsInstant();
 const started = performance.now();
 const data = JSON.parse($('profile-data').textContent);
 const names = data.names;
