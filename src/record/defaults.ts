@@ -12,5 +12,5 @@ export const DEFAULTS = Object.freeze({
   countsSize: 65536,
   commandStdout: 'inherit' as 'inherit' | 'stderr',
   unwind: 'auto' as 'auto' | 'tables' | 'fp',
-  unwindRows: 2_097_152,
+  unwindRows: 1_048_576,
 });

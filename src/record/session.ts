@@ -161,7 +161,9 @@ export class RecordingSession {
     for (const set of SAMPLE_SETS) {
       lib.mapSetMaxEntries(map(set.stacks), options.stackStorageSize);
       lib.mapSetMaxEntries(map(set.fallbackStacks), Math.max(1, Math.floor(options.stackStorageSize / 4)));
-      lib.mapSetMaxEntries(map(set.userStacks), options.stackStorageSize);
+      // Stacks walked by tables: only the processes with tables use it, and a harvest comes before
+      // the stack maps are an eighth full, so half their size is room to spare; unused without tables.
+      lib.mapSetMaxEntries(map(set.userStacks), options.unwindTables ? Math.max(1, Math.floor(options.stackStorageSize / 2)) : 1);
       lib.mapSetMaxEntries(map(set.counts), options.countsSize);
     }
     this.unwindRowCapacity = options.unwindTables ? Math.max(1, options.unwindRows ?? 1) : 1;
