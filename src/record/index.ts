@@ -145,18 +145,26 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   const announced: { readonly pid: number; readonly comm: string; readonly start: number }[] = [];
   let draining = false;
   const drainOne = (): void => {
-    const next = announced.shift();
-    if (next !== undefined) generations.capture(next.pid, next.comm, next.start);
+    // A few milliseconds' worth per turn: a fork-heavy host announces hundreds of 3 ms processes a
+    // second, and one capture per turn left one in eight to exit first.
+    const until = performance.now() + 2;
+    for (let next = announced.shift(); next !== undefined; next = announced.shift()) {
+      generations.capture(next.pid, next.comm, next.start);
+      if (performance.now() >= until) break;
+    }
     if (announced.length > 0) setImmediate(drainOne);
     else draining = false;
   };
   const announce = (pid: number, comm: string, start: number): void => {
     if (!generations.announced(pid, start)) return;
-    announced.push({ pid, comm, start });
+    // Nothing waiting: captured at once, before a short-lived process can exit.
     if (!draining) {
+      generations.capture(pid, comm, start);
       draining = true;
-      setImmediate(drainOne);
+      setImmediate(() => (announced.length > 0 ? drainOne() : (draining = false)));
+      return;
     }
+    announced.push({ pid, comm, start });
   };
   const drainAll = (): void => {
     for (let next = announced.shift(); next !== undefined; next = announced.shift()) generations.capture(next.pid, next.comm, next.start);
