@@ -110,7 +110,8 @@ export function readPprof(bytes: Uint8Array, file: string): Profile {
     unit: unit === 'count' || unit === '' ? 'samples' : unit,
     ...(periodUnit === 'nanoseconds' && period > 0 ? { frequencyHz: Math.round((1e9 / period) * 1000) / 1000 } : {}),
     ...(num(profile.durationNanos) > 0 ? { durationSeconds: num(profile.durationNanos) / 1e9 } : {}),
-    ...(num(profile.timeNanos) > 0 ? { startTime: new Date(num(profile.timeNanos) / 1e6).toISOString() } : {}),
+    // A start past the year 275760 (a damaged field) is no date at all: left out.
+    ...(num(profile.timeNanos) > 0 && Number.isFinite(new Date(num(profile.timeNanos) / 1e6).getTime()) ? { startTime: new Date(num(profile.timeNanos) / 1e6).toISOString() } : {}),
     extra: { inputFormat: 'pprof' },
   };
   return builder.build(metadata);
