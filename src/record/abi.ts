@@ -34,12 +34,8 @@ export const UNWIND_MAX_MAPPINGS = 64;
 /** `struct user_stack`: the value of `user_stacks_N`. */
 export const USER_STACK = { size: 16 + 127 * 8, check: 0, depth: 8, stop: 12, method: 13, pcs: 16 } as const;
 
-/** `enum cfa_rule`, `enum rbp_rule`, `enum unwind_stop` and the WALK_* bits, by name. */
-export const CFA_RULES = ['CFA_NONE', 'CFA_RSP', 'CFA_RBP', 'CFA_PLT', 'CFA_END', 'CFA_SIGNAL', 'CFA_INVALID'] as const;
-export const RBP_RULES = ['RBP_SAME', 'RBP_OFFSET', 'RBP_INVALID'] as const;
-export const UNWIND_STOPS = ['STOP_COMPLETE', 'STOP_DEPTH', 'STOP_NO_TABLE', 'STOP_READ_FAULT', 'STOP_BAD_ROW'] as const;
-export const WALK_TABLES = 1;
-export const WALK_FRAME_POINTER = 2;
+/* `enum cfa_rule`, `enum rbp_rule`, `enum unwind_stop` and WALK_* are src/unwind/rows.ts's CfaRule
+   and RbpRule and src/unwind/walker.ts's STOP and WALK_*; test/record/abi.test.ts checks them. */
 
 /** `struct seen_event`: what the ring buffer carries. */
 export const SEEN_EVENT = { size: 32, tgid: 0, pid: 4, comm: 8, start_time: 24 } as const;

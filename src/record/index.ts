@@ -139,9 +139,9 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     gone: (pid) => loader?.forgetProcess(pid),
   });
   const processes = generations.snapshots;
-  // Announcements are captured one per turn of the event loop: at the start of a system-wide run
-  // hundreds arrive at once, and capturing them in one go kept signals (a second Ctrl-C) and
-  // timers waiting for a second or more.
+  // Announcements that arrive together are captured a few milliseconds' worth per turn of the event
+  // loop: at the start of a system-wide run hundreds arrive at once, and capturing them in one go
+  // kept signals (a second Ctrl-C) and timers waiting for a second or more.
   const announced: { readonly pid: number; readonly comm: string; readonly start: number }[] = [];
   let draining = false;
   const drainOne = (): void => {

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
 import { unwindMarker } from '../profile/raw.js';
+import type { UnwindMappingEntry } from '../unwind/loader.js';
 import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROCESS_UNWIND, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
 import { NO_STACK, packBytes, type PackedStack } from './packed-stack.js';
@@ -67,15 +68,6 @@ interface SampleSetFds {
   readonly counts: number;
 }
 
-/** One executable mapping of a process whose binary has rows in `unwind_rows` (struct unwind_mapping). */
-export interface UnwindMappingEntry {
-  readonly start: bigint;
-  readonly end: bigint;
-  /** Address minus bias = the binary's virtual address. */
-  readonly bias: bigint;
-  readonly firstRow: number;
-  readonly rowCount: number;
-}
 
 export interface SeenEvent {
   readonly tgid: number;

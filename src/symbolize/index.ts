@@ -16,9 +16,11 @@ import { basename } from 'node:path';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, ThreadInfo } from '../profile/model.js';
 import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawProfile } from '../profile/raw.js';
-import { STOP_REASONS, StackQualityCounter } from './stack-quality.js';
+import { StackQualityCounter } from './stack-quality.js';
+import { STOP_NAMES } from '../unwind/walker.js';
 import { tableOfOpenBinary } from '../unwind/captured.js';
-import { CfaRule, decodeRow, findRow, type UnwindTable } from '../unwind/rows.js';
+import { functionStart } from '../unwind/function-start.js';
+import type { UnwindTable } from '../unwind/rows.js';
 import { HOST } from '../host/index.js';
 import { Binaries, hasDebugLines, type Binary } from './binaries.js';
 import { DwarfFile } from './dwarf/index.js';
@@ -303,7 +305,7 @@ export class Symbolizer {
   private truncationFrame(stop: number): FrameId {
     let id = this.truncationFrames.get(stop);
     if (id === undefined) {
-      id = this.builder.internFrame({ name: `[stack truncated: ${STOP_REASONS[stop] ?? stop}]`, kind: 'user' });
+      id = this.builder.internFrame({ name: `[stack truncated: ${STOP_NAMES[stop] ?? stop}]`, kind: 'user' });
       this.truncationFrames.set(stop, id);
     }
     return id;
@@ -531,33 +533,21 @@ export class Symbolizer {
     return { ids, gap: noDebug ? names.gap : undefined, unnamed: false, noDebug };
   }
 
-  private readonly functionStarts = new Map<Binary, UnwindTable | null>();
+  private readonly unwindTables = new Map<Binary, UnwindTable | null>();
 
-  /** The start of the FDE that holds `vaddr`, from the binary's unwind table; undefined when none does. */
+  /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary). */
   private functionStartOf(binary: Binary, vaddr: number): number | undefined {
-    let starts = this.functionStarts.get(binary);
-    if (starts === undefined) {
+    let table = this.unwindTables.get(binary);
+    if (table === undefined) {
       try {
-        starts = tableOfOpenBinary(binary.elf.source, binary.elf, { host: this.options.host, cacheDirectory: this.options.cacheDirectory }) ?? null;
+        table = tableOfOpenBinary(binary.elf.source, { host: this.options.host, cacheDirectory: this.options.cacheDirectory }) ?? null;
       } catch (error) {
         this.warn(`${binary.elf.source.path}: unwind information unreadable (${(error as Error).message}); unnamed addresses keep their own offsets`);
-        starts = null;
+        table = null;
       }
-      this.functionStarts.set(binary, starts);
+      this.unwindTables.set(binary, table);
     }
-    if (!starts) return undefined;
-    // Only inside an FDE: past its end (a NONE row) the address is in no function the table knows.
-    const row = findRow(starts, vaddr);
-    if (row < 0 || decodeRow(starts, row).cfaRule === CfaRule.NONE) return undefined;
-    const functions = starts.functionStarts;
-    let lo = 0;
-    let hi = functions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (functions[mid]! <= vaddr) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === 0 ? undefined : functions[lo - 1];
+    return table ? functionStart(table, vaddr) : undefined;
   }
 
   private namesOf(binary: Binary, path: string | undefined): BinaryNames {

@@ -7,8 +7,7 @@
  */
 import { basename } from 'node:path';
 import { findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot } from '../profile/raw.js';
-
-export const STOP_REASONS = ['complete', 'depth-limit', 'no-unwind-info', 'read-fault', 'unsupported-rule'] as const;
+import { STOP_NAMES } from '../unwind/walker.js';
 
 export interface BinaryStackQuality {
   readonly module: string;
@@ -17,7 +16,7 @@ export interface BinaryStackQuality {
   readonly complete: number;
   /** Walked by frame pointers only. */
   readonly framePointers: number;
-  /** Stopped early, by reason (STOP_REASONS). */
+  /** Stopped early, by reason (src/unwind/walker.ts STOP_NAMES). */
   readonly stopped: Readonly<Record<string, number>>;
   /** Where stopped walks ended (the last frame's module), most first. */
   readonly stoppedIn: readonly string[];
@@ -75,7 +74,7 @@ export class StackQualityCounter {
     if (!marker) counts.framePointers += weight;
     else if (marker.stop === 0) counts.complete += weight;
     else {
-      const reason = STOP_REASONS[marker.stop] ?? `stop-${marker.stop}`;
+      const reason = STOP_NAMES[marker.stop] ?? `stop-${marker.stop}`;
       counts.stopped[reason] = (counts.stopped[reason] ?? 0) + weight;
       const last = moduleOf(mappings, userStack[depth - 1]!);
       counts.stoppedIn.set(last, (counts.stoppedIn.get(last) ?? 0) + weight);

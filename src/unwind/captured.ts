@@ -2,7 +2,6 @@
  * Unwind tables of the binaries a recording meets, read through the file a process mapped (its
  * descriptor captured while it lived, or its root for a container), not whatever is at that path now.
  */
-import type { ElfFile } from '../symbolize/elf/file.js';
 import type { ByteSource } from '../symbolize/source.js';
 import { HOST } from '../host/index.js';
 import { unwindTableFor, type UnwindOptions, type UnwindTable } from './index.js';
@@ -19,7 +18,7 @@ const borrowed = (source: ByteSource): ByteSource => ({
 });
 
 /** The table of an open binary (cached by build-id like any other); undefined when it has no unwind information. */
-export function tableOfOpenBinary(source: ByteSource, _elf: ElfFile, options: Partial<UnwindOptions> = {}): UnwindTable | undefined {
+export function tableOfOpenBinary(source: ByteSource, options: Partial<UnwindOptions> = {}): UnwindTable | undefined {
   const host = options.host ?? HOST;
   return unwindTableFor(source.path, { ...options, host: { ...host, openFile: (path) => (path === source.path ? borrowed(source) : host.openFile(path)) } });
 }

@@ -49,7 +49,7 @@ export function compileRequested(request: TableRequest): CompiledBinary | Compil
   if (!source) return 'unreadable';
   try {
     const elf = new ElfFile(source);
-    const table = tableOfOpenBinary(source, elf);
+    const table = tableOfOpenBinary(source);
     if (!table || table.rowCount === 0) return 'no-unwind-info';
     const segments = elf.segments.filter((s) => (s.flags & PF_X) !== 0).map((s) => ({ offset: s.offset, vaddr: s.vaddr, filesz: s.filesz }));
     return { rows: table.rows, rowCount: table.rowCount, segments };

@@ -30,9 +30,11 @@ export interface UnwindTarget {
   deleteProcessUnwind(tgid: number): void;
 }
 
+/** One executable mapping of a process whose binary has rows in `unwind_rows` (bpf/profile.h struct unwind_mapping). */
 export interface UnwindMappingEntry {
   readonly start: bigint;
   readonly end: bigint;
+  /** Address minus bias = the binary's virtual address. */
   readonly bias: bigint;
   readonly firstRow: number;
   readonly rowCount: number;

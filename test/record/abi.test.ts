@@ -5,7 +5,22 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CFA_RULES, CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, PROCESS_UNWIND, RBP_RULES, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, UNWIND_STOPS, USER_STACK, WALK_FRAME_POINTER, WALK_TABLES } from '../../src/record/abi.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, PROCESS_UNWIND, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK } from '../../src/record/abi.js';
+import { CfaRule, RbpRule } from '../../src/unwind/rows.js';
+import { STOP, WALK_FRAME_POINTER, WALK_TABLES } from '../../src/unwind/walker.js';
+
+// The C names of the unwinder's enums, with the values the TypeScript side uses.
+const UNWIND_CONSTANTS: Record<string, number> = {
+  ...Object.fromEntries(Object.entries(CfaRule).map(([name, value]) => [`CFA_${name}`, value])),
+  ...Object.fromEntries(Object.entries(RbpRule).map(([name, value]) => [`RBP_${name}`, value])),
+  STOP_COMPLETE: STOP.COMPLETE,
+  STOP_DEPTH: STOP.DEPTH,
+  STOP_NO_TABLE: STOP.NO_TABLE,
+  STOP_READ_FAULT: STOP.READ_FAULT,
+  STOP_BAD_ROW: STOP.BAD_ROW,
+  WALK_TABLES,
+  WALK_FRAME_POINTER,
+};
 import { ROOT } from '../helpers/cli.js';
 import { missingTools, requires } from '../helpers/requires.js';
 
@@ -31,7 +46,7 @@ ${fields('unwind_row', UNWIND_ROW)}
 ${fields('unwind_mapping', UNWIND_MAPPING)}
 ${fields('process_unwind', PROCESS_UNWIND)}
 ${fields('user_stack', USER_STACK)}
-${[...CFA_RULES, ...RBP_RULES, ...UNWIND_STOPS, 'UNWIND_MAX_MAPPINGS', 'WALK_TABLES', 'WALK_FRAME_POINTER'].map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
+${[...Object.keys(UNWIND_CONSTANTS), 'UNWIND_MAX_MAPPINGS'].map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
 printf("TASK_COMM_LEN %d\\nMAX_STACK_DEPTH %d\\nFALLBACK_STACK_ID %d\\n", TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID);
 ${COUNTERS.map((c) => `printf("${c} %d\\n", ${c});`).join('\n')}
 printf("COUNTER_MAX %d\\n", COUNTER_MAX);
@@ -42,8 +57,7 @@ return 0; }
   const printed = Object.fromEntries(
     execFileSync(join(dir, 'abi'), { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]),
   );
-  const expected: Record<string, number> = { TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID, COUNTER_MAX: COUNTERS.length, UNWIND_MAX_MAPPINGS, WALK_TABLES, WALK_FRAME_POINTER };
-  for (const names of [CFA_RULES, RBP_RULES, UNWIND_STOPS]) names.forEach((name, index) => (expected[name] = index));
+  const expected: Record<string, number> = { TASK_COMM_LEN, MAX_STACK_DEPTH, FALLBACK_STACK_ID, COUNTER_MAX: COUNTERS.length, UNWIND_MAX_MAPPINGS, ...UNWIND_CONSTANTS };
   const structs = [['sample_key', SAMPLE_KEY], ['seen_event', SEEN_EVENT], ['config', CONFIG], ['control', CONTROL], ['unwind_row', UNWIND_ROW], ['unwind_mapping', UNWIND_MAPPING], ['process_unwind', PROCESS_UNWIND], ['user_stack', USER_STACK]] as const;
   for (const [struct, layout] of structs) {
     for (const [field, value] of Object.entries(layout)) expected[`${struct}.${field}`] = value;
