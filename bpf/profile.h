@@ -63,6 +63,14 @@ struct unwind_mapping {
 	__u64 bias;        /* address - bias = the binary's virtual address */
 	__u32 first_row;   /* the binary's rows in `unwind_rows` */
 	__u32 row_count;
+	/* Where the row search starts: the binary's pcs from bucket_base on, in buckets of
+	 * 2^bucket_shift bytes; entry b of its bucket_count + 1 in `unwind_buckets` from first_bucket
+	 * is the number of its rows below bucket b (src/unwind/rows.ts RowIndex). */
+	__u32 first_bucket;
+	__u32 bucket_count;
+	__u32 bucket_base;
+	__u8 bucket_shift;
+	__u8 pad[3];
 };
 
 /* Value of `process_unwind`, by tgid: the process's mappings with tables, sorted by start. */

@@ -22,7 +22,15 @@ struct {
 	__uint(max_entries, 1);
 } unwind_rows SEC(".maps");
 
-/* By tgid. Not preallocated: a 2 KB entry only for each process that has tables. */
+/* Each binary's row index after another (struct unwind_mapping); user space sizes it before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} unwind_buckets SEC(".maps");
+
+/* By tgid. Not preallocated: a 3 KB entry only for each process that has tables. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
@@ -60,6 +68,8 @@ struct walk {
 	struct process_unwind *proc;
 	struct user_stack *stack;
 	__u32 depth;
+	/* The previous frame's mapping + 1 (0: none): callers are mostly in the same binary. */
+	__u32 last_mapping;
 	__u8 rbp_known;
 	/* The pc is where the thread was stopped (the leaf, or the frame a signal interrupted), not a
 	 * return address: a return address may be one past the end of its function (a call to a
@@ -76,7 +86,8 @@ struct walk {
 #define SIGFRAME_RSP (40 + 15 * 8)
 #define SIGFRAME_RIP (40 + 16 * 8)
 
-/* Binary-search steps: 2^7 > UNWIND_MAX_MAPPINGS mappings, 2^24 rows per binary (user space refuses more). */
+/* Binary-search steps: 2^7 > UNWIND_MAX_MAPPINGS mappings, 2^24 rows per binary (user space refuses
+ * more; a bucket holds two rows on average, but a dense one may hold many). */
 #define MAPPING_SEARCH_STEPS 7
 #define ROW_SEARCH_STEPS 24
 
@@ -110,15 +121,23 @@ static long mapping_search_step(__u32 index, void *ctx)
 	return 0;
 }
 
-static __always_inline struct unwind_mapping *find_mapping(struct process_unwind *proc, __u64 pc)
+static __always_inline struct unwind_mapping *find_mapping(struct walk *w, __u64 pc)
 {
+	struct process_unwind *proc = w->proc;
 	struct mapping_search s = { .pc = pc, .proc = proc, .lo = 0, .hi = proc->count, .found = -1 };
+	struct unwind_mapping *m;
 
+	if (w->last_mapping) {
+		m = &proc->mappings[(w->last_mapping - 1) & (UNWIND_MAX_MAPPINGS - 1)];
+		if (pc >= m->start && pc < m->end)
+			return m;
+	}
 	if (s.hi > UNWIND_MAX_MAPPINGS)
 		s.hi = UNWIND_MAX_MAPPINGS;
 	bpf_loop(MAPPING_SEARCH_STEPS, mapping_search_step, &s, 0);
 	if (s.found < 0)
 		return 0;
+	w->last_mapping = (s.found & (UNWIND_MAX_MAPPINGS - 1)) + 1;
 	return &proc->mappings[s.found & (UNWIND_MAX_MAPPINGS - 1)];
 }
 
@@ -130,13 +149,13 @@ struct row_search {
 };
 
 /*
- * One step of the binary search for the last row at or before `vaddr`. A bpf_loop callback: the
- * verifier checks it once, where an unrolled 24-step search inside the frame loop made it walk
- * more than its million instructions.
+ * One step of the binary search for the last row at or before `vaddr`: lo ends as the number of
+ * rows at or before it. Inline for the first steps; then a bpf_loop callback, which the verifier
+ * checks once, where an unrolled 24-step search inside the frame loop made it walk more than its
+ * million instructions.
  */
-static long row_search_step(__u32 index, void *ctx)
+static __always_inline long row_search_body(struct row_search *s)
 {
-	struct row_search *s = ctx;
 	__u32 mid, at;
 	struct unwind_row *row;
 
@@ -146,7 +165,7 @@ static long row_search_step(__u32 index, void *ctx)
 	at = s->first + mid;
 	row = bpf_map_lookup_elem(&unwind_rows, &at);
 	if (!row) {
-		s->lo = 0;
+		s->lo = s->hi = 0;
 		return 1;
 	}
 	if (row->pc <= s->vaddr)
@@ -156,15 +175,40 @@ static long row_search_step(__u32 index, void *ctx)
 	return 0;
 }
 
+static long row_search_step(__u32 index, void *ctx)
+{
+	return row_search_body(ctx);
+}
+
+/* Inline search steps before the bpf_loop: enough for a bucket of up to 7 rows (2-4 on average). */
+#define ROW_SEARCH_INLINE_STEPS 3
+
 /* The last row at or before `vaddr` among the mapping's binary's rows. */
 static __always_inline struct unwind_row *find_row(struct unwind_mapping *m, __u64 vaddr)
 {
-	struct row_search s = { .vaddr = vaddr, .first = m->first_row, .lo = 0, .hi = m->row_count };
-	__u32 index;
+	struct row_search s = { .vaddr = vaddr, .first = m->first_row };
+	__u32 index, bucket, *lo, *hi;
 
-	if (vaddr > 0xffffffffULL)
+	if (vaddr > 0xffffffffULL || vaddr < m->bucket_base || m->bucket_count == 0)
 		return 0;
-	bpf_loop(ROW_SEARCH_STEPS + 1, row_search_step, &s, 0);
+	bucket = (vaddr - m->bucket_base) >> (m->bucket_shift & 31);
+	if (bucket >= m->bucket_count)
+		bucket = m->bucket_count - 1;
+	index = m->first_bucket + bucket;
+	lo = bpf_map_lookup_elem(&unwind_buckets, &index);
+	index++;
+	hi = bpf_map_lookup_elem(&unwind_buckets, &index);
+	if (!lo || !hi)
+		return 0;
+	s.lo = *lo;
+	s.hi = *hi;
+	if (s.hi > m->row_count)
+		return 0;
+	for (int i = 0; i < ROW_SEARCH_INLINE_STEPS; i++)
+		if (row_search_body(&s))
+			break;
+	if (s.lo < s.hi)
+		bpf_loop(ROW_SEARCH_STEPS + 1, row_search_step, &s, 0);
 	if (s.lo == 0)
 		return 0;
 	index = s.first + s.lo - 1;
@@ -250,7 +294,7 @@ static long unwind_step(__u32 index, void *ctx)
 	w->check ^= w->check >> 31;
 
 	lookup = w->exact_pc ? pc : pc - 1;
-	struct unwind_mapping *m = find_mapping(w->proc, lookup);
+	struct unwind_mapping *m = find_mapping(w, lookup);
 	struct unwind_row *row = m ? find_row(m, lookup - m->bias) : 0;
 
 	if (!row)

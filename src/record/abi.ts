@@ -25,10 +25,10 @@ export const SAMPLE_KEY = {
 export const UNWIND_ROW = { size: 12, pc: 0, cfa_offset: 4, rbp_offset: 8, cfa_rule: 10, rbp_rule: 11 } as const;
 
 /** `struct unwind_mapping`: one executable mapping with tables, in `process_unwind`. */
-export const UNWIND_MAPPING = { size: 32, start: 0, end: 8, bias: 16, first_row: 24, row_count: 28 } as const;
+export const UNWIND_MAPPING = { size: 48, start: 0, end: 8, bias: 16, first_row: 24, row_count: 28, first_bucket: 32, bucket_count: 36, bucket_base: 40, bucket_shift: 44 } as const;
 
 /** `struct process_unwind`: the value of `process_unwind`, by tgid. */
-export const PROCESS_UNWIND = { size: 16 + 64 * 32, start_time: 0, count: 8, mappings: 16 } as const;
+export const PROCESS_UNWIND = { size: 16 + 64 * 48, start_time: 0, count: 8, mappings: 16 } as const;
 export const UNWIND_MAX_MAPPINGS = 64;
 
 /** `struct user_stack`: the value of `user_stacks_N`. */
@@ -106,5 +106,6 @@ export const MAPS = {
   grace: 'grace',
   graceInner: 'grace_inner',
   unwindRows: 'unwind_rows',
+  unwindBuckets: 'unwind_buckets',
   processUnwind: 'process_unwind',
 } as const;

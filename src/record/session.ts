@@ -102,7 +102,7 @@ export class RecordingSession {
   private sampling: Pointer[] = [];
   private tracing: Pointer[] = [];
   private perfFds: number[] = [];
-  private readonly fds: Record<'counters' | 'targets' | 'seen' | 'control' | 'grace' | 'graceInner' | 'unwindRows' | 'processUnwind', number> = {
+  private readonly fds: Record<'counters' | 'targets' | 'seen' | 'control' | 'grace' | 'graceInner' | 'unwindRows' | 'unwindBuckets' | 'processUnwind', number> = {
     counters: -1,
     targets: -1,
     seen: -1,
@@ -110,10 +110,13 @@ export class RecordingSession {
     grace: -1,
     graceInner: -1,
     unwindRows: -1,
+    unwindBuckets: -1,
     processUnwind: -1,
   };
   /** Rows `unwind_rows` holds. */
   unwindRowCapacity = 0;
+  /** Entries `unwind_buckets` holds. */
+  unwindBucketCapacity = 0;
   private sets: SampleSetFds[] = [];
   private active = 0;
   private closed = false;
@@ -160,6 +163,10 @@ export class RecordingSession {
     }
     this.unwindRowCapacity = options.unwindTables ? Math.max(1, options.unwindRows ?? 1) : 1;
     lib.mapSetMaxEntries(map(MAPS.unwindRows), this.unwindRowCapacity);
+    // A binary's index has at most rows / 2 + 2 entries (src/unwind/rows.ts buildRowIndex); the
+    // slack is for the + 2 of each of a few thousand binaries.
+    this.unwindBucketCapacity = options.unwindTables ? Math.ceil(this.unwindRowCapacity / 2) + 8192 : 1;
+    lib.mapSetMaxEntries(map(MAPS.unwindBuckets), this.unwindBucketCapacity);
 
     const rodata = lib.mapInitialValue(map(MAPS.rodata));
     if (!rodata || rodata.length < CONFIG.size) this.fail('reading .rodata of the BPF object', 22);
@@ -192,6 +199,7 @@ export class RecordingSession {
     this.fds.counters = lib.mapFd(map(MAPS.counters));
     this.fds.targets = lib.mapFd(map(MAPS.targets));
     this.fds.unwindRows = lib.mapFd(map(MAPS.unwindRows));
+    this.fds.unwindBuckets = lib.mapFd(map(MAPS.unwindBuckets));
     this.fds.processUnwind = lib.mapFd(map(MAPS.processUnwind));
     for (const pid of options.pids ?? []) this.addTarget(pid);
 
@@ -247,15 +255,25 @@ export class RecordingSession {
   /** Writes `count` rows (UNWIND_ROW.size bytes each) into `unwind_rows` from index `first`. */
   writeUnwindRows(first: number, rows: Uint8Array, count: number): void {
     if (first + count > this.unwindRowCapacity) throw new ProfileError(`unwind rows ${first}+${count} beyond the ${this.unwindRowCapacity} allocated`);
+    this.writeArray(this.fds.unwindRows, 'unwind rows', first, rows, UNWIND_ROW.size, count);
+  }
+
+  /** Writes a binary's row index (u32 entries) into `unwind_buckets` from index `first`. */
+  writeUnwindBuckets(first: number, starts: Uint32Array): void {
+    if (first + starts.length > this.unwindBucketCapacity) throw new ProfileError(`unwind buckets ${first}+${starts.length} beyond the ${this.unwindBucketCapacity} allocated`);
+    this.writeArray(this.fds.unwindBuckets, 'unwind row index', first, new Uint8Array(starts.buffer, starts.byteOffset, starts.byteLength), 4, starts.length);
+  }
+
+  /** Batch update of an array map's entries first .. first + count - 1 from `values` (`size` bytes each). */
+  private writeArray(fd: number, what: string, first: number, values: Uint8Array, size: number, count: number): void {
     const PER_CALL = 65536;
     for (let done = 0; done < count; done += PER_CALL) {
       const n = Math.min(PER_CALL, count - done);
       const keys = new Uint32Array(n);
       for (let i = 0; i < n; i++) keys[i] = first + done + i;
       const written = new Uint32Array([n]);
-      const values = rows.subarray(done * UNWIND_ROW.size, (done + n) * UNWIND_ROW.size);
-      const rc = this.lib.updateBatch(this.fds.unwindRows, new Uint8Array(keys.buffer), values, written);
-      if (rc !== 0) this.fail('writing unwind rows', rc);
+      const rc = this.lib.updateBatch(fd, new Uint8Array(keys.buffer), values.subarray(done * size, (done + n) * size), written);
+      if (rc !== 0) this.fail(`writing ${what}`, rc);
     }
   }
 
@@ -274,6 +292,10 @@ export class RecordingSession {
       view.setBigUint64(at + UNWIND_MAPPING.bias, BigInt.asUintN(64, m.bias), true);
       view.setUint32(at + UNWIND_MAPPING.first_row, m.firstRow, true);
       view.setUint32(at + UNWIND_MAPPING.row_count, m.rowCount, true);
+      view.setUint32(at + UNWIND_MAPPING.first_bucket, m.firstBucket, true);
+      view.setUint32(at + UNWIND_MAPPING.bucket_count, m.bucketCount, true);
+      view.setUint32(at + UNWIND_MAPPING.bucket_base, m.bucketBase, true);
+      view.setUint8(at + UNWIND_MAPPING.bucket_shift, m.bucketShift);
     }
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, tgid, true);

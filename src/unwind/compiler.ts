@@ -10,6 +10,7 @@ import { fromDescriptor, openFile, ownVdso } from '../host/binary.js';
 import { ElfFile } from '../symbolize/elf/file.js';
 import type { ByteSource } from '../symbolize/source.js';
 import { tableOfOpenBinary } from './captured.js';
+import { buildRowIndex, type RowIndex } from './rows.js';
 
 /** Which file to read: a descriptor captured while its process lived, else a path (through the process's root). */
 export interface TableRequest {
@@ -21,6 +22,8 @@ export interface TableRequest {
 export interface CompiledBinary {
   readonly rows: Uint8Array;
   readonly rowCount: number;
+  /** Where the walker's row search starts, by pc bucket. */
+  readonly index: RowIndex;
   /** The executable PT_LOAD segments, for each mapping's bias. */
   readonly segments: readonly { readonly offset: number; readonly vaddr: number; readonly filesz: number }[];
 }
@@ -52,7 +55,7 @@ export function compileRequested(request: TableRequest): CompiledBinary | Compil
     const table = tableOfOpenBinary(source);
     if (!table || table.rowCount === 0) return 'no-unwind-info';
     const segments = elf.segments.filter((s) => (s.flags & PF_X) !== 0).map((s) => ({ offset: s.offset, vaddr: s.vaddr, filesz: s.filesz }));
-    return { rows: table.rows, rowCount: table.rowCount, segments };
+    return { rows: table.rows, rowCount: table.rowCount, index: buildRowIndex(table), segments };
   } catch {
     return 'unreadable';
   } finally {
@@ -110,7 +113,7 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
     else {
       // A copy of its own: the table may be a view into a larger buffer (the cache file's, Node's pool).
       const rows = result.rows.slice();
-      parentPort!.postMessage({ id, result: { ...result, rows } }, [rows.buffer]);
+      parentPort!.postMessage({ id, result: { ...result, rows } }, [rows.buffer, result.index.starts.buffer as ArrayBuffer]);
     }
   });
 }

@@ -14,7 +14,7 @@ import { readCachedTable, writeCachedTable } from './cache.js';
 import { CfiError, compileFrames } from './compile.js';
 import type { UnwindSource, UnwindTable } from './rows.js';
 
-export { CfaRule, RbpRule, ROW_BYTES, decodeRow, describeRow, findRow, rowPc, type Row, type UnwindSource, type UnwindTable } from './rows.js';
+export { buildRowIndex, CfaRule, RbpRule, ROW_BYTES, decodeRow, describeRow, findRow, findRowIndexed, rowPc, type Row, type RowIndex, type UnwindSource, type UnwindTable } from './rows.js';
 export { deserializeTable, serializeTable, unwindCachePath } from './cache.js';
 
 export interface UnwindOptions {

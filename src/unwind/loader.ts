@@ -25,6 +25,9 @@ export interface UnwindTarget {
   /** Rows the kernel's array holds. */
   readonly unwindRowCapacity: number;
   writeUnwindRows(first: number, rows: Uint8Array, count: number): void;
+  /** Entries of the kernel's array of row-index buckets (src/unwind/rows.ts RowIndex). */
+  readonly unwindBucketCapacity: number;
+  writeUnwindBuckets(first: number, starts: Uint32Array): void;
   /** False when the kernel's table of processes is full. */
   setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): boolean;
   deleteProcessUnwind(tgid: number): void;
@@ -38,6 +41,11 @@ export interface UnwindMappingEntry {
   readonly bias: bigint;
   readonly firstRow: number;
   readonly rowCount: number;
+  /** The binary's row index in `unwind_buckets`: bucketCount + 1 entries from firstBucket. */
+  readonly firstBucket: number;
+  readonly bucketCount: number;
+  readonly bucketBase: number;
+  readonly bucketShift: number;
 }
 
 /** Builds one binary's table (on a worker thread when recording). */
@@ -45,6 +53,7 @@ export type Compile = (request: TableRequest) => Promise<CompiledBinary | Compil
 
 interface Placed extends CompiledBinary {
   readonly firstRow: number;
+  readonly firstBucket: number;
 }
 
 /** Why a binary has no rows in the kernel. */
@@ -74,6 +83,7 @@ const cleanPath = (path: string): string => (path.endsWith(DELETED) ? path.slice
 
 export class UnwindLoader {
   private nextRow = 0;
+  private nextBucket = 0;
   private readonly placed = new Map<string, Placed | Unplaced>();
   /** Binaries being compiled, by key, with the processes waiting for them. */
   private readonly inFlight = new Map<string, Set<number>>();
@@ -195,14 +205,16 @@ export class UnwindLoader {
     let why: Unplaced | undefined;
     if (typeof result === 'string') why = result;
     else if (result.rowCount > MAX_ROWS_PER_BINARY) why = 'too-many-rows';
-    else if (this.nextRow + result.rowCount > this.target.unwindRowCapacity) why = 'row-space-full';
+    else if (this.nextRow + result.rowCount > this.target.unwindRowCapacity || this.nextBucket + result.index.starts.length > this.target.unwindBucketCapacity) why = 'row-space-full';
     if (why !== undefined || typeof result === 'string') {
       this.unplacedPaths.set(path, why!);
       return why!;
     }
-    const placed: Placed = { ...result, firstRow: this.nextRow };
+    const placed: Placed = { ...result, firstRow: this.nextRow, firstBucket: this.nextBucket };
     this.target.writeUnwindRows(placed.firstRow, result.rows, result.rowCount);
+    this.target.writeUnwindBuckets(placed.firstBucket, result.index.starts);
     this.nextRow += result.rowCount;
+    this.nextBucket += result.index.starts.length;
     return placed;
   }
 
@@ -220,7 +232,17 @@ export class UnwindLoader {
       const segment = placed.segments.find((s) => BigInt(s.offset) < mapping.offset + size && BigInt(s.offset + s.filesz) > mapping.offset);
       if (!segment) continue;
       const bias = mapping.start - mapping.offset + BigInt(segment.offset) - BigInt(segment.vaddr);
-      entries.push({ start: mapping.start, end: mapping.end, bias, firstRow: placed.firstRow, rowCount: placed.rowCount });
+      entries.push({
+        start: mapping.start,
+        end: mapping.end,
+        bias,
+        firstRow: placed.firstRow,
+        rowCount: placed.rowCount,
+        firstBucket: placed.firstBucket,
+        bucketCount: placed.index.starts.length - 1,
+        bucketBase: placed.index.base,
+        bucketShift: placed.index.shift,
+      });
     }
     if (entries.length === 0 || entries.length === this.processes.get(pid)?.length) return;
     entries.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));

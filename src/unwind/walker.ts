@@ -4,7 +4,7 @@
  * require the same frames; it is also the specification of what the BPF side does.
  */
 
-import { CfaRule as CFA, decodeRow, findRow, RbpRule as RBP, type UnwindTable } from './rows.js';
+import { CfaRule as CFA, decodeRow, findRow, findRowIndexed, RbpRule as RBP, type RowIndex, type UnwindTable } from './rows.js';
 
 /** `enum unwind_stop`. */
 export const STOP = { COMPLETE: 0, DEPTH: 1, NO_TABLE: 2, READ_FAULT: 3, BAD_ROW: 4 } as const;
@@ -21,8 +21,8 @@ const SIGFRAME_RBP = 40n + 10n * 8n;
 const SIGFRAME_RSP = 40n + 15n * 8n;
 const SIGFRAME_RIP = 40n + 16n * 8n;
 
-/** One binary's rows (src/unwind/rows.ts). */
-export type RowTable = Pick<UnwindTable, 'rows' | 'rowCount'>;
+/** One binary's rows (src/unwind/rows.ts), with the bucket index the BPF walker searches through when it has one. */
+export type RowTable = Pick<UnwindTable, 'rows' | 'rowCount'> & { readonly index?: RowIndex };
 
 /** One mapping with a table, as the BPF side's `struct unwind_mapping`. */
 export interface WalkMapping {
@@ -95,7 +95,8 @@ export function walkStack(registers: Registers, mappings: readonly WalkMapping[]
     const lookup = exactPc ? pc : (pc - 1n) & U64;
     const mapping = findMapping(mappings, lookup);
     const vaddr = mapping === undefined ? -1n : (lookup - mapping.bias) & U64;
-    const index = mapping === undefined || vaddr > 0xffff_ffffn ? -1 : findRow(mapping.table, Number(vaddr));
+    const table = mapping?.table;
+    const index = table === undefined || vaddr > 0xffff_ffffn ? -1 : table.index ? findRowIndexed(table, table.index, Number(vaddr)) : findRow(table, Number(vaddr));
     const row = index < 0 ? undefined : decodeRow(mapping!.table, index);
     let stop: number | undefined;
     if (row === undefined || row.cfaRule === CFA.NONE) {

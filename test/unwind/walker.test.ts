@@ -39,7 +39,7 @@ if (requiresBpf(t) && requiresTools(t, 'gcc')) {
     // The same tables, placed by the same loader into a target that only keeps what it is given.
     const placed = new Map<number, readonly UnwindMappingEntry[]>();
     const loader = new UnwindLoader(
-      { unwindRowCapacity: 1 << 24, writeUnwindRows: () => undefined, setProcessUnwind: (tgid, _start, entries) => placed.set(tgid, entries).size > 0, deleteProcessUnwind: () => undefined },
+      { unwindRowCapacity: 1 << 24, writeUnwindRows: () => undefined, unwindBucketCapacity: 1 << 24, writeUnwindBuckets: () => undefined, setProcessUnwind: (tgid, _start, entries) => placed.set(tgid, entries).size > 0, deleteProcessUnwind: () => undefined },
       async (request) => compileRequested(request),
     );
     const snapshot = captureProcess(pid);
