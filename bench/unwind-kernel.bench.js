@@ -5,7 +5,9 @@
 //  - BPF time per sample of `do_sample` (kernel.bpf_stats_enabled: run_time_ns / run_cnt) for
 //    `--unwind fp` and `--unwind tables`;
 //  - the workload's wall time under each profiler and under `perf record --call-graph dwarf`;
-//  - the whole recorder (BPF time + the profiler process's CPU) as a share of one CPU;
+//  - the whole recorder (BPF time + the profiler process's CPU) as a share of one CPU, twice: while
+//    the workload runs (its process starts under the recorder: its tables and symbols are loaded
+//    then), and steady, over STEADY_SECONDS of a workload that was running before the recorder;
 //  - the kernel memory of the recorder's maps (bytes_memlock) while node, python3 and libc are loaded.
 // Environment: PROFILE_BENCH_REPS (5), PROFILE_BENCH_ITERATIONS (python loop size, 4000 ≈ 3 s). Needs root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -22,6 +24,7 @@ const ITERATIONS = Number(process.env.PROFILE_BENCH_ITERATIONS ?? 4000);
 const CPUS = availableParallelism();
 const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const HZ = 99;
+const STEADY_SECONDS = Number(process.env.PROFILE_BENCH_STEADY_SECONDS ?? 20);
 
 if (process.getuid?.() !== 0) {
   console.log('## Unwinding in the kernel\n\nneeds root (BPF); not measured');
@@ -95,6 +98,30 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
+/** The recorder's share of one CPU over STEADY_SECONDS while a workload started before it keeps running. */
+async function steadyShare(argv) {
+  const workload = spawn('python3', ['-c', WORKLOAD.replace(`range(${ITERATIONS})`, 'iter(int, 1)')], { stdio: 'ignore' });
+  try {
+    await sleep(500);
+    const mark = Math.max(0, ...bpftool('prog').map((p) => p.id));
+    const profiler = await startProfiler(argv);
+    await sleep(3000); // the first harvests and the symbol warming of what was running
+    const progs = () => bpftool('prog').filter((p) => p.id > mark && p.name === 'do_sample');
+    const bpfNs = () => progs().reduce((s, p) => s + (p.run_time_ns ?? 0), 0);
+    const cpuBefore = cpuNs(profiler.pid);
+    const bpfBefore = bpfNs();
+    const began = process.hrtime.bigint();
+    await sleep(STEADY_SECONDS * 1000);
+    const windowNs = Number(process.hrtime.bigint() - began);
+    const cpu = cpuNs(profiler.pid) - cpuBefore;
+    const bpf = bpfNs() - bpfBefore;
+    await stop(profiler);
+    return { share: (100 * (cpu + bpf)) / windowNs, process: (100 * cpu) / windowNs, bpf: (100 * bpf) / windowNs };
+  } finally {
+    workload.kill('SIGKILL');
+  }
+}
+
 function runWorkload() {
   const began = process.hrtime.bigint();
   execFileSync('python3', ['-c', WORKLOAD]);
@@ -129,22 +156,23 @@ async function main() {
           memory[name] = maps.reduce((s, m) => s + (m.bytes_memlock ?? 0), 0);
         }
         await stop(profiler);
-        (results[name] ??= []).push({ wall, cpu, runNs, runs });
-        process.stderr.write(`rep ${rep} ${name}: ${wall.toFixed(0)} ms, ${runs} runs, ${(runNs / Math.max(1, runs) / 1000).toFixed(2)} µs/sample, process ${(cpu / 1e6).toFixed(0)} ms\n`);
+        const steady = name.startsWith('profile') ? await steadyShare(make()) : undefined;
+        (results[name] ??= []).push({ wall, cpu, runNs, runs, steady });
+        process.stderr.write(`rep ${rep} ${name}: ${wall.toFixed(0)} ms, ${runs} runs, ${(runNs / Math.max(1, runs) / 1000).toFixed(2)} µs/sample, process ${(cpu / 1e6).toFixed(0)} ms${steady ? `, steady ${steady.share.toFixed(3)} % (process ${steady.process.toFixed(3)} %, BPF ${steady.bpf.toFixed(3)} %)` : ''}\n`);
       }
     }
   } finally {
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
   }
   const base = median(results.none.map((r) => r.wall));
-  console.log(`Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations; ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS}.\n`);
-  console.log('| profiler | workload wall ms | slowdown | BPF µs per sample | recorder share of one CPU (BPF + process) | kernel memory of maps |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-  console.log(`| none | ${base.toFixed(0)} | — | — | — | — |`);
+  console.log(`Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations; ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS}. Steady: ${STEADY_SECONDS} s of the same loop, running before the recorder started, from 3 s after it attached.\n`);
+  console.log('| profiler | workload wall ms | slowdown | BPF µs per sample | recorder share of one CPU while the workload starts and runs (BPF + process) | steady share of one CPU (BPF + process) | kernel memory of maps |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| none | ${base.toFixed(0)} | — | — | — | — | — |`);
   for (const name of Object.keys(PROFILERS)) {
     const r = results[name];
     if (!r) {
-      console.log(`| ${name} | absent | | | | |`);
+      console.log(`| ${name} | absent | | | | | |`);
       continue;
     }
     const wall = median(r.map((x) => x.wall));
@@ -153,7 +181,8 @@ async function main() {
     const mem = memory[name] === undefined ? '—' : `${(memory[name] / 2 ** 20).toFixed(1)} MiB`;
     const bpf = name.startsWith('profile') ? perSample.toFixed(2) : 'no BPF';
     const recorder = name.startsWith('profile') ? `${share.toFixed(3)} %` : `${(median(r.map((x) => (100 * x.cpu) / (x.wall * 1e6)))).toFixed(3)} % (process only)`;
-    console.log(`| ${name} | ${wall.toFixed(0)} | ${(((wall - base) / base) * 100).toFixed(1)} % | ${bpf} | ${recorder} | ${mem} |`);
+    const steady = r.every((x) => x.steady) ? `${median(r.map((x) => x.steady.share)).toFixed(3)} % (process ${median(r.map((x) => x.steady.process)).toFixed(3)} %)` : '—';
+    console.log(`| ${name} | ${wall.toFixed(0)} | ${(((wall - base) / base) * 100).toFixed(1)} % | ${bpf} | ${recorder} | ${steady} | ${mem} |`);
   }
   const fp = results['profile record --unwind fp'];
   const tables = results['profile record --unwind tables'];

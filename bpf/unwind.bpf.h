@@ -51,11 +51,23 @@ struct {
 USER_STACKS_MAP(user_stacks_0);
 USER_STACKS_MAP(user_stacks_1);
 
-/* The stack being walked: 1 KB, too big for the 512-byte BPF stack. */
+/*
+ * The stack being walked (1 KB, too big for the 512-byte BPF stack) and the previous frame's
+ * mapping + 1 (0: none; callers are mostly in the same binary as their callee). The mapping is
+ * kept here rather than in `struct walk`: a value the verifier tracks across the frame loop's
+ * iterations kept it from pruning states (375k instructions verified instead of 5k), one read
+ * from a map is just a number.
+ */
+struct walk_scratch_value {
+	struct user_stack stack;
+	__u32 last_mapping;
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, struct user_stack);
+	__type(value, struct walk_scratch_value);
 	__uint(max_entries, 1);
 } walk_scratch SEC(".maps");
 
@@ -67,9 +79,8 @@ struct walk {
 	__u64 check;
 	struct process_unwind *proc;
 	struct user_stack *stack;
+	__u32 *last_mapping;
 	__u32 depth;
-	/* The previous frame's mapping + 1 (0: none): callers are mostly in the same binary. */
-	__u32 last_mapping;
 	__u8 rbp_known;
 	/* The pc is where the thread was stopped (the leaf, or the frame a signal interrupted), not a
 	 * return address: a return address may be one past the end of its function (a call to a
@@ -87,26 +98,49 @@ struct walk {
 #define SIGFRAME_RIP (40 + 16 * 8)
 
 /* Binary-search steps: 2^7 > UNWIND_MAX_MAPPINGS mappings, 2^24 rows per binary (user space refuses
- * more; a bucket holds two rows on average, but a dense one may hold many). */
+ * more; a bucket holds two to four rows on average, but a dense one may hold many). */
 #define MAPPING_SEARCH_STEPS 7
 #define ROW_SEARCH_STEPS 24
 
+/*
+ * The searches run as bpf_loop callbacks, which the verifier checks once, and every branch of
+ * them stays inside: where a search's first steps were inlined into the frame step, each of
+ * their outcomes went on as a path of its own through the rest of it, and the verifier walked
+ * half a million instructions (a second and a half of loading) instead of five thousand.
+ */
 struct mapping_search {
 	__u64 pc;
 	struct process_unwind *proc;
 	__u32 lo;
 	__u32 hi;
 	__s32 found;
+	__u32 last; /* the previous frame's mapping + 1, 0: none */
 };
 
-/* One step of the binary search for the mapping holding `pc` (a bpf_loop callback, as below). */
+/*
+ * Step 0 tries the previous frame's mapping (callers are mostly in the same binary); the others
+ * binary-search the mappings for the one holding `pc`.
+ */
 static long mapping_search_step(__u32 index, void *ctx)
 {
 	struct mapping_search *s = ctx;
 	struct unwind_mapping *m;
 	__u32 mid;
 
-	if (s->lo >= s->hi || !s->proc)
+	if (!s->proc)
+		return 1;
+	if (index == 0) {
+		if (s->last) {
+			mid = (s->last - 1) & (UNWIND_MAX_MAPPINGS - 1);
+			m = &s->proc->mappings[mid];
+			if (s->pc >= m->start && s->pc < m->end) {
+				s->found = mid;
+				return 1;
+			}
+		}
+		return 0;
+	}
+	if (s->lo >= s->hi)
 		return 1;
 	mid = ((s->lo + s->hi) / 2) & (UNWIND_MAX_MAPPINGS - 1);
 	m = &s->proc->mappings[mid];
@@ -123,42 +157,58 @@ static long mapping_search_step(__u32 index, void *ctx)
 
 static __always_inline struct unwind_mapping *find_mapping(struct walk *w, __u64 pc)
 {
-	struct process_unwind *proc = w->proc;
-	struct mapping_search s = { .pc = pc, .proc = proc, .lo = 0, .hi = proc->count, .found = -1 };
-	struct unwind_mapping *m;
+	struct mapping_search s = { .pc = pc, .proc = w->proc, .lo = 0, .hi = w->proc->count, .found = -1, .last = *w->last_mapping };
 
-	if (w->last_mapping) {
-		m = &proc->mappings[(w->last_mapping - 1) & (UNWIND_MAX_MAPPINGS - 1)];
-		if (pc >= m->start && pc < m->end)
-			return m;
-	}
 	if (s.hi > UNWIND_MAX_MAPPINGS)
 		s.hi = UNWIND_MAX_MAPPINGS;
-	bpf_loop(MAPPING_SEARCH_STEPS, mapping_search_step, &s, 0);
+	bpf_loop(MAPPING_SEARCH_STEPS + 1, mapping_search_step, &s, 0);
 	if (s.found < 0)
 		return 0;
-	w->last_mapping = (s.found & (UNWIND_MAX_MAPPINGS - 1)) + 1;
-	return &proc->mappings[s.found & (UNWIND_MAX_MAPPINGS - 1)];
+	*w->last_mapping = (s.found & (UNWIND_MAX_MAPPINGS - 1)) + 1;
+	return &w->proc->mappings[s.found & (UNWIND_MAX_MAPPINGS - 1)];
 }
 
 struct row_search {
 	__u64 vaddr;
+	struct unwind_mapping *m;
 	__u32 first;
 	__u32 lo;
 	__u32 hi;
 };
 
-/*
- * One step of the binary search for the last row at or before `vaddr`: lo ends as the number of
- * rows at or before it. Inline for the first steps; then a bpf_loop callback, which the verifier
- * checks once, where an unrolled 24-step search inside the frame loop made it walk more than its
- * million instructions.
- */
-static __always_inline long row_search_body(struct row_search *s)
+/* Step 0 of the row search: the bounds from the binary's row index (struct unwind_mapping). */
+static __always_inline long row_search_bounds(struct row_search *s)
 {
-	__u32 mid, at;
-	struct unwind_row *row;
+	struct unwind_mapping *m = s->m;
+	__u32 index, bucket, *lo, *hi;
 
+	s->lo = s->hi = 0;
+	if (!m || s->vaddr > 0xffffffffULL || s->vaddr < m->bucket_base || m->bucket_count == 0)
+		return 1;
+	bucket = (s->vaddr - m->bucket_base) >> (m->bucket_shift & 31);
+	if (bucket >= m->bucket_count)
+		bucket = m->bucket_count - 1;
+	index = m->first_bucket + bucket;
+	lo = bpf_map_lookup_elem(&unwind_buckets, &index);
+	index++;
+	hi = bpf_map_lookup_elem(&unwind_buckets, &index);
+	if (!lo || !hi || *hi > m->row_count)
+		return 1;
+	s->first = m->first_row;
+	s->lo = *lo;
+	s->hi = *hi;
+	return 0;
+}
+
+/* The search for the last row at or before `vaddr`: s->lo ends as the number of rows at or before it. */
+static long row_search_step(__u32 index, void *ctx)
+{
+	struct row_search *s = ctx;
+	struct unwind_row *row;
+	__u32 mid, at;
+
+	if (index == 0)
+		return row_search_bounds(s);
 	if (s->lo >= s->hi)
 		return 1;
 	mid = s->lo + (s->hi - s->lo) / 2;
@@ -175,40 +225,13 @@ static __always_inline long row_search_body(struct row_search *s)
 	return 0;
 }
 
-static long row_search_step(__u32 index, void *ctx)
-{
-	return row_search_body(ctx);
-}
-
-/* Inline search steps before the bpf_loop: enough for a bucket of up to 7 rows (2-4 on average). */
-#define ROW_SEARCH_INLINE_STEPS 3
-
 /* The last row at or before `vaddr` among the mapping's binary's rows. */
 static __always_inline struct unwind_row *find_row(struct unwind_mapping *m, __u64 vaddr)
 {
-	struct row_search s = { .vaddr = vaddr, .first = m->first_row };
-	__u32 index, bucket, *lo, *hi;
+	struct row_search s = { .vaddr = vaddr, .m = m };
+	__u32 index;
 
-	if (vaddr > 0xffffffffULL || vaddr < m->bucket_base || m->bucket_count == 0)
-		return 0;
-	bucket = (vaddr - m->bucket_base) >> (m->bucket_shift & 31);
-	if (bucket >= m->bucket_count)
-		bucket = m->bucket_count - 1;
-	index = m->first_bucket + bucket;
-	lo = bpf_map_lookup_elem(&unwind_buckets, &index);
-	index++;
-	hi = bpf_map_lookup_elem(&unwind_buckets, &index);
-	if (!lo || !hi)
-		return 0;
-	s.lo = *lo;
-	s.hi = *hi;
-	if (s.hi > m->row_count)
-		return 0;
-	for (int i = 0; i < ROW_SEARCH_INLINE_STEPS; i++)
-		if (row_search_body(&s))
-			break;
-	if (s.lo < s.hi)
-		bpf_loop(ROW_SEARCH_STEPS + 1, row_search_step, &s, 0);
+	bpf_loop(ROW_SEARCH_STEPS + 2, row_search_step, &s, 0);
 	if (s.lo == 0)
 		return 0;
 	index = s.first + s.lo - 1;
@@ -359,9 +382,13 @@ static __always_inline struct user_stack *walk_user_stack(struct bpf_perf_event_
 	__u32 zero = 0;
 	struct walk w = {};
 
-	w.stack = bpf_map_lookup_elem(&walk_scratch, &zero);
-	if (!w.stack)
+	struct walk_scratch_value *scratch = bpf_map_lookup_elem(&walk_scratch, &zero);
+
+	if (!scratch)
 		return 0;
+	w.stack = &scratch->stack;
+	w.last_mapping = &scratch->last_mapping;
+	scratch->last_mapping = 0;
 	w.proc = proc;
 	if ((ctx->regs.cs & 3) == 3) {
 		/* Sampled in user mode: the interrupt saved the user registers. */

@@ -152,8 +152,10 @@ function unwindingCheck(): Check {
       { frequency: 1, cpus: [0], includeIdle: false, userStacks: true, kernelStacks: true, stackStorageSize: 16, countsSize: 16, unwindTables: true, unwindRows: rows },
       () => undefined,
     );
+    const verified = session.verifiedInstructions;
     session.close();
-    return { name: 'unwinding', ok: true, optional: true, detail: `walker loaded with unwind tables (${size}): record --unwind auto walks user stacks with .eh_frame tables` };
+    const complexity = verified === undefined ? '' : `, ${verified.toLocaleString('en')} instructions verified`;
+    return { name: 'unwinding', ok: true, optional: true, detail: `walker loaded with unwind tables (${size}${complexity}): record --unwind auto walks user stacks with .eh_frame tables` };
   } catch (error) {
     return {
       name: 'unwinding',

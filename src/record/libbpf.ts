@@ -22,6 +22,8 @@ export interface LibBpf {
   /** The map's initial contents (used on `.rodata` before load), as a live view of libbpf's copy. */
   mapInitialValue(map: Pointer): Uint8Array | null;
   programSetAutoload(prog: Pointer, autoload: boolean): number;
+  /** How many instructions the verifier processed to load `prog` (bpf_prog_info.verified_insns, Linux 5.16+); undefined when unknown. */
+  verifiedInstructions(prog: Pointer): number | undefined;
   attachPerfEvent(prog: Pointer, perfFd: number): Pointer;
   attach(prog: Pointer): Pointer;
   linkDestroy(link: Pointer): number;
@@ -51,6 +53,10 @@ export interface LibBpf {
 }
 
 let cached: LibBpf | undefined;
+
+/** include/uapi/linux/bpf.h struct bpf_prog_info: verified_insns follows recursion_misses (208). */
+const VERIFIED_INSNS_OFFSET = 216;
+const BPF_PROG_INFO_SIZE = 232;
 
 // x86-64 and arm64 syscall numbers (asm/unistd_64.h, asm-generic/unistd.h).
 const SYSCALL_PERF_EVENT_OPEN: Record<string, number> = { x64: 298, arm64: 241 };
@@ -99,6 +105,8 @@ export function loadLibBpf(): LibBpf {
   const updateBatch = lib.func('int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, void *opts)');
   const updateElem = lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)');
   const openMem = lib.func('void *bpf_object__open_mem(const void *buf, size_t sz, void *opts)');
+  const programFd = lib.func('int bpf_program__fd(void *prog)');
+  const objectInfo = lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *info_len)');
 
   cached = {
     version: `${major}.${minor}`,
@@ -119,6 +127,14 @@ export function loadLibBpf(): LibBpf {
       return new Uint8Array(koffi.view(pointer, Number(size[0])));
     },
     programSetAutoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)') as never,
+    verifiedInstructions(prog) {
+      const fd = programFd(prog) as number;
+      // struct bpf_prog_info up to verified_insns (offset 216); an older kernel fills less.
+      const info = new Uint8Array(BPF_PROG_INFO_SIZE);
+      const length = new Uint32Array([info.length]);
+      if (fd < 0 || (objectInfo(fd, info, length) as number) !== 0 || length[0]! < VERIFIED_INSNS_OFFSET + 4) return undefined;
+      return new DataView(info.buffer).getUint32(VERIFIED_INSNS_OFFSET, true);
+    },
     attachPerfEvent: lib.func('void *bpf_program__attach_perf_event(void *prog, int pfd)') as never,
     attach: lib.func('void *bpf_program__attach(void *prog)') as never,
     linkDestroy: lib.func('int bpf_link__destroy(void *link)') as never,

@@ -117,6 +117,8 @@ export class RecordingSession {
   unwindRowCapacity = 0;
   /** Entries `unwind_buckets` holds. */
   unwindBucketCapacity = 0;
+  /** Instructions the verifier processed for the sampling program (its complexity; undefined when the kernel does not say). */
+  verifiedInstructions: number | undefined;
   private sets: SampleSetFds[] = [];
   private active = 0;
   private closed = false;
@@ -227,6 +229,7 @@ export class RecordingSession {
     }
 
     const sample = prog(PROGRAMS.sample);
+    this.verifiedInstructions = lib.verifiedInstructions(sample);
     for (const cpu of options.cpus ?? onlineCpus()) {
       const fd = openCpuClock(lib, cpu, options.frequency);
       this.perfFds.push(fd);

@@ -1,10 +1,13 @@
 /**
- * Feeds a symbolizer's `warm` from a running recording, in slices of a few milliseconds, and
- * only while the machine has idle CPU: the work is what naming would do after the recording
- * anyway, moved into time nobody else wanted, so it neither competes with the profiled workload
- * (a busy machine simply names everything after the recording, as without warming) nor keeps
- * the recorder's event loop from signals, harvests and captures for long. What is still queued
- * when the recording ends is dropped: the pass after it names everything anyway.
+ * Feeds a symbolizer's `warm` from a running recording, in slices of a few milliseconds, only
+ * while the machine has idle CPU, and within a CPU budget: the work is what naming would do after
+ * the recording anyway, moved into time nobody else wanted, so it neither competes with the
+ * profiled workload (a busy machine simply names everything after the recording, as without
+ * warming) nor keeps the recorder's event loop from signals, harvests and captures for long.
+ * The budget (half a percent of one CPU by default) keeps the whole recorder, BPF side included,
+ * within 1 % of a CPU on an idle machine too, where warming flat out took 2-6 % for the first
+ * tens of seconds; the rest is named after the recording. What is still queued when the
+ * recording ends is dropped: the pass after it names everything anyway.
  */
 import { availableParallelism } from 'node:os';
 import type { ProcessSnapshot } from '../profile/raw.js';
@@ -19,6 +22,10 @@ const VERDICT_MS = 50;
 const STALE_WINDOW_MS = 500;
 /** Idle CPU (in CPUs) the last check must have seen for warming to go on. */
 const IDLE_CPUS_NEEDED = 0.5;
+/** The share of one CPU warming may use, on average. */
+export const WARM_CPU_SHARE = 0.005;
+/** Credit saved while there is nothing to warm, ms: a burst of two slices at most. */
+const MAX_CREDIT_MS = 2 * SLICE_MS;
 
 /** Jiffies all CPUs spent idle and in all since boot (src/host cpuTimes). */
 export type CpuTimes = () => { readonly idle: number; readonly total: number } | undefined;
@@ -32,6 +39,9 @@ export class Warmup {
   private lastCheck = 0;
   private lastTimes: { readonly idle: number; readonly total: number } | undefined;
   private idle = false;
+  /** Warming time allowed now, ms: grows at `cpuShare` ms per ms, spent by slices (below 0 after a long one). */
+  private credit = SLICE_MS;
+  private creditAt = performance.now();
   /** Stacks warmed so far. */
   warmed = 0;
 
@@ -40,6 +50,7 @@ export class Warmup {
     /** Without it, the machine is taken to be idle. */
     private readonly cpuTimes?: CpuTimes,
     private readonly cpus = availableParallelism(),
+    private readonly cpuShare = WARM_CPU_SHARE,
   ) {
     this.lastTimes = cpuTimes?.();
     this.lastCheck = performance.now();
@@ -88,12 +99,19 @@ export class Warmup {
   private readonly slice = (): void => {
     this.scheduled = false;
     if (this.stopped) return;
+    const started = performance.now();
+    this.credit = Math.min(MAX_CREDIT_MS, this.credit + (started - this.creditAt) * this.cpuShare);
+    this.creditAt = started;
+    if (this.credit < SLICE_MS) {
+      this.schedule(Math.ceil((SLICE_MS - this.credit) / this.cpuShare));
+      return;
+    }
     if (!this.machineIdle()) {
       // Back soon enough that the next look's window is fresh.
       this.schedule(Math.min(IDLE_CHECK_MS, STALE_WINDOW_MS / 2));
       return;
     }
-    const end = performance.now() + SLICE_MS;
+    const end = started + SLICE_MS;
     try {
       while (this.next < this.queue.length && performance.now() < end) {
         const { snapshot, stack } = this.queue[this.next++]!;
@@ -106,6 +124,9 @@ export class Warmup {
       this.stop();
       return;
     }
+    // One warm() can take longer than a slice (a large binary's DWARF): the debt is paid by waiting.
+    const now = performance.now();
+    this.credit -= now - started;
     if (this.next >= this.queue.length) {
       this.queue = [];
       this.next = 0;

@@ -81,3 +81,23 @@ t.test('idle time from before a workload started does not count', async (t) => {
   t.equal(calls(), 0, 'the stale idle window was not taken for an idle machine');
   warmup.stop();
 });
+
+t.test('warming keeps to its share of one CPU, however much is queued', async (t) => {
+  let calls = 0;
+  const busyFor = (ms: number): void => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  // Each stack costs 10 ms (a binary's DWARF); 2 % of a CPU allows 20 ms a second.
+  const slow = { warm: () => { calls++; busyFor(10); } } as unknown as Symbolizer;
+  const warmup = new Warmup(slow, undefined, 2, 0.02);
+  for (let i = 0; i < 100; i++) warmup.add(snapshot, [1n]);
+  const began = performance.now();
+  await wait(1500);
+  const elapsed = performance.now() - began;
+  warmup.stop();
+  // The first slice spends its 5 ms of credit (one 10 ms call), then 20 ms a second at most.
+  const allowed = Math.ceil((5 + elapsed * 0.02) / 10) + 1;
+  t.ok(calls >= 1, `warming ran (${calls} calls)`);
+  t.ok(calls <= allowed, `${calls * 10} ms warmed in ${elapsed.toFixed(0)} ms: at most ${allowed} calls`);
+});
