@@ -179,6 +179,9 @@ static __always_inline void announce(__u32 tgid, struct sample_key *key)
 	event->pid = key->pid;
 	__builtin_memcpy(event->comm, key->comm, TASK_COMM_LEN);
 	event->start_time = key->start_time;
+	event->pc = 0;
+	event->reason = SEEN_NEW;
+	event->pad = 0;
 	/*
 	 * Flags 0: the kernel wakes the reader (through irq_work, safe from this context) only when
 	 * it had caught up, so a burst of new processes costs one wake-up, and steady state none.

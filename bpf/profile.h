@@ -78,6 +78,11 @@ struct process_unwind {
 	__u64 start_time;  /* as sample_key.start_time: another process under the same pid has none */
 	__u32 count;
 	__u32 pad;
+	/* A walk that meets a pc outside every mapping here (a library loaded after the process's
+	 * memory map was read, or JIT code) asks user space to read the map again, at most once
+	 * until this time (bpf_ktime_get_ns); user space sets it, and backs off where nothing new
+	 * turns up. */
+	__u64 remap_after_ns;
 	struct unwind_mapping mappings[UNWIND_MAX_MAPPINGS];
 };
 
@@ -106,13 +111,22 @@ struct user_stack {
 
 /*
  * Sent through the `events` ring buffer the first time a process is sampled, after it execs, and
- * when a new process is sampled under a pid that an earlier one had.
+ * when a new process is sampled under a pid that an earlier one had (SEEN_NEW); and when a table
+ * walk met a pc outside the process's mappings with tables (SEEN_UNMAPPED_PC, `pc`).
  */
 struct seen_event {
 	__u32 tgid;
 	__u32 pid;
 	char comm[TASK_COMM_LEN];
 	__u64 start_time;      /* as in sample_key; /proc/PID/stat's starttime is it in clock ticks */
+	__u64 pc;
+	__u32 reason;          /* enum seen_reason */
+	__u32 pad;
+};
+
+enum seen_reason {
+	SEEN_NEW = 0,
+	SEEN_UNMAPPED_PC,
 };
 
 /*

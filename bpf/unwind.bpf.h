@@ -62,6 +62,9 @@ struct walk_scratch_value {
 	struct user_stack stack;
 	__u32 last_mapping;
 	__u32 pad;
+	/* The first pc of this walk outside every mapping with tables, 0: none (kept here for the
+	 * same reason as last_mapping). */
+	__u64 unmapped_pc;
 };
 
 struct {
@@ -80,6 +83,7 @@ struct walk {
 	struct process_unwind *proc;
 	struct user_stack *stack;
 	__u32 *last_mapping;
+	__u64 *unmapped_pc;
 	__u32 depth;
 	__u8 rbp_known;
 	/* The pc is where the thread was stopped (the leaf, or the frame a signal interrupted), not a
@@ -320,6 +324,9 @@ static long unwind_step(__u32 index, void *ctx)
 	struct unwind_mapping *m = find_mapping(w, lookup);
 	struct unwind_row *row = m ? find_row(m, lookup - m->bias) : 0;
 
+	if (!m && !*w->unmapped_pc)
+		*w->unmapped_pc = lookup;
+
 	if (!row)
 		return frame_pointer_step(w);
 	switch (row->cfa_rule) {
@@ -373,6 +380,39 @@ static __always_inline __u32 stop_counter(__u8 stop)
 	return 0;
 }
 
+/* How long a process that asked for a remap waits for the answer before it may ask again. */
+#define REMAP_WAIT_NS (10ULL * 1000 * 1000 * 1000)
+
+/*
+ * A walk met `pc` outside the process's mappings with tables: unless it asked lately, tell user
+ * space, which reads the memory map again and loads what is new (src/unwind/loader.ts). Another
+ * CPU may ask at the same moment; user space takes the first.
+ */
+static __always_inline void ask_for_remap(struct process_unwind *proc, __u64 pc)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct seen_event *event;
+
+	if (now < proc->remap_after_ns)
+		return;
+	/* Until user space answers (it sets the next time itself). */
+	proc->remap_after_ns = now + REMAP_WAIT_NS;
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(INFO_EVENTS_LOST);
+		return;
+	}
+	event->tgid = id >> 32;
+	event->pid = id;
+	bpf_get_current_comm(event->comm, sizeof(event->comm));
+	event->start_time = proc->start_time;
+	event->pc = pc;
+	event->reason = SEEN_UNMAPPED_PC;
+	event->pad = 0;
+	bpf_ringbuf_submit(event, 0);
+}
+
 /*
  * Walks the current thread's user stack with `proc`'s tables into the per-CPU `walk_scratch` and
  * returns the walked stack, its key in *hash; NULL when the registers cannot be read.
@@ -388,7 +428,9 @@ static __always_inline struct user_stack *walk_user_stack(struct bpf_perf_event_
 		return 0;
 	w.stack = &scratch->stack;
 	w.last_mapping = &scratch->last_mapping;
+	w.unmapped_pc = &scratch->unmapped_pc;
 	scratch->last_mapping = 0;
+	scratch->unmapped_pc = 0;
 	w.proc = proc;
 	if ((ctx->regs.cs & 3) == 3) {
 		/* Sampled in user mode: the interrupt saved the user registers. */
@@ -422,6 +464,8 @@ static __always_inline struct user_stack *walk_user_stack(struct bpf_perf_event_
 		w.hash = 1;
 	w.stack->check = w.check;
 	*hash = w.hash;
+	if (scratch->unmapped_pc)
+		ask_for_remap(proc, scratch->unmapped_pc);
 	return w.stack;
 }
 

@@ -28,7 +28,7 @@ export const UNWIND_ROW = { size: 12, pc: 0, cfa_offset: 4, rbp_offset: 8, cfa_r
 export const UNWIND_MAPPING = { size: 48, start: 0, end: 8, bias: 16, first_row: 24, row_count: 28, first_bucket: 32, bucket_count: 36, bucket_base: 40, bucket_shift: 44 } as const;
 
 /** `struct process_unwind`: the value of `process_unwind`, by tgid. */
-export const PROCESS_UNWIND = { size: 16 + 64 * 48, start_time: 0, count: 8, mappings: 16 } as const;
+export const PROCESS_UNWIND = { size: 24 + 64 * 48, start_time: 0, count: 8, remap_after_ns: 16, mappings: 24 } as const;
 export const UNWIND_MAX_MAPPINGS = 64;
 
 /** `struct user_stack`: the value of `user_stacks_N`. */
@@ -38,7 +38,9 @@ export const USER_STACK = { size: 16 + 127 * 8, check: 0, depth: 8, stop: 12, me
    and RbpRule and src/unwind/walker.ts's STOP and WALK_*; test/record/abi.test.ts checks them. */
 
 /** `struct seen_event`: what the ring buffer carries. */
-export const SEEN_EVENT = { size: 32, tgid: 0, pid: 4, comm: 8, start_time: 24 } as const;
+export const SEEN_EVENT = { size: 48, tgid: 0, pid: 4, comm: 8, start_time: 24, pc: 32, reason: 40 } as const;
+/** `enum seen_reason`: why a `seen_event` was sent. */
+export const SEEN_REASON = { NEW: 0, UNMAPPED_PC: 1 } as const;
 
 /** `struct config`: the read-only knobs, at offset 0 of `.rodata`. */
 export const CONFIG = {

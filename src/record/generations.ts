@@ -7,7 +7,7 @@
  * retired the moment a later one shows up: its samples are folded by name (src/record/
  * accumulator.ts) with its own snapshot, and its late samples, harvested after that, follow it.
  */
-import type { ProcessSnapshot } from '../profile/raw.js';
+import { byStart, findMapping, type Mapping, type ProcessSnapshot } from '../profile/raw.js';
 import type { SampleAccumulator } from './accumulator.js';
 import type { HarvestedCount } from './session.js';
 
@@ -33,13 +33,22 @@ export class ProcessGenerations {
   captured = 0;
   /** Processes whose pid a later process took during the recording. */
   reusedPids = 0;
+  /** Snapshots that took in mappings added after their capture. */
+  remaps = 0;
 
   constructor(
     private readonly accumulator: SampleAccumulator,
     private readonly captureProcess: Capture | undefined,
     private readonly startedAt: number,
-    /** A process was captured (`start` as in the BPF key) / its pid no longer names it. */
-    private readonly watcher?: { captured(snapshot: ProcessSnapshot, start: number): void; gone(pid: number): void },
+    /**
+     * A process was captured (`start` as in the BPF key) / its pid no longer names it / its memory
+     * map was read again on the walker's request (`changed`: it maps executable files it did not).
+     */
+    private readonly watcher?: {
+      captured(snapshot: ProcessSnapshot, start: number): void;
+      gone(pid: number): void;
+      remapped?(snapshot: ProcessSnapshot, start: number, changed: boolean): void;
+    },
   ) {}
 
   /** Distinct processes (pid and start time) sampled so far. */
@@ -67,6 +76,38 @@ export class ProcessGenerations {
     this.snapshots.set(pid, held);
     this.captured++;
     this.watcher?.captured(held, start);
+  }
+
+  /**
+   * The unwinder met `pc` outside the process's mappings with tables. Unless the snapshot held
+   * maps it already (JIT code, a binary whose table is on its way), the memory map is read again:
+   * mappings added since (a library loaded with dlopen, as Python loads its extension modules)
+   * join the snapshot, which keeps the ones since unmapped for the samples taken before.
+   */
+  remap(pid: number, comm: string, start: number, pc: bigint): void {
+    const held = this.snapshots.get(pid);
+    if (!held || this.starts.get(pid) !== start) return;
+    if (findMapping([...held.mappings].sort(byStart), pc)) {
+      this.watcher?.remapped?.(held, start, false);
+      return;
+    }
+    const fresh = this.captureProcess?.(pid, comm);
+    if (!fresh || (fresh.startTicks !== undefined && fresh.startTicks !== startTicksOf(start))) return;
+    const isNew = (m: Mapping): boolean => m.perms.includes('x') && m.inode !== 0 && !held.mappings.some((h) => h.start === m.start && h.inode === m.inode);
+    if (!fresh.mappings.some(isNew)) {
+      this.watcher?.remapped?.(held, start, false);
+      return;
+    }
+    const overlapsFresh = (m: Mapping): boolean => fresh.mappings.some((f) => f.start < m.end && m.start < f.end);
+    const merged: ProcessSnapshot = {
+      ...fresh,
+      mappings: [...fresh.mappings, ...held.mappings.filter((m) => !overlapsFresh(m))].sort(byStart),
+      fds: new Map([...(held.fds ?? []), ...(fresh.fds ?? [])]),
+      capturedAtMs: held.capturedAtMs,
+    };
+    this.snapshots.set(pid, merged);
+    this.remaps++;
+    this.watcher?.remapped?.(merged, start, true);
   }
 
   /** One harvested entry into the accumulator, under the process it belongs to. */

@@ -15,7 +15,7 @@ import { DEFAULTS as RECORD_DEFAULTS } from './defaults.js';
 import { ProcessGenerations, startTicksOf } from './generations.js';
 import { unpack } from './packed-stack.js';
 import { collectGarbage } from './gc.js';
-import { RecordingSession, type HarvestedCount } from './session.js';
+import { RecordingSession, type HarvestedCount, type SeenEvent } from './session.js';
 import { UnwindLoader, type Compile, type LoaderStats } from '../unwind/loader.js';
 
 export interface RecordOptions {
@@ -137,6 +137,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   const generations = new ProcessGenerations(accumulated, hooks.captureProcess, started, {
     captured: (snapshot, start) => loader?.loadProcess(snapshot, start),
     gone: (pid) => loader?.forgetProcess(pid),
+    remapped: (snapshot, start, changed) => loader?.remapped(snapshot, start, changed),
   });
   const processes = generations.snapshots;
   // Announcements that arrive together are captured a few milliseconds' worth per turn of the event
@@ -186,7 +187,11 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       unwindTables: useTables,
       unwindRows: options.unwindRows,
   };
-  const onSeen = (event: { tgid: number; comm: string; start: number }): void => announce(event.tgid, event.comm, event.start);
+  const onSeen = (event: SeenEvent): void => {
+    // After the process's capture, which a remap request cannot come before.
+    if (event.unmappedPc !== undefined) setImmediate(() => generations.remap(event.tgid, event.comm, event.start, event.unmappedPc!));
+    else announce(event.tgid, event.comm, event.start);
+  };
   let session: RecordingSession;
   let fallbackReason: string | undefined;
   try {
@@ -329,6 +334,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         processesSeen: generations.seen,
         processesCaptured: generations.captured,
         reusedPids: generations.reusedPids,
+        processesRemapped: generations.remaps,
         harvests: harvestCount,
         foldedProcesses: accumulated.foldedProcesses,
         unwind: unwindSummary(counters, loader?.stats(), fallbackReason),
@@ -361,6 +367,7 @@ function unwindSummary(counters: Readonly<Record<CounterName, number>>, loader: 
           tableRows: loader.rows,
           tableRowCapacity: loader.rowCapacity,
           tableKernelBytes: loader.rowCapacity * 12,
+          remapRequestsAnswered: loader.remapsAnswered,
           processesWithTables: loader.processes,
           processesWithoutRoom: loader.processesWithoutRoom,
           binariesWithoutTables: Object.fromEntries(loader.unplaced),

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
 import { unwindMarker } from '../profile/raw.js';
 import type { UnwindMappingEntry } from '../unwind/loader.js';
-import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROCESS_UNWIND, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
+import { encodeProcessUnwind, writeArrayEntries } from './unwind-maps.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, SEEN_REASON, TASK_COMM_LEN, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
 import { NO_STACK, packBytes, type PackedStack } from './packed-stack.js';
 import { onlineCpus, openCpuClock } from './perf.js';
@@ -75,6 +76,8 @@ export interface SeenEvent {
   /** As HarvestedCount.start. */
   readonly start: number;
   readonly comm: string;
+  /** Set when a table walk met this pc outside the process's mappings with tables (a library loaded after its capture, JIT code). */
+  readonly unmappedPc?: bigint;
 }
 
 /** A u64 of nanoseconds as a number: exact below 2^53 ns (104 days of uptime), always the same for the same bits. */
@@ -208,11 +211,13 @@ export class RecordingSession {
     const events = lib.mapFd(map(MAPS.events));
     this.rb = lib.ringBufferNew(events, (data) => {
       if (data.length < SEEN_EVENT.size) return;
+      const unmapped = data.readUInt32LE(SEEN_EVENT.reason) === SEEN_REASON.UNMAPPED_PC;
       onSeen({
         tgid: data.readUInt32LE(SEEN_EVENT.tgid),
         pid: data.readUInt32LE(SEEN_EVENT.pid),
         start: u64(new DataView(data.buffer, data.byteOffset, data.length), SEEN_EVENT.start_time),
         comm: decodeComm(data.subarray(SEEN_EVENT.comm, SEEN_EVENT.comm + TASK_COMM_LEN)),
+        unmappedPc: unmapped ? data.readBigUInt64LE(SEEN_EVENT.pc) : undefined,
       });
     });
     if (!this.rb) this.fail('creating the ring buffer', 0);
@@ -243,73 +248,41 @@ export class RecordingSession {
 
   /** Adds a process to the `targets` set (only meaningful when filtering by pid). */
   addTarget(tgid: number): void {
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, tgid, true);
+    const key = u32Key(tgid);
     this.lib.updateElem(this.fds.targets, key, new Uint8Array([1]), Number(BPF_NOEXIST));
   }
 
   /** Forgets that `tgid` was announced, so a new process that reuses its pid is announced again. */
   forget(tgid: number): void {
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, tgid, true);
+    const key = u32Key(tgid);
     this.lib.deleteElem(this.fds.seen, key);
   }
 
   /** Writes `count` rows (UNWIND_ROW.size bytes each) into `unwind_rows` from index `first`. */
   writeUnwindRows(first: number, rows: Uint8Array, count: number): void {
     if (first + count > this.unwindRowCapacity) throw new ProfileError(`unwind rows ${first}+${count} beyond the ${this.unwindRowCapacity} allocated`);
-    this.writeArray(this.fds.unwindRows, 'unwind rows', first, rows, UNWIND_ROW.size, count);
+    const rc = writeArrayEntries(this.lib, this.fds.unwindRows, first, rows, UNWIND_ROW.size, count);
+    if (rc !== 0) this.fail('writing unwind rows', rc);
   }
 
   /** Writes a binary's row index (u32 entries) into `unwind_buckets` from index `first`. */
   writeUnwindBuckets(first: number, starts: Uint32Array): void {
     if (first + starts.length > this.unwindBucketCapacity) throw new ProfileError(`unwind buckets ${first}+${starts.length} beyond the ${this.unwindBucketCapacity} allocated`);
-    this.writeArray(this.fds.unwindBuckets, 'unwind row index', first, new Uint8Array(starts.buffer, starts.byteOffset, starts.byteLength), 4, starts.length);
-  }
-
-  /** Batch update of an array map's entries first .. first + count - 1 from `values` (`size` bytes each). */
-  private writeArray(fd: number, what: string, first: number, values: Uint8Array, size: number, count: number): void {
-    const PER_CALL = 65536;
-    for (let done = 0; done < count; done += PER_CALL) {
-      const n = Math.min(PER_CALL, count - done);
-      const keys = new Uint32Array(n);
-      for (let i = 0; i < n; i++) keys[i] = first + done + i;
-      const written = new Uint32Array([n]);
-      const rc = this.lib.updateBatch(fd, new Uint8Array(keys.buffer), values.subarray(done * size, (done + n) * size), written);
-      if (rc !== 0) this.fail(`writing ${what}`, rc);
-    }
+    const rc = writeArrayEntries(this.lib, this.fds.unwindBuckets, first, new Uint8Array(starts.buffer, starts.byteOffset, starts.byteLength), 4, starts.length);
+    if (rc !== 0) this.fail('writing the unwind row index', rc);
   }
 
   /** Tells the walker which of `tgid`'s mappings have rows (at most UNWIND_MAX_MAPPINGS, sorted by start). */
-  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): boolean {
-    const value = new Uint8Array(PROCESS_UNWIND.size);
-    const view = new DataView(value.buffer);
-    const count = Math.min(mappings.length, UNWIND_MAX_MAPPINGS);
-    view.setBigUint64(PROCESS_UNWIND.start_time, BigInt(startTime), true);
-    view.setUint32(PROCESS_UNWIND.count, count, true);
-    for (let i = 0; i < count; i++) {
-      const m = mappings[i]!;
-      const at = PROCESS_UNWIND.mappings + i * UNWIND_MAPPING.size;
-      view.setBigUint64(at + UNWIND_MAPPING.start, m.start, true);
-      view.setBigUint64(at + UNWIND_MAPPING.end, m.end, true);
-      view.setBigUint64(at + UNWIND_MAPPING.bias, BigInt.asUintN(64, m.bias), true);
-      view.setUint32(at + UNWIND_MAPPING.first_row, m.firstRow, true);
-      view.setUint32(at + UNWIND_MAPPING.row_count, m.rowCount, true);
-      view.setUint32(at + UNWIND_MAPPING.first_bucket, m.firstBucket, true);
-      view.setUint32(at + UNWIND_MAPPING.bucket_count, m.bucketCount, true);
-      view.setUint32(at + UNWIND_MAPPING.bucket_base, m.bucketBase, true);
-      view.setUint8(at + UNWIND_MAPPING.bucket_shift, m.bucketShift);
-    }
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, tgid, true);
+  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[], remapAfterNs: bigint): boolean {
+    const value = encodeProcessUnwind(startTime, mappings, remapAfterNs);
+    const key = u32Key(tgid);
     // Fails only when `process_unwind` is full (or memory is short): the caller makes room or walks it with frame pointers.
     return this.lib.updateElem(this.fds.processUnwind, key, value, 0) === 0;
   }
 
   /** Forgets `tgid`'s unwind mappings (it exited, or its pid went to another process). */
   deleteProcessUnwind(tgid: number): void {
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, tgid, true);
+    const key = u32Key(tgid);
     this.lib.deleteElem(this.fds.processUnwind, key);
   }
 
@@ -493,4 +466,9 @@ export class RecordingSession {
     if (this.obj) this.lib.objectClose(this.obj);
     this.obj = null;
   }
+}
+
+/** A u32 map key, little-endian. */
+function u32Key(value: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([value]).buffer);
 }

@@ -28,8 +28,11 @@ export interface UnwindTarget {
   /** Entries of the kernel's array of row-index buckets (src/unwind/rows.ts RowIndex). */
   readonly unwindBucketCapacity: number;
   writeUnwindBuckets(first: number, starts: Uint32Array): void;
-  /** False when the kernel's table of processes is full. */
-  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[]): boolean;
+  /**
+   * False when the kernel's table of processes is full. Until `remapAfterNs` (CLOCK_MONOTONIC) the
+   * walker does not ask for the process's memory map to be read again.
+   */
+  setProcessUnwind(tgid: number, startTime: number, mappings: readonly UnwindMappingEntry[], remapAfterNs: bigint): boolean;
   deleteProcessUnwind(tgid: number): void;
 }
 
@@ -72,9 +75,23 @@ export interface LoaderStats {
   readonly processesWithoutRoom: number;
   /** Time from asking for a table to having it, summed, ms. */
   readonly tableMs: number;
+  /** Requests from the walker to read a process's memory map again (a pc outside its mappings with tables), answered. */
+  readonly remapsAnswered: number;
 }
 
 const DELETED = ' (deleted)';
+
+/**
+ * How soon after an answer a process may ask for its memory map to be read again: at once the
+ * first time (a library loaded after the capture, as Python's extension modules are), then
+ * after REMAP_MIN_MS, doubling each time nothing new turns up (JIT code asks on every sample)
+ * up to REMAP_MAX_MS. An answer without news mostly costs no read of the map (the pc was in a
+ * mapping known already), so the first waits are short: a library loaded a moment after such
+ * an answer is not left without its table for long.
+ */
+const REMAP_MIN_MS = 100;
+const REMAP_MAX_MS = 60_000;
+const monotonicNs = (): bigint => process.hrtime.bigint();
 
 /** Is `mapping` code from a file, or the vDSO (the same image in every process, with its own .eh_frame)? */
 const isFileCode = (m: Mapping): boolean => m.perms.includes('x') && ((m.inode !== 0 && m.path.startsWith('/')) || m.path === '[vdso]');
@@ -92,6 +109,9 @@ export class UnwindLoader {
   /** Processes known, by pid: the snapshot their entries come from. */
   private readonly live = new Map<number, { readonly snapshot: ProcessSnapshot; readonly start: number }>();
   private readonly processes = new Map<number, readonly UnwindMappingEntry[]>();
+  /** Per process: ms it waits before its next remap request (absent: it may ask at once). */
+  private readonly remapWait = new Map<number, number>();
+  private remapsAnswered = 0;
   private overLimit = 0;
   private withoutRoom = 0;
   private tableMs = 0;
@@ -157,7 +177,28 @@ export class UnwindLoader {
   /** `pid`'s process is gone (or its pid belongs to another process now). */
   forgetProcess(pid: number): void {
     this.live.delete(pid);
+    this.remapWait.delete(pid);
     if (this.processes.delete(pid)) this.target.deleteProcessUnwind(pid);
+  }
+
+  /**
+   * The answer to the walker's request to read a process's memory map again: `snapshot` is the
+   * map read again, `changed` when it holds executable files the one before did not. Those are
+   * loaded, and the process may ask again after REMAP_MIN_MS; with nothing new (JIT code, or a
+   * binary whose table is on its way) it waits twice as long as the last time.
+   */
+  remapped(snapshot: ProcessSnapshot, startTime: number, changed: boolean): void {
+    const pid = snapshot.pid;
+    if (this.stopped || !this.processes.has(pid)) return;
+    this.remapsAnswered++;
+    if (changed) {
+      this.remapWait.set(pid, REMAP_MIN_MS);
+      this.loadProcess(snapshot, startTime);
+      return;
+    }
+    const wait = Math.min(REMAP_MAX_MS, 2 * (this.remapWait.get(pid) ?? REMAP_MIN_MS / 2));
+    this.remapWait.set(pid, wait);
+    this.target.setProcessUnwind(pid, startTime, this.processes.get(pid)!, monotonicNs() + BigInt(wait) * 1_000_000n);
   }
 
   /** The table placed for the binary of `mapping` (for the reference walker). */
@@ -178,6 +219,7 @@ export class UnwindLoader {
       processesOverMappingLimit: this.overLimit,
       processesWithoutRoom: this.withoutRoom,
       tableMs: this.tableMs,
+      remapsAnswered: this.remapsAnswered,
     };
   }
 
@@ -250,7 +292,9 @@ export class UnwindLoader {
       if (!this.processes.has(pid)) this.overLimit++;
       entries.length = MAX_MAPPINGS;
     }
-    if (!this.target.setProcessUnwind(pid, known.start, entries) && !(this.makeRoom() && this.target.setProcessUnwind(pid, known.start, entries))) {
+    const wait = this.remapWait.get(pid);
+    const remapAfter = wait === undefined ? 0n : monotonicNs() + BigInt(wait) * 1_000_000n;
+    if (!this.target.setProcessUnwind(pid, known.start, entries, remapAfter) && !(this.makeRoom() && this.target.setProcessUnwind(pid, known.start, entries, remapAfter))) {
       this.withoutRoom++;
       this.live.delete(pid);
       return;

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, PROCESS_UNWIND, SAMPLE_KEY, SEEN_EVENT, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK } from '../../src/record/abi.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAX_STACK_DEPTH, PROCESS_UNWIND, SAMPLE_KEY, SEEN_EVENT, SEEN_REASON, TASK_COMM_LEN, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK } from '../../src/record/abi.js';
 import { CfaRule, RbpRule } from '../../src/unwind/rows.js';
 import { STOP, WALK_FRAME_POINTER, WALK_TABLES } from '../../src/unwind/walker.js';
 
@@ -20,6 +20,8 @@ const UNWIND_CONSTANTS: Record<string, number> = {
   STOP_BAD_ROW: STOP.BAD_ROW,
   WALK_TABLES,
   WALK_FRAME_POINTER,
+  SEEN_NEW: SEEN_REASON.NEW,
+  SEEN_UNMAPPED_PC: SEEN_REASON.UNMAPPED_PC,
 };
 import { ROOT } from '../helpers/cli.js';
 import { missingTools, requires } from '../helpers/requires.js';

@@ -10,8 +10,18 @@ import { join } from 'node:path';
 import { BUILD, PROGRAMS } from '../record/fixtures.js';
 
 export function buildWithoutFramePointers(name: string): string {
+  return buildOnce(name, `${name}-nofp`, ['-O2', '-fomit-frame-pointer', '-fno-ipa-icf', '-lm', '-lpthread']);
+}
+
+/** A shared library from test/fixtures/programs, built the same way (-shared -fPIC). */
+export function buildLibraryWithoutFramePointers(name: string): string {
+  return buildOnce(name, `${name}-nofp.so`, ['-O2', '-fomit-frame-pointer', '-shared', '-fPIC']);
+}
+
+/** Builds PROGRAMS/NAME.c into BUILD/OUTPUT unless it is newer than its source. */
+function buildOnce(name: string, output: string, flags: readonly string[]): string {
   const source = join(PROGRAMS, `${name}.c`);
-  const out = join(BUILD, `${name}-nofp`);
+  const out = join(BUILD, output);
   mkdirSync(BUILD, { recursive: true });
   let fresh = false;
   try {
@@ -19,7 +29,7 @@ export function buildWithoutFramePointers(name: string): string {
   } catch {
     // not built yet
   }
-  if (!fresh) execFileSync('gcc', ['-O2', '-fomit-frame-pointer', '-fno-ipa-icf', '-o', out, source, '-lm', '-lpthread']);
+  if (!fresh) execFileSync('gcc', ['-o', out, source, ...flags]);
   return out;
 }
 

@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { requiresBpf, requiresTools } from '../helpers/requires.js';
-import { buildWithoutFramePointers, chains, MAIN_ROOT, share, type Chain } from './programs.js';
+import { buildLibraryWithoutFramePointers, buildWithoutFramePointers, chains, MAIN_ROOT, share, type Chain } from './programs.js';
 
 if (requiresBpf(t) && requiresTools(t, 'gcc', 'perf', 'gzip', 'python3', 'pkill')) {
   const dir = mkdtempSync(join(tmpdir(), 'profile-unwind-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const calltree = buildWithoutFramePointers('calltree');
   const unwind = buildWithoutFramePointers('unwind');
+  const plugin = buildLibraryWithoutFramePointers('unwind-plugin');
   const children: ChildProcess[] = [];
   t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
 
@@ -80,7 +81,7 @@ if (requiresBpf(t) && requiresTools(t, 'gcc', 'perf', 'gzip', 'python3', 'pkill'
     t.notMatch(stderr, /walked by unwind tables/, 'no table summary in fp mode');
   });
 
-  const modes: { mode: string; select: (c: Chain) => boolean; expected: RegExp; what: string }[] = [
+  const modes: { mode: string; select: (c: Chain) => boolean; expected: RegExp; what: string; args?: readonly string[] }[] = [
     {
       mode: 'qsort',
       what: 'a comparator called back from libc qsort',
@@ -111,10 +112,19 @@ if (requiresBpf(t) && requiresTools(t, 'gcc', 'perf', 'gzip', 'python3', 'pkill'
       select: (c) => c.frames.includes('plt_loop'),
       expected: /^_start;__libc_start_main[^;]*;__libc_start_call_main;main;plt_loop(;__strlen_[a-z0-9]+)?$/,
     },
+    {
+      // Loaded 0.3 s after the start, long after the recorder read the process's memory map: the
+      // walker asks for the map to be read again when it meets the library's pcs.
+      mode: 'dlopen',
+      what: 'a library loaded with dlopen after the process was captured',
+      select: (c) => c.frames.at(-1) === 'plugin_inner',
+      expected: /^_start;__libc_start_main[^;]*;__libc_start_call_main;main;plugin_run;plugin_inner$/,
+      args: [plugin],
+    },
   ];
-  for (const { mode, select, expected, what } of modes) {
+  for (const { mode, select, expected, what, args } of modes) {
     t.test(`${what}: >= 95 % exact chains`, async (t) => {
-      const { chains: all } = await recordCommand([], [unwind, mode, '4']);
+      const { chains: all } = await recordCommand([], [unwind, mode, '4', ...(args ?? [])]);
       const result = share(all, (c) => c.comm === 'unwind-nofp' && select(c), (c) => expected.test(c.frames.join(';')));
       // At 499 Hz for 4 s: about 1,100 handler samples (it runs 3 ms of every 5 ms), 1,800 for the other modes.
       t.ok(result.total > 150, `samples (${result.total})`);
