@@ -329,13 +329,18 @@ int on_fork(__u64 *ctx)
 	return 0;
 }
 
-/* After exec a process has a new memory map: forget it so its next sample announces it again. */
+/*
+ * After exec a process has a new memory map: forget it so its next sample announces it again, and
+ * drop its unwind mappings (the start time stays the same across exec, so they would still match)
+ * until user space has loaded the new image's.
+ */
 SEC("raw_tp/sched_process_exec")
 int on_exec(__u64 *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	bpf_map_delete_elem(&seen, &tgid);
+	bpf_map_delete_elem(&process_unwind, &tgid);
 	return 0;
 }
 

@@ -129,6 +129,13 @@ export class UnwindLoader {
    * time one of its other binaries' tables arrives.
    */
   loadProcess(snapshot: ProcessSnapshot, startTime: number): void {
+    // A capture of a known pid is a new image (an exec): the kernel dropped its entry then.
+    this.processes.delete(snapshot.pid);
+    this.remapWait.delete(snapshot.pid);
+    this.load(snapshot, startTime);
+  }
+
+  private load(snapshot: ProcessSnapshot, startTime: number): void {
     if (this.stopped) return;
     this.live.set(snapshot.pid, { snapshot, start: startTime });
     for (const mapping of snapshot.mappings) {
@@ -193,7 +200,7 @@ export class UnwindLoader {
     this.remapsAnswered++;
     if (changed) {
       this.remapWait.set(pid, REMAP_MIN_MS);
-      this.loadProcess(snapshot, startTime);
+      this.load(snapshot, startTime);
       return;
     }
     const wait = Math.min(REMAP_MAX_MS, 2 * (this.remapWait.get(pid) ?? REMAP_MIN_MS / 2));
@@ -286,12 +293,12 @@ export class UnwindLoader {
         bucketShift: placed.index.shift,
       });
     }
-    if (entries.length === 0 || entries.length === this.processes.get(pid)?.length) return;
     entries.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     if (entries.length > MAX_MAPPINGS) {
       if (!this.processes.has(pid)) this.overLimit++;
       entries.length = MAX_MAPPINGS;
     }
+    if (entries.length === 0 || sameEntries(entries, this.processes.get(pid))) return;
     const wait = this.remapWait.get(pid);
     const remapAfter = wait === undefined ? 0n : monotonicNs() + BigInt(wait) * 1_000_000n;
     if (!this.target.setProcessUnwind(pid, known.start, entries, remapAfter) && !(this.makeRoom() && this.target.setProcessUnwind(pid, known.start, entries, remapAfter))) {
@@ -315,6 +322,10 @@ export class UnwindLoader {
     }
     return freed > 0;
   }
+}
+
+function sameEntries(a: readonly UnwindMappingEntry[], b: readonly UnwindMappingEntry[] | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((e, i) => e.start === b[i]!.start && e.end === b[i]!.end && e.bias === b[i]!.bias && e.firstRow === b[i]!.firstRow);
 }
 
 /** A device number as /proc/PID/maps shows it (`%02x:%02x`, major:minor), the key's first half. */
