@@ -295,6 +295,19 @@ export class SampleAccumulator {
     return this.space.all();
   }
 
+  /**
+   * Every entry, handed over and forgotten: what an interval of a long recording collected. The
+   * shared address spaces stay, since later folded samples still land in them.
+   */
+  take(): RawSample[] {
+    const samples = this.samples();
+    this.byProcess.clear();
+    this.entryCount = 0;
+    this.stacks = new Map();
+    this.foldAt = this.budget;
+    return samples;
+  }
+
   /** Every entry, its stacks unpacked (one array per distinct stack). */
   samples(): RawSample[] {
     const result: RawSample[] = [];

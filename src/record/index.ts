@@ -96,6 +96,27 @@ export interface RecordHooks {
     /** Binaries most processes map (libc, the dynamic loader, `[vdso]`), placed first. */
     readonly preload?: readonly string[];
   };
+  /**
+   * Cuts the recording into contiguous intervals of about `ms` (the continuous agent, src/agent):
+   * at each boundary a harvest switches the sample sets, and everything harvested up to that
+   * switch goes to `onInterval` and is forgotten, so each sample is in exactly one interval. The
+   * last, partial interval comes when the recording stops; the returned profile then has no samples.
+   */
+  readonly intervals?: { readonly ms: number; readonly onInterval: (interval: RecordedInterval) => void };
+}
+
+/** One interval of a cut recording: its samples and the snapshots that name them. */
+export interface RecordedInterval {
+  /** The boundaries, ms since the epoch: the sample-set switches (the start of sampling for the first). */
+  readonly from: number;
+  readonly until: number;
+  readonly samples: readonly RawSample[];
+  /** Snapshots by pid as at the cut, the shared spaces of folded processes included. */
+  readonly processes: ReadonlyMap<number, ProcessSnapshot>;
+  /** The recorder's counters at the cut (totals since the start). */
+  readonly counters: Readonly<Record<CounterName, number>>;
+  /** The one the recording's end cut. */
+  readonly final: boolean;
 }
 
 export type StopReason = 'duration' | 'aborted' | 'command-exit';
@@ -220,9 +241,18 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       onStacks(snapshot, unpack(entry.userStack));
     }
   };
+  let intervalStart = started;
+  const cutInterval = (until: number, final: boolean): void => {
+    const samples = accumulated.take();
+    const snapshots = new Map(processes);
+    for (const space of accumulated.sharedSpaces()) snapshots.set(space.pid, space);
+    hooks.intervals!.onInterval({ from: intervalStart, until, samples, processes: snapshots, counters: session.counters(), final });
+    intervalStart = until;
+  };
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
   let checkTimer: NodeJS.Timeout | undefined;
+  let boundaryTimer: NodeJS.Timeout | undefined;
   try {
     if (options.command) {
       launched = launchCommand(options.command, options.commandStdout);
@@ -234,10 +264,16 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     let lastCollection = Date.now();
     let harvestFailure: unknown;
     let stop: (reason: StopReason) => void = () => undefined;
+    /** Set when an interval boundary is due: the next harvest cuts there. */
+    let cutDue = false;
     const startHarvest = (fold: boolean): void => {
       // Gone before the harvest, so all their samples are in user space after it.
       const exited = fold ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
       const number = generations.harvestStarted();
+      const cut = cutDue;
+      cutDue = false;
+      // The switch of sample sets is the boundary: samples before it are in the harvested set.
+      const boundary = Date.now();
       harvesting = session
         .harvest()
         .then((counts) => {
@@ -248,6 +284,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
             generations.folded(pid);
             session.forget(pid);
           }
+          if (cut) cutInterval(boundary, false);
           // What a fold released, and the churn of harvests, is garbage V8 is in no hurry to
           // collect: without this a fork-heavy 600 s run went from 131 to 296 MB RSS, with it
           // 126 to 200 MB while its live heap stayed under 25 MB (src/record/gc.ts).
@@ -274,8 +311,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         const counters = session.counters();
         const next = harvests.due(counters);
         const fold = accumulated.overBudget(processes.size);
-        if (harvesting === undefined && (fold || next === 0)) startHarvest(fold);
-        checkTimer = setTimeout(check, next === 0 ? harvests.soonestMs : next);
+        if (harvesting === undefined && (fold || next === 0 || cutDue)) startHarvest(fold);
+        checkTimer = setTimeout(check, next === 0 || cutDue ? harvests.soonestMs : next);
         const now = Date.now();
         if (now - lastProgress >= 1000) {
           lastProgress = now;
@@ -290,18 +327,34 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       };
       let lastProgress = Date.now();
       checkTimer = setTimeout(check, harvests.soonestMs);
+      if (hooks.intervals) {
+        // Boundaries on a fixed grid from the start, so late cuts do not add up.
+        let boundaries = 0;
+        const next = (): void => {
+          boundaryTimer = setTimeout(due, Math.max(0, started + ++boundaries * hooks.intervals!.ms - Date.now()));
+        };
+        const due = (): void => {
+          cutDue = true;
+          if (harvesting === undefined) startHarvest(false);
+          next();
+        };
+        next();
+      }
     });
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
+    clearTimeout(boundaryTimer);
     loader?.stop();
     session.stop();
     await harvesting;
     if (harvestFailure !== undefined) throw harvestFailure;
     session.poll();
     drainAll();
-    const durationSeconds = (Date.now() - started) / 1000;
+    const stoppedAt = Date.now();
+    const durationSeconds = (stoppedAt - started) / 1000;
     const last = generations.harvestStarted();
     harvest(await session.harvest(true), last);
+    if (hooks.intervals) cutInterval(stoppedAt, true);
     const counters = session.counters();
     const samples = accumulated.samples();
     for (const space of accumulated.sharedSpaces()) processes.set(space.pid, space);
@@ -340,6 +393,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   } finally {
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
+    clearTimeout(boundaryTimer);
     loader?.stop();
     session.close();
   }
