@@ -4,8 +4,8 @@ export const AGENT_DEFAULTS = Object.freeze({
   intervalSeconds: 15,
   /** Series (services) per interval; the rest are merged into `other`. */
   maxSeries: 64,
-  /** MiB the spool may hold before its oldest intervals are dropped. */
-  spoolMiB: 256,
+  /** What the spool may hold before its oldest intervals are dropped: an hour or more of a busy host's intervals. */
+  spoolSize: '256M',
   /** Finished intervals held in memory before they go to the spool. */
   memoryIntervals: 4,
 });

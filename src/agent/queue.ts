@@ -51,6 +51,8 @@ export class PushQueue {
   private wake: (() => void) | undefined;
   private readonly abort = new AbortController();
   private closing = false;
+  /** The interval being sent was dropped from the spool meanwhile. */
+  private currentDropped = false;
 
   constructor(
     private readonly spool: Spool,
@@ -114,13 +116,22 @@ export class PushQueue {
       this.memory.splice(i, 1);
       const rest = { ...pending.interval, series: pending.interval.series.slice(pending.sent) };
       try {
-        this.counters.dropped += this.spool.put(rest, this.current?.interval.seq);
+        this.countDropped(this.spool.put(rest));
         this.counters.spooled++;
       } catch (error) {
         this.counters.dropped++;
         this.log(`interval ${rest.seq} lost: the spool could not store it (${(error as Error).message})`);
       }
     }
+  }
+
+  /**
+   * Counts intervals the spool dropped. The one being sent may be among them: it is counted as
+   * dropped unless its send then succeeds after all.
+   */
+  private countDropped(seqs: readonly number[]): void {
+    this.counters.dropped += seqs.length;
+    if (this.current && seqs.includes(this.current.interval.seq)) this.currentDropped = true;
   }
 
   /** The lowest sequence number waiting, from the spool or memory. */
@@ -147,9 +158,12 @@ export class PushQueue {
           this.counters.profiles++;
           this.counters.bytes += push.body.length;
           // A spooled interval half sent is rewritten without what went, so a restart sends none twice.
-          if (fromSpool && pending.sent < pending.interval.series.length) this.spool.put({ ...pending.interval, series: pending.interval.series.slice(pending.sent) }, pending.interval.seq);
+          if (fromSpool && !this.currentDropped && pending.sent < pending.interval.series.length) {
+            this.countDropped(this.spool.put({ ...pending.interval, series: pending.interval.series.slice(pending.sent) }));
+          }
         }
       } catch (error) {
+        this.currentDropped = false;
         if (this.closing) break;
         this.counters.retried++;
         this.log(`${(error as Error).message}; trying again in ${backoff} ms`);
@@ -161,6 +175,8 @@ export class PushQueue {
       }
       backoff = this.options.backoffMs;
       this.counters.pushed++;
+      if (this.currentDropped) this.counters.dropped--; // it got through after all
+      this.currentDropped = false;
       if (fromSpool) this.spool.remove(pending.interval.seq);
       else this.memory.splice(this.memory.indexOf(pending), 1);
     }

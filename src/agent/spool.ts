@@ -104,9 +104,9 @@ export class Spool {
 
   /**
    * Stores `interval` (replacing a file of the same seq), then drops the oldest files while the
-   * spool is over its bound, never `keep` (the one being sent). Returns how many were dropped.
+   * spool is over its bound, `interval` itself last. Returns the seqs dropped.
    */
-  put(interval: EncodedInterval, keep?: number): number {
+  put(interval: EncodedInterval): number[] {
     const data = serializeInterval(interval);
     const path = join(this.directory, fileName(interval.seq));
     writeFileSync(`${path}.tmp`, data, { mode: 0o600 });
@@ -115,15 +115,11 @@ export class Spool {
     const at = this.entries.findIndex((e) => e.seq > interval.seq);
     this.entries.splice(at < 0 ? this.entries.length : at, 0, { seq: interval.seq, bytes: data.length });
     this.total += data.length;
-    let dropped = 0;
-    for (let i = 0; this.total > this.maxBytes && i < this.entries.length; ) {
-      const entry = this.entries[i]!;
-      if (entry.seq === keep) {
-        i++;
-        continue;
-      }
-      this.remove(entry.seq);
-      dropped++;
+    const dropped: number[] = [];
+    while (this.total > this.maxBytes && this.entries.length > 0) {
+      const seq = this.entries[0]!.seq;
+      this.remove(seq);
+      dropped.push(seq);
     }
     return dropped;
   }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
-import { agentFlags, agentInterval } from '../cli/agent.js';
+import { agentFlags, agentInterval, parseSize } from '../cli/agent.js';
 import { pushFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
 import { DEFAULTS } from '../record/defaults.js';
@@ -201,7 +201,7 @@ export default class RecordCommand extends BaseCommand {
             intervalSeconds: agentSeconds,
             maxSeries: flags['max-series'],
             spoolDirectory: flags['spool-dir'] ?? defaultSpoolDirectory(),
-            spoolBytes: flags['spool-size'] * 2 ** 20,
+            spoolBytes: parseSize(flags['spool-size']),
             memoryIntervals: flags['push-queue'],
             metrics: flags.metrics,
             frequencyHz: flags.frequency,
