@@ -118,6 +118,8 @@ export default class RecordCommand extends BaseCommand {
     push: Flags.string({
       summary: 'Also send the profile to this Pyroscope-compatible server (see `profile push`); without --duration, run as an agent that pushes every --push-interval (docs/agent.md).',
       helpValue: 'URL',
+      // From the environment too, so a service's URL and its credentials stay out of `ps`.
+      env: 'PROFILE_PUSH_URL',
     }),
     ...pushFlags,
     ...agentFlags,

@@ -243,9 +243,9 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   };
   let intervalStart = started;
   const cutInterval = (until: number, final: boolean): void => {
-    const samples = accumulated.take();
+    const { samples, spaces } = accumulated.take();
     const snapshots = new Map(processes);
-    for (const space of accumulated.sharedSpaces()) snapshots.set(space.pid, space);
+    for (const space of spaces) snapshots.set(space.pid, space);
     hooks.intervals!.onInterval({ from: intervalStart, until, samples, processes: snapshots, counters: session.counters(), final });
     intervalStart = until;
   };
