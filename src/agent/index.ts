@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { printable } from '../errors.js';
 import { pushRequestOf, sendPush, type PushFormat, type PushOptions } from '../export/push.js';
-import { collectGarbage } from '../record/gc.js';
+import { collectAndTrim } from '../record/gc.js';
 import type { RecordedInterval, RecordHooks, RecordResult } from '../record/index.js';
 import type { SymbolizeOptions } from '../symbolize/index.js';
 import { encodeInterval, parseName, type SeriesOptions } from './interval.js';
@@ -95,7 +95,7 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
         queue.add(outcome.encoded);
         // An interval's symbolizer (symbol tables, DWARF, the raw samples) is garbage now, tens of
         // MB that V8 is in no hurry to give back: without this RSS rose by ~90 MB in a quiet minute.
-        collectGarbage();
+        collectAndTrim();
         if (options.metrics) {
           write(
             JSON.stringify({
