@@ -54,6 +54,8 @@ export interface AgentSummary {
 type Run = (intervals: NonNullable<RecordHooks['intervals']>) => Promise<RecordResult>;
 
 const rss = (): number => process.memoryUsage.rss();
+/** Finished intervals waiting to be named and encoded before new ones are dropped. */
+const MAX_WAITING_TO_ENCODE = 4;
 
 export async function runAgent(run: Run, options: AgentOptions, write: (line: string) => void): Promise<AgentSummary> {
   const { app, labels: named } = parseName(options.name);
@@ -85,6 +87,13 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
   const counters = queue.counters;
   const onInterval = (interval: RecordedInterval): void => {
     const number = seq++;
+    // Naming slower than recording (a starved machine): raw intervals would pile up without end,
+    // so beyond a few waiting the newest is dropped, and counted like any other.
+    if (waiting >= MAX_WAITING_TO_ENCODE) {
+      counters.dropped++;
+      log(`interval ${number} dropped: ${waiting} intervals still wait to be named`);
+      return;
+    }
     waiting++;
     encoding = encoding.then(async () => {
       try {
