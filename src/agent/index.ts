@@ -49,6 +49,8 @@ export interface AgentSummary {
   readonly samplesInIntervals: number;
   readonly seriesMergedIntoOther: number;
   readonly bytesSent: number;
+  /** Exit code of the command recorded with `-- COMMAND`, when there was one. */
+  readonly commandExitCode?: number;
 }
 
 type Run = (intervals: NonNullable<RecordHooks['intervals']>) => Promise<RecordResult>;
@@ -157,6 +159,7 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
     samplesInIntervals,
     seriesMergedIntoOther: mergedIntoOther,
     bytesSent: counters.bytes,
+    commandExitCode: result.commandExitCode,
   };
   if (options.metrics) write(JSON.stringify({ type: 'summary', ...summary, rssBytes: rss() }));
   write(

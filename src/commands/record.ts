@@ -193,7 +193,7 @@ export default class RecordCommand extends BaseCommand {
       };
       if (agentSeconds !== undefined) {
         const { runAgent, defaultSpoolDirectory } = await import('../agent/index.js');
-        await runAgent(
+        const agent = await runAgent(
           (intervals) => record(options, { ...hooks, intervals }),
           {
             server: flags.push!,
@@ -212,6 +212,7 @@ export default class RecordCommand extends BaseCommand {
           (line) => process.stderr.write(`${line}\n`),
         );
         closeCapturedFiles();
+        if (agent.commandExitCode !== undefined && agent.commandExitCode !== 0) this.exit(agent.commandExitCode);
         return;
       }
       const result = await record(options, hooks);
