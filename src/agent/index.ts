@@ -104,8 +104,8 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
         samplesInIntervals += outcome.encoded.samples;
         mergedIntoOther += outcome.mergedIntoOther;
         queue.add(outcome.encoded);
-        // An interval's symbolizer (symbol tables, DWARF, the raw samples) is garbage now, tens of
-        // MB that V8 is in no hurry to give back: without this RSS rose by ~90 MB in a quiet minute.
+        // An interval's symbolizer (symbol tables, DWARF, the raw samples) is garbage now: tens of
+        // MB that V8 and malloc would otherwise keep until they see a reason to give them back.
         collectAndTrim();
         if (options.metrics) {
           write(
