@@ -267,11 +267,13 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     /** Set when an interval boundary is due: the next harvest cuts there. */
     let cutDue = false;
     const startHarvest = (fold: boolean): void => {
-      // Gone before the harvest, so all their samples are in user space after it.
-      const exited = fold ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
-      const number = generations.harvestStarted();
       const cut = cutDue;
       cutDue = false;
+      // Gone before the harvest, so all their samples are in user space after it. At a cut they
+      // are folded once the interval has taken their samples: only their snapshots go, so a long
+      // run holds the snapshots of live processes and of one interval's exited ones.
+      const exited = fold || cut ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
+      const number = generations.harvestStarted();
       // The switch of sample sets is the boundary: samples before it are in the harvested set.
       const boundary = Date.now();
       harvesting = session
@@ -279,12 +281,12 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         .then((counts) => {
           harvest(counts, number);
           if (hooks.onStacks) reportStacks(counts, hooks.onStacks);
-          const folded = fold ? accumulated.fold(exited, processes).folded : [];
+          if (cut) cutInterval(boundary, false);
+          const folded = fold || cut ? accumulated.fold(exited, processes).folded : [];
           for (const pid of folded) {
             generations.folded(pid);
             session.forget(pid);
           }
-          if (cut) cutInterval(boundary, false);
           // What a fold released, and the churn of harvests, is garbage V8 is in no hurry to
           // collect: without this a fork-heavy 600 s run went from 131 to 296 MB RSS, with it
           // 126 to 200 MB while its live heap stayed under 25 MB (src/record/gc.ts).
