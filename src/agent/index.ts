@@ -99,7 +99,9 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
     waiting++;
     encoding = encoding.then(async () => {
       try {
+        const began = performance.now();
         const outcome = await encodeInterval(interval, number, series);
+        const encodeMs = Math.round(performance.now() - began);
         intervals++;
         samplesInIntervals += outcome.encoded.samples;
         mergedIntoOther += outcome.mergedIntoOther;
@@ -118,6 +120,7 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
               series: outcome.encoded.series.length,
               bytes: outcome.encoded.series.reduce((sum, s) => sum + s.body.length, 0),
               mergedIntoOther: outcome.mergedIntoOther,
+              encodeMs,
               pushed: counters.pushed,
               retried: counters.retried,
               spooled: counters.spooled,
