@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { Args, Flags } from '../cli/oclif.js';
 import { BaseCommand, outputFlags } from '../cli/base.js';
+import { agentFlags, agentInterval, parseSize } from '../cli/agent.js';
 import { pushFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
 import { DEFAULTS } from '../record/defaults.js';
-import type { Progress, RecordOptions, RecordResult } from '../record/index.js';
+import type { Progress, RecordHooks, RecordOptions, RecordResult } from '../record/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
 import type { StackQuality } from '../symbolize/stack-quality.js';
@@ -114,8 +115,14 @@ export default class RecordCommand extends BaseCommand {
     demangle: Flags.boolean({ summary: 'Show C++ and Rust names demangled (--no-demangle keeps them as in the symbol table).', default: DEMANGLE_DEFAULTS.demangle, allowNo: true }),
     container: Flags.boolean({ summary: 'Add each process\'s container (docker, containerd, podman, …, from its cgroup) as a frame under the process name.', default: CONTAINER_DEFAULTS.containerFrame }),
     open: Flags.boolean({ summary: 'Open the written file (-o) in your browser; prints its path when there is no desktop.' }),
-    push: Flags.string({ summary: 'Also send the profile to this Pyroscope-compatible server (see `profile push`).', helpValue: 'URL' }),
+    push: Flags.string({
+      summary: 'Also send the profile to this Pyroscope-compatible server (see `profile push`); without --duration, run as an agent that pushes every --push-interval (docs/agent.md).',
+      helpValue: 'URL',
+      // From the environment too, so a service's URL and its credentials stay out of `ps`.
+      env: 'PROFILE_PUSH_URL',
+    }),
     ...pushFlags,
+    ...agentFlags,
   };
 
   async run(): Promise<void> {
@@ -130,6 +137,7 @@ export default class RecordCommand extends BaseCommand {
     if (flags.open && (flags.output === undefined || flags.output === '-')) throw new ProfileError('--open needs -o FILE');
     const duration = flags.duration === undefined ? undefined : Number(flags.duration);
     if (duration !== undefined && !(duration > 0)) throw new ProfileError(`--duration must be a positive number of seconds, not ${JSON.stringify(flags.duration)}`);
+    const agentSeconds = agentInterval(flags, duration, command);
 
     const controller = new AbortController();
     let interrupts = 0;
@@ -145,7 +153,7 @@ export default class RecordCommand extends BaseCommand {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const tty = process.stderr.isTTY === true;
+    const tty = process.stderr.isTTY === true && agentSeconds === undefined;
     const progress = (p: Progress): void => {
       const remaining = p.remainingSeconds === undefined ? '' : `, ${p.remainingSeconds.toFixed(0)} s left`;
       process.stderr.write(`\r\x1b[Krecording: ${p.elapsedSeconds.toFixed(0)} s${remaining}, ${p.samples} samples, ${p.processes} processes`);
@@ -157,33 +165,57 @@ export default class RecordCommand extends BaseCommand {
     const warmup = new Warmup(symbolizer, cpuTimes);
     const compiler = new TableCompiler();
     try {
-      const result = await record(
-        {
-          ...DEFAULTS,
-          durationSeconds: duration,
-          frequency: flags.frequency,
-          pids: flags.pid ?? [],
-          tid: flags.tid,
-          cpus: flags.cpu === undefined ? undefined : cpuList(flags.cpu),
-          userOnly: flags['user-only'],
-          kernelOnly: flags['kernel-only'],
-          includeIdle: flags['include-idle'],
-          stackStorageSize: flags['stack-storage-size'],
-          unwind: flags.unwind as RecordOptions['unwind'],
-          unwindRows: flags['unwind-table-rows'],
-          command,
-          commandStdout: flags.output === undefined || flags.output === '-' ? 'stderr' : 'inherit',
-          title: flags.title,
-          commandLine: ['profile', ...process.argv.slice(2)].join(' '),
-        },
-        {
-          signal: controller.signal,
-          onProgress: tty ? progress : undefined,
-          captureProcess,
-          onStacks: (snapshot, stack) => warmup.add(snapshot, stack),
-          unwindTables: { compile: (request) => compiler.compile(request), preload: preloadedBinaries(HOST, command?.[0]) },
-        },
-      );
+      const options: RecordOptions = {
+        ...DEFAULTS,
+        durationSeconds: duration,
+        frequency: flags.frequency,
+        pids: flags.pid ?? [],
+        tid: flags.tid,
+        cpus: flags.cpu === undefined ? undefined : cpuList(flags.cpu),
+        userOnly: flags['user-only'],
+        kernelOnly: flags['kernel-only'],
+        includeIdle: flags['include-idle'],
+        stackStorageSize: flags['stack-storage-size'],
+        unwind: flags.unwind as RecordOptions['unwind'],
+        unwindRows: flags['unwind-table-rows'],
+        command,
+        commandStdout: flags.output === undefined || flags.output === '-' ? 'stderr' : 'inherit',
+        title: flags.title,
+        commandLine: ['profile', ...process.argv.slice(2)].join(' '),
+      };
+      const hooks: RecordHooks = {
+        signal: controller.signal,
+        onProgress: tty ? progress : undefined,
+        captureProcess,
+        // The agent names each interval with a symbolizer of its own: nothing to warm.
+        onStacks: agentSeconds === undefined ? (snapshot, stack) => warmup.add(snapshot, stack) : undefined,
+        unwindTables: { compile: (request) => compiler.compile(request), preload: preloadedBinaries(HOST, command?.[0]) },
+      };
+      if (agentSeconds !== undefined) {
+        const { runAgent, defaultSpoolDirectory } = await import('../agent/index.js');
+        const agent = await runAgent(
+          (intervals) => record(options, { ...hooks, intervals }),
+          {
+            server: flags.push!,
+            push: { token: flags.token, tenant: flags.tenant, spyName: flags['spy-name'], retries: flags.retries },
+            name: flags.name,
+            format: flags['push-format'],
+            intervalSeconds: agentSeconds,
+            maxSeries: flags['max-series'],
+            spoolDirectory: flags['spool-dir'] ?? defaultSpoolDirectory(),
+            spoolBytes: parseSize(flags['spool-size']),
+            memoryIntervals: flags['push-queue'],
+            metrics: flags.metrics,
+            frequencyHz: flags.frequency,
+            symbolize: symbolizeOptions,
+          },
+          (line) => process.stderr.write(`${line}\n`),
+        );
+        closeCapturedFiles();
+        if (agent.commandExitCode !== undefined && agent.commandExitCode !== 0) this.exit(agent.commandExitCode);
+        return;
+      }
+      const result = await record(options, hooks);
       warmup.stop();
       compiler.close();
       if (tty) process.stderr.write('\r\x1b[K');

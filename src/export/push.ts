@@ -12,7 +12,7 @@ import type { Profile } from '../profile/model.js';
 import { encodePprof } from './pprof.js';
 
 export { PUSH_DEFAULTS, PUSH_FORMATS, type PushFormat, type PushOptions } from './push-options.js';
-import { PUSH_DEFAULTS, type PushOptions } from './push-options.js';
+import { PUSH_DEFAULTS, type PushFormat, type PushOptions } from './push-options.js';
 
 const MAX_BACKOFF_MS = 10_000;
 
@@ -47,34 +47,71 @@ function timeRange(profile: Profile, now: number): { from: number; until: number
   return { from: Math.floor(until - Math.max(duration, 1)), until };
 }
 
-/** The request `pushProfile` sends (exposed for tests and `--dry-run`-style inspection). */
-export function buildPushRequest(profile: Profile, options: Partial<PushOptions> & { server: string }, now = Date.now()): PushRequest {
+/**
+ * A profile already encoded for the ingest API: what the agent queues and spools, so that a
+ * restarted agent sends it as it was built. `from`/`until` are UNIX seconds.
+ */
+export interface EncodedPush {
+  /** Application name with labels: `profile{service_name=nginx.service,hostname=web-1}`. */
+  readonly name: string;
+  readonly from: number;
+  readonly until: number;
+  readonly sampleRate?: number;
+  readonly units: 'samples' | 'nanoseconds';
+  readonly format: PushFormat;
+  readonly body: Uint8Array;
+}
+
+/** `profile` encoded as `options` ask, covering its metadata's time range unless `range` is given. */
+export function encodeForPush(profile: Profile, options: Partial<PushOptions> = {}, range?: { from: number; until: number }, now = Date.now()): EncodedPush {
+  const opts = { ...PUSH_DEFAULTS, ...options };
+  const { from, until } = range ?? timeRange(profile, now);
+  const body = opts.format === 'pprof' ? new Uint8Array(encodePprof(profile)) : Buffer.from(foldedLines(profile).join('\n') + '\n');
+  return {
+    name: opts.name,
+    from,
+    until,
+    sampleRate: profile.metadata.frequencyHz === undefined ? undefined : Math.round(profile.metadata.frequencyHz),
+    units: profile.metadata.unit === 'nanoseconds' ? 'nanoseconds' : 'samples',
+    format: opts.format,
+    body,
+  };
+}
+
+/** The request that sends `encoded` to `options.server` with its credentials. */
+export function pushRequestOf(encoded: EncodedPush, options: Partial<PushOptions> & { server: string }): PushRequest {
   const opts = { ...PUSH_DEFAULTS, ...options };
   const { url, basic } = ingestUrl(opts.server);
-  const { from, until } = timeRange(profile, now);
   const params = url.searchParams;
-  params.set('name', opts.name);
-  params.set('from', String(from));
-  params.set('until', String(until));
-  params.set('format', opts.format);
+  params.set('name', encoded.name);
+  params.set('from', String(encoded.from));
+  params.set('until', String(encoded.until));
+  params.set('format', encoded.format);
   params.set('spyName', opts.spyName);
-  if (profile.metadata.frequencyHz !== undefined) params.set('sampleRate', String(Math.round(profile.metadata.frequencyHz)));
-  params.set('units', profile.metadata.unit === 'nanoseconds' ? 'nanoseconds' : 'samples');
+  if (encoded.sampleRate !== undefined) params.set('sampleRate', String(encoded.sampleRate));
+  params.set('units', encoded.units);
   params.set('aggregationType', 'sum');
   const headers: Record<string, string> = { 'User-Agent': 'profile (eBPF flame-graph profiler)' };
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   else if (basic) headers.Authorization = `Basic ${basic}`;
   if (opts.tenant) headers['X-Scope-OrgID'] = opts.tenant;
   let body: FormData | string;
-  if (opts.format === 'pprof') {
+  if (encoded.format === 'pprof') {
     body = new FormData();
     // A copy in a plain ArrayBuffer: Blob takes no view of a Buffer's possibly shared pool.
-    body.append('profile', new Blob([new Uint8Array(encodePprof(profile))], { type: 'application/octet-stream' }), 'profile.pb.gz');
+    body.append('profile', new Blob([new Uint8Array(encoded.body)], { type: 'application/octet-stream' }), 'profile.pb.gz');
   } else {
     headers['Content-Type'] = 'text/plain; charset=utf-8';
-    body = foldedLines(profile).join('\n') + '\n';
+    body = Buffer.from(encoded.body).toString('utf8');
   }
   return { url, headers, body };
+}
+
+/** The request `pushProfile` sends (exposed for tests and `--dry-run`-style inspection). */
+export function buildPushRequest(profile: Profile, options: Partial<PushOptions> & { server: string }, now = Date.now()): PushRequest {
+  // The URL is checked first: a bad --server is reported before any encoding work.
+  ingestUrl(options.server);
+  return pushRequestOf(encodeForPush(profile, options, undefined, now), options);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -107,8 +144,17 @@ export async function pushProfile(
   options: Partial<PushOptions> & { server: string },
   log: (message: string) => void = () => undefined,
 ): Promise<PushResult> {
+  return sendPush(buildPushRequest(profile, options), options, log);
+}
+
+/** Sends `request` with `pushProfile`'s retries and back-off; `signal` gives up at once (an agent shutting down). */
+export async function sendPush(
+  request: PushRequest,
+  options: Partial<PushOptions>,
+  log: (message: string) => void = () => undefined,
+  signal?: AbortSignal,
+): Promise<PushResult> {
   const opts = { ...PUSH_DEFAULTS, ...options };
-  const request = buildPushRequest(profile, opts);
   const shown = `${request.url.origin}${request.url.pathname}`;
   let delay = opts.backoffMs;
   let reason = '';
@@ -119,7 +165,7 @@ export async function pushProfile(
         method: 'POST',
         headers: request.headers,
         body: request.body,
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs),
         redirect: 'error',
       });
       if (response.ok) {
@@ -134,6 +180,7 @@ export async function pushProfile(
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       reason = (error as Error).name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : cause?.code ?? cause?.message ?? (error as Error).message;
     }
+    if (signal?.aborted) break;
     if (attempt <= opts.retries) {
       log(printable(`push to ${shown} failed (${reason}); retrying in ${wait} ms`));
       await sleep(wait);

@@ -18,7 +18,7 @@ function sameFrame(a: Frame, b: Frame): boolean {
 }
 
 function threadKey(thread: ThreadInfo): string {
-  return `${thread.comm}\0${thread.pid ?? ''}\0${thread.tid ?? ''}`;
+  return `${thread.comm}\0${thread.pid ?? ''}\0${thread.tid ?? ''}\0${thread.group ?? ''}`;
 }
 
 /**

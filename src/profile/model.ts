@@ -24,6 +24,8 @@ export interface ThreadInfo {
   readonly comm: string;
   readonly pid?: number;
   readonly tid?: number;
+  /** A series the caller splits the profile into (the agent's service): threads of different groups never merge. */
+  readonly group?: string;
 }
 
 export interface WeightedStack {

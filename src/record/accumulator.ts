@@ -125,7 +125,7 @@ export class SampleAccumulator {
   private nextStackId = 0;
   /** Entries + snapshots at which the next fold is tried (never again right after a fold that left many). */
   private foldAt: number;
-  private readonly space = new SharedAddressSpace();
+  private space = new SharedAddressSpace();
   private foldedCount = 0;
 
   constructor(
@@ -293,6 +293,22 @@ export class SampleAccumulator {
   /** The shared address spaces folded samples refer to, to add to the profile's processes. */
   sharedSpaces(): Iterable<ProcessSnapshot> {
     return this.space.all();
+  }
+
+  /**
+   * Every entry and the shared spaces they refer to, handed over and forgotten: what an interval
+   * of a long recording collected. Only entries refer to a shared space, so the next interval
+   * starts new ones and a run of hours holds no more than one interval's worth.
+   */
+  take(): { samples: RawSample[]; spaces: ProcessSnapshot[] } {
+    const samples = this.samples();
+    const spaces = [...this.space.all()];
+    this.byProcess.clear();
+    this.entryCount = 0;
+    this.stacks = new Map();
+    this.space = new SharedAddressSpace();
+    this.foldAt = this.budget;
+    return { samples, spaces };
   }
 
   /** Every entry, its stacks unpacked (one array per distinct stack). */

@@ -7,8 +7,10 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import koffi from 'koffi';
 
 let collect: (() => void) | null | undefined;
+let trim: ((pad: number) => number) | null | undefined;
 
 export function collectGarbage(): void {
   if (collect === undefined) {
@@ -20,4 +22,21 @@ export function collectGarbage(): void {
     }
   }
   collect?.();
+}
+
+/**
+ * `collectGarbage`, then glibc's malloc_trim: native memory freed by libdw, libelf and the
+ * buffers V8 released stays in malloc's arenas otherwise, counted in RSS, after every interval
+ * the agent names with a symbolizer of its own.
+ */
+export function collectAndTrim(): void {
+  collectGarbage();
+  if (trim === undefined) {
+    try {
+      trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    } catch {
+      trim = null; // not glibc
+    }
+  }
+  trim?.(0);
 }

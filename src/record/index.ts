@@ -96,6 +96,27 @@ export interface RecordHooks {
     /** Binaries most processes map (libc, the dynamic loader, `[vdso]`), placed first. */
     readonly preload?: readonly string[];
   };
+  /**
+   * Cuts the recording into contiguous intervals of about `ms` (the continuous agent, src/agent):
+   * at each boundary a harvest switches the sample sets, and everything harvested up to that
+   * switch goes to `onInterval` and is forgotten, so each sample is in exactly one interval. The
+   * last, partial interval comes when the recording stops; the returned profile then has no samples.
+   */
+  readonly intervals?: { readonly ms: number; readonly onInterval: (interval: RecordedInterval) => void };
+}
+
+/** One interval of a cut recording: its samples and the snapshots that name them. */
+export interface RecordedInterval {
+  /** The boundaries, ms since the epoch: the sample-set switches (the start of sampling for the first). */
+  readonly from: number;
+  readonly until: number;
+  readonly samples: readonly RawSample[];
+  /** Snapshots by pid as at the cut, the shared spaces of folded processes included. */
+  readonly processes: ReadonlyMap<number, ProcessSnapshot>;
+  /** The recorder's counters at the cut (totals since the start). */
+  readonly counters: Readonly<Record<CounterName, number>>;
+  /** The one the recording's end cut. */
+  readonly final: boolean;
 }
 
 export type StopReason = 'duration' | 'aborted' | 'command-exit';
@@ -225,9 +246,18 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       onStacks(snapshot, unpack(entry.userStack));
     }
   };
+  let intervalStart = started;
+  const cutInterval = (until: number, final: boolean): void => {
+    const { samples, spaces } = accumulated.take();
+    const snapshots = new Map(processes);
+    for (const space of spaces) snapshots.set(space.pid, space);
+    hooks.intervals!.onInterval({ from: intervalStart, until, samples, processes: snapshots, counters: session.counters(), final });
+    intervalStart = until;
+  };
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
   let checkTimer: NodeJS.Timeout | undefined;
+  let boundaryTimer: NodeJS.Timeout | undefined;
   try {
     if (options.command) {
       launched = launchCommand(options.command, options.commandStdout);
@@ -239,16 +269,25 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     let lastCollection = Date.now();
     let harvestFailure: unknown;
     let stop: (reason: StopReason) => void = () => undefined;
+    /** Set when an interval boundary is due: the next harvest cuts there. */
+    let cutDue = false;
     const startHarvest = (fold: boolean): void => {
-      // Gone before the harvest, so all their samples are in user space after it.
-      const exited = fold ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
+      const cut = cutDue;
+      cutDue = false;
+      // Gone before the harvest, so all their samples are in user space after it. At a cut they
+      // are folded once the interval has taken their samples: only their snapshots go, so a long
+      // run holds the snapshots of live processes and of one interval's exited ones.
+      const exited = fold || cut ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
       const number = generations.harvestStarted();
+      // The switch of sample sets is the boundary: samples before it are in the harvested set.
+      const boundary = Date.now();
       harvesting = session
         .harvest()
         .then((counts) => {
           harvest(counts, number);
           if (hooks.onStacks) reportStacks(counts, hooks.onStacks);
-          const folded = fold ? accumulated.fold(exited, processes).folded : [];
+          if (cut) cutInterval(boundary, false);
+          const folded = fold || cut ? accumulated.fold(exited, processes).folded : [];
           for (const pid of folded) {
             generations.folded(pid);
             session.forget(pid);
@@ -279,8 +318,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         const counters = session.counters();
         const next = harvests.due(counters);
         const fold = accumulated.overBudget(processes.size);
-        if (harvesting === undefined && (fold || next === 0)) startHarvest(fold);
-        checkTimer = setTimeout(check, next === 0 ? harvests.soonestMs : next);
+        if (harvesting === undefined && (fold || next === 0 || cutDue)) startHarvest(fold);
+        checkTimer = setTimeout(check, next === 0 || cutDue ? harvests.soonestMs : next);
         const now = Date.now();
         if (now - lastProgress >= 1000) {
           lastProgress = now;
@@ -295,18 +334,34 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       };
       let lastProgress = Date.now();
       checkTimer = setTimeout(check, harvests.soonestMs);
+      if (hooks.intervals) {
+        // Boundaries on a fixed grid from the start, so late cuts do not add up.
+        let boundaries = 0;
+        const next = (): void => {
+          boundaryTimer = setTimeout(due, Math.max(0, started + ++boundaries * hooks.intervals!.ms - Date.now()));
+        };
+        const due = (): void => {
+          cutDue = true;
+          if (harvesting === undefined) startHarvest(false);
+          next();
+        };
+        next();
+      }
     });
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
+    clearTimeout(boundaryTimer);
     loader?.stop();
     session.stop();
     await harvesting;
     if (harvestFailure !== undefined) throw harvestFailure;
     session.poll();
     drainAll();
-    const durationSeconds = (Date.now() - started) / 1000;
+    const stoppedAt = Date.now();
+    const durationSeconds = (stoppedAt - started) / 1000;
     const last = generations.harvestStarted();
     harvest(await session.harvest(true), last);
+    if (hooks.intervals) cutInterval(stoppedAt, true);
     const counters = session.counters();
     const samples = accumulated.samples();
     for (const space of accumulated.sharedSpaces()) processes.set(space.pid, space);
@@ -346,6 +401,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   } finally {
     for (const timer of timers) clearTimeout(timer);
     clearTimeout(checkTimer);
+    clearTimeout(boundaryTimer);
     loader?.stop();
     session.close();
   }

@@ -15,7 +15,7 @@
 import { basename } from 'node:path';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, ThreadInfo } from '../profile/model.js';
-import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawProfile } from '../profile/raw.js';
+import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawProfile, type RawSample } from '../profile/raw.js';
 import { StackQualityCounter } from './stack-quality.js';
 import { STOP_NAMES } from '../unwind/walker.js';
 import { tableOfOpenBinary } from '../unwind/captured.js';
@@ -661,7 +661,16 @@ export function symbolizerForRecording(options: Partial<SymbolizeOptions> = {}):
   return new Symbolizer(new ProfileBuilder(), new Map(), options, new Date().toISOString());
 }
 
-export async function symbolizeWithReport(raw: RawProfile, options: Partial<SymbolizeOptions> = {}, warmed?: Symbolizer): Promise<SymbolizeResult> {
+/**
+ * `groupOf`, when given, puts each sample's thread in a group (ThreadInfo.group) so the profile can
+ * be split by it afterwards (the agent's series per service).
+ */
+export async function symbolizeWithReport(
+  raw: RawProfile,
+  options: Partial<SymbolizeOptions> = {},
+  warmed?: Symbolizer,
+  groupOf?: (sample: RawSample) => string,
+): Promise<SymbolizeResult> {
   const symbolizer = warmed ?? new Symbolizer(new ProfileBuilder(), raw.processes, options, raw.metadata.startTime);
   if (warmed) warmed.adopt(raw.processes);
   const builder = symbolizer.builder;
@@ -674,11 +683,13 @@ export async function symbolizeWithReport(raw: RawProfile, options: Partial<Symb
       const frames = symbolizer.stack(sample.pid, sample.userStack, sample.kernelStack, sample.count);
       quality.add(sample.pid, sample.userStack, sample.count);
       const roots = symbolizer.rootFrames(sample.pid);
+      const group = groupOf?.(sample);
       let known = threads.get(sample.tid);
-      let thread = known?.find((t) => t.pid === sample.pid && t.comm === sample.comm);
+      let thread = known?.find((t) => t.pid === sample.pid && t.comm === sample.comm && t.group === group);
       if (!thread) {
         // A negative pid stands for folded exited processes (src/record/accumulator.ts): no pid or tid.
         thread = sample.pid < 0 ? { comm: sample.comm } : { comm: sample.comm, pid: sample.pid, tid: sample.tid };
+        if (group !== undefined) thread = { ...thread, group };
         if (known) known.push(thread);
         else threads.set(sample.tid, (known = [thread]));
       }

@@ -27,8 +27,18 @@ export interface IngestServer {
 const MAX_BODY = 16 << 20;
 const MAX_REQUESTS = 50;
 
-export async function startIngestServer(statuses: number[] = [], extraHeaders: Record<string, string> = {}): Promise<IngestServer> {
-  const requests: IngestRequest[] = [];
+export interface IngestLimits {
+  /** Requests answered before the server says 503 (default 50). */
+  readonly maxRequests?: number;
+  /** Listen on this port (a server restarted where the client expects it); default any free one. */
+  readonly port?: number;
+  /** Record into this list (a restarted server continuing an earlier one's). */
+  readonly requests?: IngestRequest[];
+}
+
+export async function startIngestServer(statuses: number[] = [], extraHeaders: Record<string, string> = {}, limits: IngestLimits = {}): Promise<IngestServer> {
+  const requests: IngestRequest[] = limits.requests ?? [];
+  const maxRequests = limits.maxRequests ?? MAX_REQUESTS;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -38,7 +48,7 @@ export async function startIngestServer(statuses: number[] = [], extraHeaders: R
       else chunks.push(chunk);
     });
     req.on('end', async () => {
-      if (requests.length >= MAX_REQUESTS) return res.writeHead(503).end('too many requests in this test');
+      if (requests.length >= maxRequests) return res.writeHead(503).end('too many requests in this test');
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const body = Buffer.concat(chunks);
       let profileFile: Buffer | undefined;
@@ -54,11 +64,15 @@ export async function startIngestServer(statuses: number[] = [], extraHeaders: R
       res.writeHead(ok ? status : 404, status === 200 ? {} : extraHeaders).end(ok ? (status === 200 ? '' : `error ${status}`) : 'not found');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(limits.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Open keep-alive connections would keep a stopped server answering.
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
   };
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// `npm run bench -- agent`: the continuous agent (`record --push URL --push-interval 15`) system-wide
+// at 99 Hz for an hour while a shell loop starts short processes back to back, pushing to a
+// loopback ingest server: its RSS at the start, after 10 minutes and at the end (the goal: no
+// growth after the first 10 minutes, at most 150 MB), its CPU share of the machine (goal: at most
+// 0.5 %), and the bytes it sends per interval. PROFILE_AGENT_BENCH_SECONDS sets the length
+// (default 3600; CI runs 120), PROFILE_AGENT_BENCH_INTERVAL the interval (default 15),
+// PROFILE_AGENT_BENCH_LOOPS the fork loops (default 1; 0 for a quiet machine). Needs root with BPF.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildShortLived, rssSampler, startForkLoops } from '../test/endurance/workload.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const seconds = Number(process.env.PROFILE_AGENT_BENCH_SECONDS ?? 3600);
+const interval = Number(process.env.PROFILE_AGENT_BENCH_INTERVAL ?? 15);
+const frequency = 99;
+const forkLoops = Number(process.env.PROFILE_AGENT_BENCH_LOOPS ?? 1);
+
+console.log(`\n## Agent: ${seconds} s system-wide at ${frequency} Hz, a push every ${interval} s, ${forkLoops} fork loop(s)\n`);
+if (process.getuid?.() !== 0) {
+  console.log('absent: needs root with BPF');
+  process.exit(0);
+}
+
+// The loopback server: counts what arrives, answers 200.
+let received = 0;
+let receivedBytes = 0;
+const server = createServer((req, res) => {
+  req.on('data', (chunk) => (receivedBytes += chunk.length));
+  req.on('end', () => {
+    received++;
+    res.end();
+  });
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${server.address().port}`;
+
+/** utime + stime of `pid` in clock ticks (USER_HZ, 100). */
+const cpuTicks = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'profile-agent-bench-'));
+const loops = startForkLoops(buildShortLived(), forkLoops);
+const agent = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, join(root, 'bin', 'run.js'), 'record', '--push', url, '--push-interval', String(interval), '-F', String(frequency), '--metrics', '--spool-dir', join(dir, 'spool')], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+let stderr = '';
+agent.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+const rss = rssSampler(agent.pid, 1000);
+// Measured from the first interval on: start-up (loading BPF, compiling unwind tables) is no steady state.
+while (!stderr.includes('"type":"interval"') && agent.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+const began = Date.now();
+const ticks0 = cpuTicks(agent.pid);
+const rssAt = (ms) => rss.samples.filter((s) => s.ms <= ms).pop()?.kb ?? 0;
+const startMs = rss.samples[rss.samples.length - 1]?.ms ?? 0;
+const stopAt = setTimeout(() => agent.kill('SIGTERM'), seconds * 1000);
+let ticks1 = ticks0;
+const cpuTimer = setInterval(() => {
+  try {
+    ticks1 = cpuTicks(agent.pid);
+  } catch {
+    // exited
+  }
+}, 1000);
+process.once('SIGINT', () => agent.kill('SIGTERM'));
+const code = await new Promise((resolve) => agent.on('close', resolve));
+const wall = (Date.now() - began) / 1000;
+clearTimeout(stopAt);
+clearInterval(cpuTimer);
+rss.stop();
+const forks = await loops.stop();
+server.close();
+rmSync(dir, { recursive: true, force: true });
+if (code !== 0) {
+  console.log(`**agent failed (exit ${code})**: ${stderr.slice(-2000)}`);
+  process.exit(1);
+}
+const lines = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const intervals = lines.filter((l) => l.type === 'interval');
+const summary = lines.find((l) => l.type === 'summary');
+const mb = (kb) => (kb / 1024).toFixed(0);
+const tenMinutes = Math.min(600, seconds / 2);
+const share = ((ticks1 - ticks0) / 100 / (wall * cpus().length)) * 100;
+const bytes = intervals.map((i) => i.bytes);
+const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+console.log('| measure | value |');
+console.log('| --- | --- |');
+console.log(`| RSS at the first interval | ${mb(rssAt(startMs))} MB |`);
+console.log(`| RSS after ${tenMinutes} s | ${mb(rssAt(startMs + tenMinutes * 1000))} MB |`);
+console.log(`| RSS at the end (${wall.toFixed(0)} s) | ${mb(rss.samples[rss.samples.length - 1]?.kb ?? 0)} MB |`);
+console.log(`| peak RSS | ${mb(rss.peakKb())} MB |`);
+console.log(`| agent CPU, share of the machine (${cpus().length} CPUs) | ${share.toFixed(2)} % |`);
+console.log(`| intervals / pushed / dropped | ${summary.intervals} / ${summary.pushed} / ${summary.dropped} |`);
+console.log(`| profiles received, bytes received | ${received}, ${receivedBytes} |`);
+console.log(`| body bytes per interval (mean, max) | ${mean(bytes).toFixed(0)}, ${Math.max(0, ...bytes)} |`);
+console.log(`| series per interval (mean) | ${mean(intervals.map((i) => i.series)).toFixed(1)} |`);
+console.log(`| samples collected = in intervals | ${summary.samplesCollected} = ${summary.samplesInIntervals} |`);
+console.log(`| short processes started | ${forks} |`);
