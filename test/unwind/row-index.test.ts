@@ -4,21 +4,12 @@
 import t from 'tap';
 import { realpathSync } from 'node:fs';
 import { buildRowIndex, findRow, findRowIndexed, rowPc, unwindTableFor } from '../../src/unwind/index.js';
-
-function requireFile(path: string): string | undefined {
-  try {
-    return realpathSync(path);
-  } catch {
-    if (process.env.CI === 'true') throw new Error(`CI: ${path} is missing`);
-    return undefined;
-  }
-}
+import { requiresFile } from '../helpers/requires.js';
 
 for (const path of ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/bin/python3', '/usr/bin/node']) {
   t.test(path, async (t) => {
-    const real = requireFile(path);
-    if (!real) return t.comment(`${path} missing: not compared`);
-    const table = unwindTableFor(real, { cacheDirectory: undefined })!;
+    if (!requiresFile(t, path)) return;
+    const table = unwindTableFor(realpathSync(path), { cacheDirectory: undefined })!;
     t.ok(table && table.rowCount > 1000, `a table (${table?.rowCount} rows)`);
     const index = buildRowIndex(table);
     const buckets = index.starts.length - 1;
