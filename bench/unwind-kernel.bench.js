@@ -24,7 +24,9 @@ const ITERATIONS = Number(process.env.PROFILE_BENCH_ITERATIONS ?? 4000);
 const CPUS = availableParallelism();
 const TICK_NS = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const HZ = 99;
-const STEADY_SECONDS = Number(process.env.PROFILE_BENCH_STEADY_SECONDS ?? 20);
+const STEADY_SECONDS = Number(process.env.PROFILE_BENCH_STEADY_SECONDS ?? 30);
+/** How long after attaching the steady window starts: the first harvests and the first (budgeted) warming come before. */
+const SETTLE_SECONDS = Number(process.env.PROFILE_BENCH_SETTLE_SECONDS ?? 10);
 
 if (process.getuid?.() !== 0) {
   console.log('## Unwinding in the kernel\n\nneeds root (BPF); not measured');
@@ -105,7 +107,7 @@ async function steadyShare(argv) {
     await sleep(500);
     const mark = Math.max(0, ...bpftool('prog').map((p) => p.id));
     const profiler = await startProfiler(argv);
-    await sleep(3000); // the first harvests and the symbol warming of what was running
+    await sleep(SETTLE_SECONDS * 1000); // the first harvests and the symbol warming of what was running
     const progs = () => bpftool('prog').filter((p) => p.id > mark && p.name === 'do_sample');
     const bpfNs = () => progs().reduce((s, p) => s + (p.run_time_ns ?? 0), 0);
     const cpuBefore = cpuNs(profiler.pid);
@@ -165,7 +167,7 @@ async function main() {
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
   }
   const base = median(results.none.map((r) => r.wall));
-  console.log(`Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations; ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS}. Steady: ${STEADY_SECONDS} s of the same loop, running before the recorder started, from 3 s after it attached.\n`);
+  console.log(`Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations; ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS}. Steady: ${STEADY_SECONDS} s of the same loop, running before the recorder started, from ${SETTLE_SECONDS} s after it attached.\n`);
   console.log('| profiler | workload wall ms | slowdown | BPF µs per sample | recorder share of one CPU while the workload starts and runs (BPF + process) | steady share of one CPU (BPF + process) | kernel memory of maps |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(`| none | ${base.toFixed(0)} | — | — | — | — | — |`);
