@@ -80,18 +80,17 @@ export function decodeRow(table: Pick<UnwindTable, 'rows'>, index: number): Row 
 
 /** Index of the last row whose pc <= vaddr, or -1: the same search the BPF walker does. */
 export function findRow(table: Pick<UnwindTable, 'rows' | 'rowCount'>, vaddr: number): number {
-  const v = view(table);
-  let lo = 0;
-  let hi = table.rowCount - 1;
-  let found = -1;
-  while (lo <= hi) {
+  return rowsAtOrBelow(view(table), 0, table.rowCount, vaddr) - 1;
+}
+
+/** lo + how many of rows lo .. hi - 1 (sorted) have pc <= vaddr. */
+function rowsAtOrBelow(v: DataView, lo: number, hi: number, vaddr: number): number {
+  while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (v.getUint32(mid * ROW_BYTES, true) <= vaddr) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
+    if (v.getUint32(mid * ROW_BYTES, true) <= vaddr) lo = mid + 1;
+    else hi = mid;
   }
-  return found;
+  return lo;
 }
 
 /**
@@ -136,15 +135,7 @@ export function findRowIndexed(table: Pick<UnwindTable, 'rows' | 'rowCount'>, in
   if (vaddr < index.base) return -1;
   const buckets = index.starts.length - 1;
   const bucket = Math.min(Math.floor((vaddr - index.base) / 2 ** index.shift), buckets - 1);
-  const v = view(table);
-  let lo = index.starts[bucket]!;
-  let hi = index.starts[bucket + 1]!;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (v.getUint32(mid * ROW_BYTES, true) <= vaddr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
+  return rowsAtOrBelow(view(table), index.starts[bucket]!, index.starts[bucket + 1]!, vaddr) - 1;
 }
 
 const CFA_NAMES = ['none', 'rsp', 'rbp', 'plt', 'end', 'signal', 'invalid'];
