@@ -4,10 +4,13 @@
  * the recording anyway, moved into time nobody else wanted, so it neither competes with the
  * profiled workload (a busy machine simply names everything after the recording, as without
  * warming) nor keeps the recorder's event loop from signals, harvests and captures for long.
- * The budget (half a percent of one CPU by default) keeps the whole recorder, BPF side included,
- * within 1 % of a CPU on an idle machine too, where warming flat out took 2-6 % for the first
- * tens of seconds; the rest is named after the recording. What is still queued when the
- * recording ends is dropped: the pass after it names everything anyway.
+ * The budget is the recorder's, not warming's own: the whole process (harvests, captures, garbage
+ * collection and V8's compiler threads included) may use RECORDER_CPU_SHARE of one CPU, and warming
+ * gets only what the rest of the process leaves of it. That keeps the recorder, BPF side included,
+ * within 1 % of a CPU on an idle machine, where warming flat out took 2-6 % for the first tens of
+ * seconds and a budget of warming's own slices still let the optimizing compiler's threads, which
+ * warming keeps busy, take the total past 1 %. The rest is named after the recording. What is
+ * still queued when the recording ends is dropped: the pass after it names everything anyway.
  */
 import { availableParallelism } from 'node:os';
 import type { ProcessSnapshot } from '../profile/raw.js';
@@ -22,10 +25,27 @@ const VERDICT_MS = 50;
 const STALE_WINDOW_MS = 500;
 /** Idle CPU (in CPUs) the last check must have seen for warming to go on. */
 const IDLE_CPUS_NEEDED = 0.5;
-/** The share of one CPU warming may use, on average. */
-export const WARM_CPU_SHARE = 0.005;
+/**
+ * The share of one CPU the recorder's process may use, on average, before warming waits: 0.7 %,
+ * which leaves the BPF side (~0.1-0.3 % at 99 Hz on two CPUs) within a recorder total of 1 %.
+ */
+export const RECORDER_CPU_SHARE = 0.007;
 /** Credit saved while there is nothing to warm, ms: a burst of two slices at most. */
 const MAX_CREDIT_MS = 2 * SLICE_MS;
+/**
+ * Debt forgiven beyond this, ms: what the process spent more than ten seconds of its share ago
+ * (its start-up, a large harvest) does not hold warming back for the rest of a recording.
+ */
+const MIN_CREDIT_MS = -10 * 1000 * RECORDER_CPU_SHARE;
+/** The longest wait for credit, ms: a timer is re-armed rather than set beyond what Node allows. */
+const MAX_WAIT_MS = 10_000;
+
+/** CPU time the whole process has used, ms: every thread, user and system. */
+export type ProcessCpuMs = () => number;
+const processCpuMs: ProcessCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 /** Jiffies all CPUs spent idle and in all since boot (src/host cpuTimes). */
 export type CpuTimes = () => { readonly idle: number; readonly total: number } | undefined;
@@ -39,9 +59,13 @@ export class Warmup {
   private lastCheck = 0;
   private lastTimes: { readonly idle: number; readonly total: number } | undefined;
   private idle = false;
-  /** Warming time allowed now, ms: grows at `cpuShare` ms per ms, spent by slices (below 0 after a long one). */
+  /**
+   * Warming time allowed now, ms: grows at `cpuShare` ms per ms of wall time and is spent by every
+   * ms of CPU the process uses, warming or not (below 0 after a harvest or a long slice).
+   */
   private credit = SLICE_MS;
   private creditAt = performance.now();
+  private cpuAt: number;
   /** Stacks warmed so far. */
   warmed = 0;
 
@@ -50,10 +74,12 @@ export class Warmup {
     /** Without it, the machine is taken to be idle. */
     private readonly cpuTimes?: CpuTimes,
     private readonly cpus = availableParallelism(),
-    private readonly cpuShare = WARM_CPU_SHARE,
+    private readonly cpuShare = RECORDER_CPU_SHARE,
+    private readonly cpuUsed: ProcessCpuMs = processCpuMs,
   ) {
     this.lastTimes = cpuTimes?.();
     this.lastCheck = performance.now();
+    this.cpuAt = cpuUsed();
   }
 
   add(snapshot: ProcessSnapshot, stack: readonly bigint[]): void {
@@ -96,14 +122,22 @@ export class Warmup {
     return this.idle;
   }
 
+  /** Credit earned since the last settlement, less all the CPU the process used meanwhile. */
+  private settle(): void {
+    const now = performance.now();
+    const cpu = this.cpuUsed();
+    const earned = (now - this.creditAt) * this.cpuShare;
+    this.credit = Math.max(MIN_CREDIT_MS, Math.min(MAX_CREDIT_MS, this.credit + earned - (cpu - this.cpuAt)));
+    this.creditAt = now;
+    this.cpuAt = cpu;
+  }
+
   private readonly slice = (): void => {
     this.scheduled = false;
     if (this.stopped) return;
-    const started = performance.now();
-    this.credit = Math.min(MAX_CREDIT_MS, this.credit + (started - this.creditAt) * this.cpuShare);
-    this.creditAt = started;
+    this.settle();
     if (this.credit < SLICE_MS) {
-      this.schedule(Math.ceil((SLICE_MS - this.credit) / this.cpuShare));
+      this.schedule(Math.min(MAX_WAIT_MS, Math.ceil((SLICE_MS - this.credit) / this.cpuShare)));
       return;
     }
     if (!this.machineIdle()) {
@@ -111,7 +145,7 @@ export class Warmup {
       this.schedule(Math.min(IDLE_CHECK_MS, STALE_WINDOW_MS / 2));
       return;
     }
-    const end = started + SLICE_MS;
+    const end = performance.now() + SLICE_MS;
     try {
       while (this.next < this.queue.length && performance.now() < end) {
         const { snapshot, stack } = this.queue[this.next++]!;
@@ -124,9 +158,8 @@ export class Warmup {
       this.stop();
       return;
     }
-    // One warm() can take longer than a slice (a large binary's DWARF): the debt is paid by waiting.
-    const now = performance.now();
-    this.credit -= now - started;
+    // One warm() can take longer than a slice (a large binary's DWARF): the debt is paid by
+    // waiting, and so is what the compiler's threads spend on the code warming runs.
     if (this.next >= this.queue.length) {
       this.queue = [];
       this.next = 0;
