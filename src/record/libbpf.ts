@@ -57,6 +57,9 @@ let cached: LibBpf | undefined;
 /** include/uapi/linux/bpf.h struct bpf_prog_info: verified_insns follows recursion_misses (208). */
 const VERIFIED_INSNS_OFFSET = 216;
 const BPF_PROG_INFO_SIZE = 232;
+/** glibc's sigset_t, and pthread_sigmask's `how` that replaces the mask (Linux). */
+const SIGSET_BYTES = 128;
+const SIG_SETMASK = 2;
 
 // x86-64 and arm64 syscall numbers (asm/unistd_64.h, asm-generic/unistd.h).
 const SYSCALL_PERF_EVENT_OPEN: Record<string, number> = { x64: 298, arm64: 241 };
@@ -107,6 +110,9 @@ export function loadLibBpf(): LibBpf {
   const openMem = lib.func('void *bpf_object__open_mem(const void *buf, size_t sz, void *opts)');
   const programFd = lib.func('int bpf_program__fd(void *prog)');
   const objectInfo = lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *info_len)');
+  const objectLoad = lib.func('int bpf_object__load(void *obj)');
+  const sigfillset = libc.func('int sigfillset(_Out_ uint8_t *set)');
+  const sigmask = libc.func('int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *old)');
 
   cached = {
     version: `${major}.${minor}`,
@@ -114,7 +120,20 @@ export function loadLibBpf(): LibBpf {
     objectOpenMem(buffer) {
       return openMem(buffer, buffer.length, null);
     },
-    objectLoad: lib.func('int bpf_object__load(void *obj)') as never,
+    objectLoad(obj) {
+      // The verifier gives up with EAGAIN when a signal arrives while it runs, and libbpf's five
+      // retries all fail under a periodic signal faster than one verification (a CPU profiler's
+      // SIGPROF every millisecond or two): signals wait, blocked, until the load is done.
+      const all = new Uint8Array(SIGSET_BYTES);
+      const old = new Uint8Array(SIGSET_BYTES);
+      sigfillset(all);
+      const blocked = sigmask(SIG_SETMASK, all, old) === 0;
+      try {
+        return objectLoad(obj) as number;
+      } finally {
+        if (blocked) sigmask(SIG_SETMASK, old, null);
+      }
+    },
     objectClose: lib.func('void bpf_object__close(void *obj)') as never,
     findMap: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)') as never,
     findProgram: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)') as never,

@@ -1,5 +1,6 @@
 // `profile record` through the real CLI: stop at the command's exit with its exit code, SIGINT and
-// SIGTERM still write a complete profile, no privileges → one line, nothing BPF left behind.
+// SIGTERM still write a complete profile, a signal storm does not fail the BPF load, no
+// privileges → one line, nothing BPF left behind.
 // About 12 s.
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -92,6 +93,23 @@ if (requiresBpf(t)) {
     t.equal(result.code, 1);
     t.match(result.stderr, /^profile: recording needs root or CAP_BPF and CAP_PERFMON: run it with sudo/);
     t.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+  });
+
+  t.test('a periodic signal during the BPF load does not fail it (node --cpu-prof: SIGPROF every 0.5 ms)', async (t) => {
+    const out = join(dir, 'cpu-prof.folded');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '500', '--cpu-prof-dir', join(dir, 'cpu-prof'), BIN, 'record', '--unwind', 'tables', '--duration', '1', '-o', out], {
+        cwd: ROOT,
+        env: cliEnv(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    t.equal(result.code, 0, `recorded (stderr: ${result.stderr.slice(0, 300)})`);
+    t.match(result.stderr, /^profile: \d+ samples/m, 'summary line');
+    t.ok(readFileSync(out, 'utf8').trim().split('\n').every((l) => folded.test(l)), 'complete folded file');
   });
 
   t.test('nothing BPF is left behind', async (t) => {
