@@ -11,7 +11,7 @@ import { parseMaps, processStartTicks } from './procfs.js';
 import type { ByteSource, SymbolHost } from '../symbolize/source.js';
 import { fromDescriptor, openFile, ownVdso, readWhole } from './binary.js';
 
-export { captureProcess, closeCapturedFiles, cpuTimes, parseMaps } from './procfs.js';
+export { captureProcess, closeCapturedFiles, cpuTimes, parseMaps, processExists } from './procfs.js';
 export { openFile } from './binary.js';
 
 function openMapped(pid: number, snapshot: ProcessSnapshot | undefined, path: string): ByteSource | undefined {

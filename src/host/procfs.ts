@@ -8,7 +8,7 @@
  *
  * Reference: proc(5), /proc/PID/maps and /proc/PID/map_files.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
 import { closePerfMaps, openPerfMapFile, perfMapPath, processCgroup } from './files.js';
 
@@ -156,4 +156,14 @@ export function cpuTimes(): { readonly idle: number; readonly total: number } | 
   // user nice system idle iowait irq softirq steal guest guest_nice: guest time is in user already.
   const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
   return { idle: fields[3]! + fields[4]!, total };
+}
+
+/** Whether process `pid` still exists (its /proc directory; a zombie counts until reaped). */
+export function processExists(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
+/** This process's /proc/self/status (its credentials and capability sets). */
+export function ownStatus(): string {
+  return readFileSync('/proc/self/status', 'utf8');
 }

@@ -3,13 +3,13 @@
  * SIGTERM) or the launched command exits, capturing each sampled process while it is alive, and
  * returns a RawProfile (addresses + process snapshots) for the symbolizer.
  */
-import { existsSync } from 'node:fs';
+import { processExists } from '../host/procfs.js';
 import { hostname, release } from 'node:os';
 import type { DroppedSamples, RunMetadata } from '../profile/model.js';
 import type { ProcessSnapshot, RawProfile, RawSample } from '../profile/raw.js';
 import { ProfileError } from '../errors.js';
 import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
-import { launchCommand, type LaunchedCommand } from './command.js';
+import { launchCommand, type LaunchedCommand } from './launch.js';
 import { SampleAccumulator } from './accumulator.js';
 import { DEFAULTS as RECORD_DEFAULTS } from './defaults.js';
 import { ProcessGenerations, startTicksOf } from './generations.js';
@@ -224,7 +224,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     session = RecordingSession.open({ ...sessionOptions, unwindTables: false }, onSeen);
   }
   if (useTables && fallbackReason === undefined) {
-    loader = new UnwindLoader(session, hooks.unwindTables!.compile, (pid) => existsSync(`/proc/${pid}`));
+    loader = new UnwindLoader(session, hooks.unwindTables!.compile, processExists);
     loader.preload(hooks.unwindTables!.preload ?? []);
   }
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
@@ -277,7 +277,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       // Gone before the harvest, so all their samples are in user space after it. At a cut they
       // are folded once the interval has taken their samples: only their snapshots go, so a long
       // run holds the snapshots of live processes and of one interval's exited ones.
-      const exited = fold || cut ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !existsSync(`/proc/${pid}`)) : [];
+      const exited = fold || cut ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !processExists(pid)) : [];
       const number = generations.harvestStarted();
       // The switch of sample sets is the boundary: samples before it are in the harvested set.
       const boundary = Date.now();

@@ -2,7 +2,7 @@
  * Whether this process may record: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN), and
  * system-wide perf events need CAP_PERFMON (or CAP_SYS_ADMIN) unless perf_event_paranoid allows.
  */
-import { readFileSync } from 'node:fs';
+import { ownStatus } from '../host/procfs.js';
 
 // include/uapi/linux/capability.h
 export const CAP_SYS_ADMIN = 21;
@@ -10,7 +10,7 @@ export const CAP_PERFMON = 38;
 export const CAP_BPF = 39;
 
 /** The effective capability set of this process (CapEff in /proc/self/status). */
-export function effectiveCapabilities(status = readFileSync('/proc/self/status', 'utf8')): bigint {
+export function effectiveCapabilities(status = ownStatus()): bigint {
   const match = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
   return match ? BigInt(`0x${match[1]}`) : 0n;
 }

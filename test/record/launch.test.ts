@@ -2,7 +2,7 @@
 // killed it, whatever the signal. Needs no BPF. About 2 s.
 import t from 'tap';
 import { constants } from 'node:os';
-import { launchCommand } from '../../src/record/command.js';
+import { launchCommand } from '../../src/record/launch.js';
 
 // Signals whose default action ends the process without a core file.
 const SIGNALS = ['SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGPROF'] as const;
