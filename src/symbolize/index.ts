@@ -75,7 +75,10 @@ interface ProcessView {
   live?: readonly Mapping[] | null;
   roots?: FrameId[];
   readonly binaries: Map<string, Binary | undefined>;
+  /** By return address (every frame but the leaf). */
   readonly resolved: Map<bigint, Resolved | FrameId>;
+  /** By leaf address: the same address named as a leaf and as a return address can differ (a call that ends a function, an inlined call's line). */
+  readonly resolvedLeaves: Map<bigint, Resolved | FrameId>;
 }
 
 function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
@@ -133,6 +136,7 @@ export class Symbolizer {
   /** The vmlinux symbols from the on-disk cache, when valid for the running kernel (null: not looked for yet). */
   private kernelCopy: KernelSymbols | undefined | null = null;
   private kernelId: string | undefined;
+  /** By sampled address, times two, plus one for a return address. */
   private readonly kernel = new Map<bigint, Resolved>();
   /** By kallsyms symbol number: one frame and one Resolved per kernel function (of the full table, and of the copy). */
   private kernelResolved: (Resolved | undefined)[] = [];
@@ -276,11 +280,12 @@ export class Symbolizer {
       const view = this.view(pid);
       for (let i = last; i >= 0; i--) {
         const address = userStack[i]!;
-        let resolved = view.resolved.get(address);
+        const cache = i > 0 ? view.resolved : view.resolvedLeaves;
+        let resolved = cache.get(address);
         if (resolved === undefined) {
           resolved = this.resolveUser(view, address, i > 0);
           // Most addresses are one named frame: kept as its id, with no objects for the collector to trace.
-          view.resolved.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
+          cache.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
         }
         if (typeof resolved === 'number') {
           frames.push(resolved);
@@ -379,7 +384,7 @@ export class Symbolizer {
     let view = this.processes.get(pid);
     if (!view) {
       const snapshot = this.snapshots.get(pid);
-      view = { pid, snapshot, mappings: executableMappings(snapshot), binaries: new Map(), resolved: new Map() };
+      view = { pid, snapshot, mappings: executableMappings(snapshot), binaries: new Map(), resolved: new Map(), resolvedLeaves: new Map() };
       this.processes.set(pid, view);
     }
     return view;
@@ -424,10 +429,13 @@ export class Symbolizer {
   }
 
   private resolveKernel(address: bigint, isReturnAddress: boolean): Resolved {
-    let resolved = this.kernel.get(address);
-    if (resolved) return resolved;
     // A return address points after the call, and the call may be its function's last instruction.
     const target = isReturnAddress ? address - 1n : address;
+    // Kept apart by kind: the same address can be one stack's leaf and another's return address
+    // (after a call that ends a function, or an interrupted first instruction) and name two functions.
+    const key = (address << 1n) | (isReturnAddress ? 1n : 0n);
+    let resolved = this.kernel.get(key);
+    if (resolved) return resolved;
     if (this.kallsyms === null) {
       const copy = this.kernelSymbols();
       const index = copy ? copy.symbols.indexOf(target) : -1;
@@ -438,7 +446,7 @@ export class Symbolizer {
           resolved = { ids: [this.builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module })], gap: undefined, unnamed: false, noDebug: false };
           this.copyResolved[index] = resolved;
         }
-        this.kernel.set(address, resolved);
+        this.kernel.set(key, resolved);
         return resolved;
       }
       // A module, a BPF program, past the image or no valid copy: the whole of /proc/kallsyms.
@@ -458,7 +466,7 @@ export class Symbolizer {
       const id = this.builder.internFrame({ name: hex(address), kind: 'kernel', module: KERNEL_MODULE });
       resolved = { ids: [id], gap: this.gaps.gap(KERNEL_MODULE, undefined), unnamed: true, noDebug: false };
     }
-    this.kernel.set(address, resolved);
+    this.kernel.set(key, resolved);
     return resolved;
   }
 

@@ -140,3 +140,21 @@ t.test('symbolizer: the second run names vmlinux frames without reading /proc/ka
   t.same(await names(host(other), dir, vmlinux.map((a) => a + moved)), first);
   t.equal(other.fullReads, 1, 'without a kernel build-id kallsyms is always read');
 });
+
+t.test('an address that is one stack\'s leaf and another\'s return address is named for each, in any order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kernel-leaf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const h = host({ text: kallsymsText(0xffffffff81000000n), fullReads: 0 });
+  // The first instruction of schedule: as a leaf it is schedule; as a return address (a call that
+  // ends do_syscall_64, or an interrupted first instruction) it is looked up one byte earlier.
+  const schedule = 0xffffffff81000300n;
+  const leaf = { pid: 1, tid: 1, comm: 'k', userStack: [], kernelStack: [schedule], count: 1 };
+  const returned = { pid: 1, tid: 2, comm: 'k', userStack: [], kernelStack: [0xffffffff81000408n, schedule], count: 1 };
+  const named = async (samples: (typeof leaf)[]): Promise<string[]> => {
+    const { profile } = await symbolizeWithReport({ samples, processes: new Map(), metadata: {} }, { host: h, cacheDirectory: dir, debuginfodUrls: [] });
+    return profile.stacks.map((s) => s.frames.map((id) => profile.frame(id).name).join(';')).sort();
+  };
+  const expected = ['do_syscall_64;finish_task_switch', 'schedule'];
+  t.same(await named([leaf, returned]), expected, 'leaf first');
+  t.same(await named([returned, leaf]), expected, 'return address first');
+});
