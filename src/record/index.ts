@@ -4,18 +4,17 @@
  * returns a RawProfile (addresses + process snapshots) for the symbolizer.
  */
 import { processExists } from '../host/procfs.js';
-import { hostname, release } from 'node:os';
-import type { DroppedSamples, RunMetadata } from '../profile/model.js';
-import type { ProcessSnapshot, RawProfile, RawSample } from '../profile/raw.js';
+import type { ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { ProfileError } from '../errors.js';
-import { COUNTERS, DROP_REASONS, type CounterName } from './abi.js';
+import type { CounterName } from './abi.js';
+import { runMetadata } from './metadata.js';
+import { Harvester, HarvestSchedule, type IntervalHook, type OnStacks } from './harvester.js';
+import { AnnouncementQueue } from './announcements.js';
 import { launchCommand, type LaunchedCommand } from './launch.js';
 import { SampleAccumulator } from './accumulator.js';
 import { DEFAULTS as RECORD_DEFAULTS } from './defaults.js';
-import { ProcessGenerations, startTicksOf } from './generations.js';
-import { unpack } from './packed-stack.js';
-import { collectGarbage } from './gc.js';
-import { RecordingSession, type HarvestedCount, type SeenEvent } from './session.js';
+import { ProcessGenerations } from './generations.js';
+import { RecordingSession, type SeenEvent } from './session.js';
 import { UnwindLoader, type Compile, type LoaderStats } from '../unwind/loader.js';
 
 export interface RecordOptions {
@@ -66,6 +65,8 @@ export interface RecordOptions {
 }
 
 export type UnwindMode = 'auto' | 'tables' | 'fp';
+export { droppedByReason } from './metadata.js';
+export { HarvestSchedule, type RecordedInterval } from './harvester.js';
 
 /** Every option's default (src/record/defaults.ts, typed here). */
 export const DEFAULTS: RecordOptions = RECORD_DEFAULTS;
@@ -86,7 +87,7 @@ export interface RecordHooks {
    * Called while recording with the user stacks (leaf first) of each harvest's entries whose
    * process has a snapshot, e.g. to warm a symbolizer (src/symbolize/warmup.ts).
    */
-  readonly onStacks?: (snapshot: ProcessSnapshot, userStack: readonly bigint[]) => void;
+  readonly onStacks?: OnStacks;
   /** Snapshots a live process (src/host), named `comm` when sampled; undefined when it is gone or unreadable. */
   readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
   /** Where unwind tables come from (src/unwind); without it every stack is walked with frame pointers. */
@@ -102,21 +103,7 @@ export interface RecordHooks {
    * switch goes to `onInterval` and is forgotten, so each sample is in exactly one interval. The
    * last, partial interval comes when the recording stops; the returned profile then has no samples.
    */
-  readonly intervals?: { readonly ms: number; readonly onInterval: (interval: RecordedInterval) => void };
-}
-
-/** One interval of a cut recording: its samples and the snapshots that name them. */
-export interface RecordedInterval {
-  /** The boundaries, ms since the epoch: the sample-set switches (the start of sampling for the first). */
-  readonly from: number;
-  readonly until: number;
-  readonly samples: readonly RawSample[];
-  /** Snapshots by pid as at the cut, the shared spaces of folded processes included. */
-  readonly processes: ReadonlyMap<number, ProcessSnapshot>;
-  /** The recorder's counters at the cut (totals since the start). */
-  readonly counters: Readonly<Record<CounterName, number>>;
-  /** The one the recording's end cut. */
-  readonly final: boolean;
+  readonly intervals?: IntervalHook;
 }
 
 export type StopReason = 'duration' | 'aborted' | 'command-exit';
@@ -141,14 +128,6 @@ function validate(options: RecordOptions): void {
   if (options.command && options.pids.length > 0) throw new ProfileError('give either -p/--pid or a command after --, not both');
 }
 
-export function droppedByReason(counters: Readonly<Record<CounterName, number>>): DroppedSamples {
-  const dropped: Record<string, number> = {};
-  for (const name of COUNTERS) {
-    const reason = DROP_REASONS[name];
-    if (reason !== undefined && counters[name] > 0) dropped[reason] = counters[name];
-  }
-  return dropped;
-}
 
 export async function record(options: RecordOptions, hooks: RecordHooks = {}): Promise<RecordResult> {
   validate(options);
@@ -161,36 +140,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     remapped: (snapshot, start, changed) => loader?.remapped(snapshot, start, changed),
   });
   const processes = generations.snapshots;
-  // Announcements that arrive together are captured a few milliseconds' worth per turn of the event
-  // loop: at the start of a system-wide run hundreds arrive at once, and capturing them in one go
-  // kept signals (a second Ctrl-C) and timers waiting for a second or more.
-  const announced: { readonly pid: number; readonly comm: string; readonly start: number }[] = [];
-  let draining = false;
-  const drainOne = (): void => {
-    // A few milliseconds' worth per turn: a fork-heavy host announces hundreds of 3 ms processes a
-    // second, and one capture per turn left one in eight to exit first.
-    const until = performance.now() + 2;
-    for (let next = announced.shift(); next !== undefined; next = announced.shift()) {
-      generations.capture(next.pid, next.comm, next.start);
-      if (performance.now() >= until) break;
-    }
-    if (announced.length > 0) setImmediate(drainOne);
-    else draining = false;
-  };
-  const announce = (pid: number, comm: string, start: number): void => {
-    if (!generations.announced(pid, start)) return;
-    // Nothing waiting: captured at once, before a short-lived process can exit.
-    if (!draining) {
-      generations.capture(pid, comm, start);
-      draining = true;
-      setImmediate(() => (announced.length > 0 ? drainOne() : (draining = false)));
-      return;
-    }
-    announced.push({ pid, comm, start });
-  };
-  const drainAll = (): void => {
-    for (let next = announced.shift(); next !== undefined; next = announced.shift()) generations.capture(next.pid, next.comm, next.start);
-  };
+  const announcements = new AnnouncementQueue(generations);
 
   const useTables = options.unwind !== 'fp' && !options.kernelOnly && hooks.unwindTables !== undefined;
   const sessionOptions = {
@@ -211,7 +161,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   const onSeen = (event: SeenEvent): void => {
     // After the process's capture, which a remap request cannot come before.
     if (event.unmappedPc !== undefined) setImmediate(() => generations.remap(event.tgid, event.comm, event.start, event.unmappedPc!));
-    else announce(event.tgid, event.comm, event.start);
+    else announcements.announce(event.tgid, event.comm, event.start);
   };
   let session: RecordingSession;
   let fallbackReason: string | undefined;
@@ -228,32 +178,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     loader.preload(hooks.unwindTables!.preload ?? []);
   }
   const harvests = new HarvestSchedule(options.stackStorageSize, options.countsSize);
-  // Processes whose announcement was lost (a full ring buffer) or not read yet show up here.
-  let harvestCount = 0;
-  const harvest = (counts: readonly HarvestedCount[], number: number): void => {
-    harvestCount++;
-    for (const entry of counts) generations.add(entry);
-    generations.harvestDone(number);
-  };
-  const reportStacks = (counts: readonly HarvestedCount[], onStacks: NonNullable<RecordHooks['onStacks']>): void => {
-    const reported = new Set<string>();
-    for (const entry of counts) {
-      const snapshot = processes.get(entry.tgid);
-      if (!snapshot || entry.userStack.length === 0 || (snapshot.startTicks !== undefined && snapshot.startTicks !== startTicksOf(entry.start))) continue;
-      const key = `${entry.tgid} ${entry.userStack}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
-      onStacks(snapshot, unpack(entry.userStack));
-    }
-  };
-  let intervalStart = started;
-  const cutInterval = (until: number, final: boolean): void => {
-    const { samples, spaces } = accumulated.take();
-    const snapshots = new Map(processes);
-    for (const space of spaces) snapshots.set(space.pid, space);
-    hooks.intervals!.onInterval({ from: intervalStart, until, samples, processes: snapshots, counters: session.counters(), final });
-    intervalStart = until;
-  };
+  let stop: (reason: StopReason) => void = () => undefined;
+  const harvester = new Harvester(session, generations, accumulated, hooks, started, () => stop('aborted'));
   let launched: LaunchedCommand | undefined;
   const timers: NodeJS.Timeout[] = [];
   let checkTimer: NodeJS.Timeout | undefined;
@@ -264,49 +190,6 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
       if (launched.pid > 0) session.addTarget(launched.pid);
       launched.release();
     }
-    // Harvests run asynchronously (src/record/session.ts), one at a time; a failed one ends the recording.
-    let harvesting: Promise<void> | undefined;
-    let lastCollection = Date.now();
-    let harvestFailure: unknown;
-    let stop: (reason: StopReason) => void = () => undefined;
-    /** Set when an interval boundary is due: the next harvest cuts there. */
-    let cutDue = false;
-    const startHarvest = (fold: boolean): void => {
-      const cut = cutDue;
-      cutDue = false;
-      // Gone before the harvest, so all their samples are in user space after it. At a cut they
-      // are folded once the interval has taken their samples: only their snapshots go, so a long
-      // run holds the snapshots of live processes and of one interval's exited ones.
-      const exited = fold || cut ? [...new Set([...accumulated.processes(), ...processes.keys()])].filter((pid) => !processExists(pid)) : [];
-      const number = generations.harvestStarted();
-      // The switch of sample sets is the boundary: samples before it are in the harvested set.
-      const boundary = Date.now();
-      harvesting = session
-        .harvest()
-        .then((counts) => {
-          harvest(counts, number);
-          if (hooks.onStacks) reportStacks(counts, hooks.onStacks);
-          if (cut) cutInterval(boundary, false);
-          const folded = fold || cut ? accumulated.fold(exited, processes).folded : [];
-          for (const pid of folded) {
-            generations.folded(pid);
-            session.forget(pid);
-          }
-          // What a fold released, and the churn of harvests, is garbage V8 is in no hurry to
-          // collect: without this a fork-heavy 600 s run went from 131 to 296 MB RSS, with it
-          // 126 to 200 MB while its live heap stayed under 25 MB (src/record/gc.ts).
-          const now = Date.now();
-          if (now - lastCollection >= (folded.length > 0 ? 10_000 : 60_000)) {
-            lastCollection = now;
-            collectGarbage();
-          }
-        })
-        .catch((error: unknown) => {
-          harvestFailure = error;
-          stop('aborted');
-        })
-        .finally(() => (harvesting = undefined));
-    };
     const stoppedBy = await new Promise<StopReason>((resolve) => {
       stop = resolve;
       if (options.durationSeconds !== undefined) timers.push(setTimeout(() => resolve('duration'), options.durationSeconds * 1000));
@@ -318,8 +201,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
         const counters = session.counters();
         const next = harvests.due(counters);
         const fold = accumulated.overBudget(processes.size);
-        if (harvesting === undefined && (fold || next === 0 || cutDue)) startHarvest(fold);
-        checkTimer = setTimeout(check, next === 0 || cutDue ? harvests.soonestMs : next);
+        if (!harvester.busy && (fold || next === 0 || harvester.cutDue)) harvester.start(fold);
+        checkTimer = setTimeout(check, next === 0 || harvester.cutDue ? harvests.soonestMs : next);
         const now = Date.now();
         if (now - lastProgress >= 1000) {
           lastProgress = now;
@@ -341,8 +224,8 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
           boundaryTimer = setTimeout(due, Math.max(0, started + ++boundaries * hooks.intervals!.ms - Date.now()));
         };
         const due = (): void => {
-          cutDue = true;
-          if (harvesting === undefined) startHarvest(false);
+          harvester.cutDue = true;
+          if (!harvester.busy) harvester.start(false);
           next();
         };
         next();
@@ -353,49 +236,28 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
     clearTimeout(boundaryTimer);
     loader?.stop();
     session.stop();
-    await harvesting;
-    if (harvestFailure !== undefined) throw harvestFailure;
+    await harvester.settled();
     session.poll();
-    drainAll();
+    announcements.drainAll();
     const stoppedAt = Date.now();
     const durationSeconds = (stoppedAt - started) / 1000;
-    const last = generations.harvestStarted();
-    harvest(await session.harvest(true), last);
-    if (hooks.intervals) cutInterval(stoppedAt, true);
+    await harvester.last(stoppedAt);
     const counters = session.counters();
     const samples = accumulated.samples();
     for (const space of accumulated.sharedSpaces()) processes.set(space.pid, space);
     const commandExitCode = launched ? await endCommand(launched) : undefined;
-    const metadata: RunMetadata = {
-      host: hostname(),
-      kernel: release(),
-      commandLine: options.commandLine,
-      frequencyHz: options.frequency,
+    const metadata = runMetadata({
+      options,
+      started,
       durationSeconds,
-      samples: counters.COLLECTED,
-      dropped: droppedByReason(counters),
-      unit: 'samples',
-      title: options.title,
-      startTime: new Date(started).toISOString(),
-      notes:
-        accumulated.foldedProcesses > 0
-          ? [`${accumulated.foldedProcesses} exited processes kept by name without pid and tid, to bound memory (their frames are named as before)`]
-          : undefined,
-      extra: {
-        probeFirings: counters.PROBE_FIRINGS,
-        filtered: counters.FILTERED,
-        samplesWithoutUserStack: counters.INFO_NO_USER_STACK,
-        processAnnouncementsLost: counters.INFO_EVENTS_LOST,
-        processesSeen: generations.seen,
-        processesCaptured: generations.captured,
-        reusedPids: generations.reusedPids,
-        processesRemapped: generations.remaps,
-        harvests: harvestCount,
-        foldedProcesses: accumulated.foldedProcesses,
-        unwind: unwindSummary(counters, loader?.stats(), fallbackReason),
-        ...(options.command ? { command: options.command.join(' '), commandExitCode } : {}),
-      },
-    };
+      counters,
+      foldedProcesses: accumulated.foldedProcesses,
+      generations,
+      harvests: harvester.count,
+      loader: loader?.stats(),
+      fallbackReason,
+      commandExitCode,
+    });
     const unwind = { mode: loader ? ('tables' as const) : ('fp' as const), fallbackReason, loader: loader?.stats() };
     return { raw: { samples, processes, metadata }, counters, stoppedBy, commandExitCode, unwind };
   } finally {
@@ -407,31 +269,6 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   }
 }
 
-/** What the profile's metadata says of the walk: counts by outcome and the kernel tables' use. */
-function unwindSummary(counters: Readonly<Record<CounterName, number>>, loader: LoaderStats | undefined, fallbackReason: string | undefined): Record<string, unknown> {
-  return {
-    mode: loader ? 'tables' : 'fp',
-    ...(fallbackReason ? { fallbackReason } : {}),
-    samplesWalkedByTables: counters.INFO_UNWIND_TABLES,
-    stoppedAtDepthLimit: counters.INFO_UNWIND_DEPTH,
-    stoppedWithoutUnwindInfo: counters.INFO_UNWIND_NO_TABLE,
-    stoppedAtReadFault: counters.INFO_UNWIND_READ_FAULT,
-    stoppedAtUnsupportedRule: counters.INFO_UNWIND_BAD_ROW,
-    ...(loader
-      ? {
-          binariesWithTables: loader.binaries,
-          tableRows: loader.rows,
-          tableRowCapacity: loader.rowCapacity,
-          tableKernelBytes: loader.rowCapacity * 12,
-          remapRequestsAnswered: loader.remapsAnswered,
-          processesWithTables: loader.processes,
-          processesWithoutRoom: loader.processesWithoutRoom,
-          binariesWithoutTables: Object.fromEntries(loader.unplaced),
-          tableMs: Math.round(loader.tableMs),
-        }
-      : {}),
-  };
-}
 
 /** The command's exit code; a command still running when the recording ends gets SIGTERM, then SIGKILL. */
 async function endCommand(launched: LaunchedCommand): Promise<number> {
@@ -441,53 +278,5 @@ async function endCommand(launched: LaunchedCommand): Promise<number> {
     return await launched.exited;
   } finally {
     clearTimeout(timeout);
-  }
-}
-
-/**
- * When to harvest: before the active set's stack maps can be an eighth full (a new counts key
- * brings at most two new stacks; a dropped sample may leave one) or its counts hash half full,
- * and at least every `staleMs` while new keys arrive, so that naming can start on them while the
- * recording runs (src/symbolize/warmup.ts); a quiet machine costs a small harvest after 1 s, then every 5 s.
- * Checks come sooner while stacks arrive fast, and at most once a second while they do not.
- */
-export class HarvestSchedule {
-  readonly soonestMs = 100;
-  private readonly latestMs = 1000;
-  private readonly staleMs = 5000;
-  private readonly firstStaleMs = 1000;
-  private harvests = 0;
-  private readonly stackBudget: number;
-  private readonly keyBudget: number;
-  private lastUsage = 0;
-  private lastKeys = 0;
-  private lastLost = 0;
-  private lastAt = Date.now();
-  private rate = 0; // stack entries per ms, at the last check
-
-  constructor(stackStorageSize: number, countsSize: number) {
-    this.stackBudget = Math.max(1, Math.floor(stackStorageSize / 8));
-    this.keyBudget = Math.max(1, Math.floor(countsSize / 2));
-  }
-
-  /** 0: harvest now; otherwise the ms until the next check. */
-  due(counters: Readonly<Record<CounterName, number>>): number {
-    const usage = 2 * counters.INFO_NEW_KEYS + counters.DROP_USER_STACK_COLLISION + counters.DROP_USER_STACK_FULL + counters.DROP_USER_STACK_ERROR + counters.DROP_COUNTS_FULL;
-    const now = Date.now();
-    const fill = usage - this.lastUsage;
-    if (now > this.lastAt) this.rate = fill / (now - this.lastAt);
-    const newKeys = counters.INFO_NEW_KEYS - this.lastKeys;
-    // The first one soon: most new stacks show up at the start, and warming can begin on them.
-    const stale = newKeys > 0 && now - this.lastAt >= (this.harvests === 0 ? this.firstStaleMs : this.staleMs);
-    if (fill >= this.stackBudget || newKeys >= this.keyBudget || counters.INFO_EVENTS_LOST > this.lastLost || stale) {
-      this.lastUsage = usage;
-      this.lastLost = counters.INFO_EVENTS_LOST;
-      this.lastKeys = counters.INFO_NEW_KEYS;
-      this.lastAt = now;
-      this.harvests++;
-      return 0;
-    }
-    const left = this.stackBudget - fill;
-    return Math.round(Math.min(this.latestMs, Math.max(this.soonestMs, this.rate > 0 ? left / this.rate / 2 : this.latestMs)));
   }
 }

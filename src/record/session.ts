@@ -14,7 +14,7 @@ import { ProfileError } from '../errors.js';
 import { unwindMarker } from '../profile/raw.js';
 import type { UnwindMappingEntry } from '../unwind/loader.js';
 import { encodeProcessUnwind, writeArrayEntries } from './unwind-maps.js';
-import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, SEEN_REASON, TASK_COMM_LEN, UNWIND_MAX_MAPPINGS, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
+import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, SEEN_REASON, TASK_COMM_LEN, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
 import { loadLibBpf, type LibBpf, type Pointer } from './libbpf.js';
 import { NO_STACK, packBytes, type PackedStack } from './packed-stack.js';
 import { onlineCpus, openCpuClock } from './perf.js';

@@ -36,7 +36,9 @@ if (requiresBpf(t)) {
     // named differently by the second.
     const options = { debuginfodUrls: [], host: { ...HOST, liveMappings: undefined } };
     const warmed = symbolizerForRecording(options);
-    const warmup = new Warmup(warmed);
+    // Without the recorder's CPU budget, which a 3 s run in a test process never leaves room in:
+    // this checks what warming names, not when it may run (test/symbolize/warmup.test.ts).
+    const warmup = new Warmup(warmed, undefined, 2, 2);
     const result = await record({ ...DEFAULTS, durationSeconds: 3, frequency: 199 }, { captureProcess, onStacks: (snapshot, stack) => warmup.add(snapshot, stack) });
     warmup.stop();
     const { profile } = await symbolizeWithReport(result.raw, options, warmed);
