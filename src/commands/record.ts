@@ -228,7 +228,7 @@ export default class RecordCommand extends BaseCommand {
         process.stderr.write(`profile: ${report.warnings.length} symbolization warnings:\n${shown}${report.warnings.length > 3 ? `  … ${report.warnings.length - 3} more in the metadata\n` : ''}`);
       }
       const quality = profile.metadata.extra?.stackQuality as StackQuality | undefined;
-      const walk = quality && result.unwind.mode === 'tables' ? stackQualityLines(quality) : [];
+      const walk = quality && result.unwind.mode === 'tables' ? stackQualityLines(quality, result.unwind.loader?.unplaced) : [];
       if (result.unwind.fallbackReason) walk.unshift(`unwind tables not used, frame pointers only: ${result.unwind.fallbackReason}`);
       if (walk.length > 0) process.stderr.write(`profile: ${walk.map((l) => printable(l)).join('\n  ')}\n`);
       closeCapturedFiles();
