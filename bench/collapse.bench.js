@@ -20,7 +20,7 @@ import { emit } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = join(process.env.PROFILE_SHARED_DATA || join(root, '..', 'shared', 'data'), 'perf-script-mixed.txt.zst');
-const small = join(root, 'test', 'fixtures', 'collapse', 'perf', 'process.txt');
+const small = join(root, 'fixtures', 'collapse', 'perf', 'process.txt');
 const RUNS = 5;
 const BIG_RUNS = Number(process.env.COLLAPSE_BENCH_BIG_RUNS ?? 3);
 

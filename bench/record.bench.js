@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench -- record`: the cost of recording, side by side with perf, BCC and bpftrace.
-//  1. Overhead on a CPU-bound 2-thread workload (test/fixtures/programs/spin2.c), system-wide at
+//  1. Overhead on a CPU-bound 2-thread workload (fixtures/programs/spin2.c), system-wide at
 //     99 and 999 Hz: workload wall time (median of REPS) and, exactly, BPF program time
 //     (kernel.bpf_stats_enabled → run_time_ns / run_cnt) plus the profiler process's own CPU time
 //     during the run, per sample and as a share of the machine.
@@ -33,7 +33,7 @@ if (process.getuid?.() !== 0) {
 }
 mkdirSync(OUT, { recursive: true });
 const workload = join(OUT, 'spin2');
-execFileSync('clang-14', ['-O1', '-fno-omit-frame-pointer', '-pthread', '-o', workload, join(ROOT, 'test', 'fixtures', 'programs', 'spin2.c')]);
+execFileSync('clang-14', ['-O1', '-fno-omit-frame-pointer', '-pthread', '-o', workload, join(ROOT, 'fixtures', 'programs', 'spin2.c')]);
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -261,7 +261,7 @@ emit({
   title: 'record',
   rows: [...(await overhead()), ...(await endToEnd()), peakRss()],
   notes: [
-    `Overhead rows: CPU-bound 2-thread workload (test/fixtures/programs/spin2.c, PROFILE_BENCH_WORK=${WORK}), profilers system-wide on ${CPUS} CPUs, one after another, medians of ${REPS} (PROFILE_BENCH_REPS); BPF time from kernel.bpf_stats_enabled (run_time_ns / run_cnt of each profiler's own sampling program), process CPU from /proc/PID/stat while the workload runs.`,
+    `Overhead rows: CPU-bound 2-thread workload (fixtures/programs/spin2.c, PROFILE_BENCH_WORK=${WORK}), profilers system-wide on ${CPUS} CPUs, one after another, medians of ${REPS} (PROFILE_BENCH_REPS); BPF time from kernel.bpf_stats_enabled (run_time_ns / run_cnt of each profiler's own sampling program), process CPU from /proc/PID/stat while the workload runs.`,
     `Start-to-exit rows: medians of ${REPS}; ratio: each peer's time over ours.`,
   ],
 });
