@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 import { buildShortLived, rssSampler, startForkLoops } from '../test/endurance/workload.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,9 +21,8 @@ const interval = Number(process.env.PROFILE_AGENT_BENCH_INTERVAL ?? 15);
 const frequency = 99;
 const forkLoops = Number(process.env.PROFILE_AGENT_BENCH_LOOPS ?? 1);
 
-console.log(`\n## Agent: ${seconds} s system-wide at ${frequency} Hz, a push every ${interval} s, ${forkLoops} fork loop(s)\n`);
 if (process.getuid?.() !== 0) {
-  console.log('absent: needs root with BPF');
+  console.log('## Agent\n\nabsent: needs root with BPF');
   process.exit(0);
 }
 
@@ -90,16 +90,27 @@ const tenMinutes = Math.min(600, seconds / 2);
 const share = ((ticks1 - ticks0) / 100 / (wall * cpus().length)) * 100;
 const bytes = intervals.map((i) => i.bytes);
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-console.log('| measure | value |');
-console.log('| --- | --- |');
-console.log(`| RSS at the first interval | ${mb(rssAt(startMs))} MB |`);
-console.log(`| RSS after ${tenMinutes} s | ${mb(rssAt(startMs + tenMinutes * 1000))} MB |`);
-console.log(`| RSS at the end (${wall.toFixed(0)} s) | ${mb(rss.samples[rss.samples.length - 1]?.kb ?? 0)} MB |`);
-console.log(`| peak RSS | ${mb(rss.peakKb())} MB |`);
-console.log(`| agent CPU, share of the machine (${cpus().length} CPUs) | ${share.toFixed(2)} % |`);
-console.log(`| intervals / pushed / dropped | ${summary.intervals} / ${summary.pushed} / ${summary.dropped} |`);
-console.log(`| profiles received, bytes received | ${received}, ${receivedBytes} |`);
-console.log(`| body bytes per interval (mean, max) | ${mean(bytes).toFixed(0)}, ${Math.max(0, ...bytes)} |`);
-console.log(`| series per interval (mean) | ${mean(intervals.map((i) => i.series)).toFixed(1)} |`);
-console.log(`| samples collected = in intervals | ${summary.samplesCollected} = ${summary.samplesInIntervals} |`);
-console.log(`| short processes started | ${forks} |`);
+const firstKb = rssAt(startMs);
+const tenKb = rssAt(startMs + tenMinutes * 1000);
+const endKb = rss.samples[rss.samples.length - 1]?.kb ?? 0;
+const LIMIT_MB = 150;
+const CPU_LIMIT = 0.5;
+emit({
+  title: 'The continuous agent',
+  rows: [
+    { what: 'RSS at the first interval', ours: `${mb(firstKb)} MB` },
+    { what: `RSS after ${tenMinutes} s`, ours: `${mb(tenKb)} MB` },
+    { what: `RSS at the end (${wall.toFixed(0)} s)`, ours: `${mb(endKb)} MB`, target: `no growth after ${tenMinutes} s`, met: endKb <= tenKb },
+    { what: 'peak RSS', ours: `${mb(rss.peakKb())} MB`, target: `≤ ${LIMIT_MB} MB`, met: rss.peakKb() / 1024 <= LIMIT_MB },
+    { what: `agent CPU, share of the machine (${cpus().length} CPUs)`, ours: `${share.toFixed(2)} %`, target: `≤ ${CPU_LIMIT} %`, met: share <= CPU_LIMIT },
+    { what: 'intervals / pushed / dropped', ours: `${summary.intervals} / ${summary.pushed} / ${summary.dropped}` },
+    { what: 'profiles received, bytes received', ours: `${received}, ${receivedBytes}` },
+    { what: 'body bytes per interval (mean, max)', ours: `${mean(bytes).toFixed(0)}, ${Math.max(0, ...bytes)}` },
+    { what: 'series per interval (mean)', ours: mean(intervals.map((i) => i.series)).toFixed(1) },
+    { what: 'samples collected = in intervals', ours: `${summary.samplesCollected} = ${summary.samplesInIntervals}`, target: 'equal', met: summary.samplesCollected === summary.samplesInIntervals },
+    { what: 'short processes started', ours: String(forks) },
+  ],
+  notes: [
+    `\`record --push\` to a loopback ingest server for ${seconds} s (PROFILE_AGENT_BENCH_SECONDS), system-wide at ${frequency} Hz, a push every ${interval} s (PROFILE_AGENT_BENCH_INTERVAL), ${forkLoops} shell loop(s) starting a 3 ms program back to back (PROFILE_AGENT_BENCH_LOOPS); measured from the first interval on.`,
+  ],
+});

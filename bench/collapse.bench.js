@@ -13,13 +13,14 @@
 //   BIG_RUNS (default 3; COLLAPSE_BENCH_BIG_RUNS=0 leaves the row out: the script takes ~100 s a run).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = join(process.env.PROFILE_SHARED_DATA || join(root, '..', 'shared', 'data'), 'perf-script-mixed.txt.zst');
-const small = join(root, 'test', 'fixtures', 'collapse', 'perf', 'process.txt');
+const small = join(root, 'fixtures', 'collapse', 'perf', 'process.txt');
 const RUNS = 5;
 const BIG_RUNS = Number(process.env.COLLAPSE_BENCH_BIG_RUNS ?? 3);
 
@@ -27,8 +28,6 @@ if (!existsSync(corpus)) {
   console.log(`## collapse\n\nabsent: ${corpus} (the shared corpus) — nothing to measure`);
   process.exit(0);
 }
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-const loadBefore = load();
 const work = mkdtempSync(join(tmpdir(), 'collapse-bench-'));
 const input = join(work, 'perf-script-mixed.txt');
 const unzip = spawnSync('zstd', ['-dc', corpus], { maxBuffer: 1 << 30 });
@@ -100,28 +99,38 @@ const warmRuns = library(RUNS + 1).slice(1);
 const warm = { seconds: warmRuns.map((r) => r[0]), cpu: warmRuns.map((r) => r[1]) };
 
 const s = (x) => `${x.toFixed(3)} s`;
-const rate = (x) => `${(mib / x).toFixed(1)} MiB/s`;
-const rss = (kb) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MiB` : 'n/a');
-const perlWall = havePerl ? median(perl.seconds) : undefined;
-const perlCpu = havePerl ? median(perl.cpu) : undefined;
-const ratio = (wall, cpu) => (havePerl ? `${(perlWall / wall).toFixed(1)}× / ${(perlCpu / cpu).toFixed(1)}×` : 'peer absent');
-const row = (name, m, withRss = true, throughput = true) =>
-  `| ${name} | ${s(median(m.seconds))} | ${s(median(m.cpu))} | ${throughput ? rate(median(m.seconds)) : '—'} | ${withRss ? rss(median(m.rss)) : '—'} | ${throughput ? ratio(median(m.seconds), median(m.cpu)) : '—'} |`;
-
-console.log(`## collapse: ${mib.toFixed(1)} MiB perf script (${readFileSync(input).toString('latin1').split('\n').length} lines), median of ${RUNS}\n`);
-console.log('| tool | wall | CPU (user+sys) | throughput (wall) | peak RSS | faster than stackcollapse-perf.pl (wall / CPU) |');
-console.log('| --- | --- | --- | --- | --- | --- |');
-console.log(row('profile collapse (whole command)', ours));
-console.log(row('profile collapse start-up (15 KB input)', startup, true, false));
-console.log(row('profile --version', version, true, false));
-console.log(row('node -e 0 (the same rounds)', nodeAlone, true, false));
-console.log(row('collapse() library, cold (fresh process)', cold, false));
-console.log(row('collapse() library, warm (after one run)', warm, false));
-if (havePerl) console.log(row('stackcollapse-perf.pl', perl));
-else console.log(`| stackcollapse-perf.pl | absent (set FLAMEGRAPH_DIR) | | | | |`);
-const startupRatio = (m) => (median(m.seconds) / median(nodeAlone.seconds)).toFixed(2);
-console.log(`\nStart-up against node -e 0 (wall, medians): collapse of 15 KB ${startupRatio(startup)}×, --version ${startupRatio(version)}× (target ≤ 2×).`);
-console.log(havePerl ? `Output identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}` : '');
+const rss = (kb) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MiB peak RSS` : 'peak RSS n/a');
+/** One tool's medians as a cell: wall, CPU, throughput over `size` MiB when given, peak RSS when measured. */
+const figures = (m, size) =>
+  [`${s(median(m.seconds))} wall`, `${s(median(m.cpu))} CPU`, size ? `${(size / median(m.seconds)).toFixed(1)} MiB/s` : undefined, m.rss ? rss(median(m.rss)) : undefined]
+    .filter(Boolean)
+    .join(', ');
+const ratios = (peer, m) => `${(median(peer.seconds) / median(m.seconds)).toFixed(1)}× / ${(median(peer.cpu) / median(m.cpu)).toFixed(1)}× (wall / CPU)`;
+const TARGET = 20;
+const againstPerl = (what, m, readme) => ({
+  what,
+  ours: figures(m, mib),
+  peer: havePerl ? `stackcollapse-perf.pl: ${figures(perl, mib)}` : 'stackcollapse-perf.pl absent (set FLAMEGRAPH_DIR)',
+  ratio: havePerl ? ratios(perl, m) : undefined,
+  target: `≥ ${TARGET}× faster`,
+  met: havePerl ? median(perl.seconds) / median(m.seconds) >= TARGET : undefined,
+  readme,
+});
+const againstNode = (what, m) => {
+  const ratio = median(m.seconds) / median(nodeAlone.seconds);
+  return { what, ours: figures(m), peer: `node -e 0 (the same rounds): ${figures(nodeAlone)}`, ratio: `${ratio.toFixed(2)}× node -e 0 (wall)`, target: '≤ 2× node -e 0', met: ratio <= 2 };
+};
+const rows = [
+  againstPerl(`profile collapse, whole command, ${mib.toFixed(1)} MiB perf script`, ours, `collapse of a ${mib.toFixed(1)} MiB \`perf script\``),
+  againstNode('profile collapse start-up (15 KB input)', startup),
+  againstNode('profile --version', version),
+  againstPerl('collapse() library, cold (fresh process)', cold),
+  againstPerl('collapse() library, warm (after one run)', warm),
+];
+const notes = [
+  `Corpus: ${corpus} (${mib.toFixed(1)} MiB, ${readFileSync(input).toString('latin1').split('\n').length} lines); medians of ${RUNS} alternating runs; CPU is user + sys of all threads; peak RSS from GNU time.`,
+  havePerl ? `Output identical to stackcollapse-perf.pl: ${identical ? 'yes' : 'NO'}.` : 'stackcollapse-perf.pl absent: nothing to compare the output with.',
+];
 
 // 400 MB: the corpus ten times over, on threads, on one part, and by the script.
 let bigIdentical = true;
@@ -145,18 +154,16 @@ if (BIG_RUNS > 0) {
       bigIdentical &&= a.stdout.equals(c.stdout);
     }
   }
-  const bigWall = havePerl ? median(bigPerl.seconds) : undefined;
-  const bigCpu = havePerl ? median(bigPerl.cpu) : undefined;
-  const bigRow = (name, m) =>
-    `| ${name} | ${s(median(m.seconds))} | ${s(median(m.cpu))} | ${(bigMib / median(m.seconds)).toFixed(1)} MiB/s | ${rss(median(m.rss))} | ${havePerl ? `${(bigWall / median(m.seconds)).toFixed(1)}× / ${(bigCpu / median(m.cpu)).toFixed(1)}×` : 'peer absent'} |`;
-  console.log(`\n## collapse: ${bigMib.toFixed(0)} MiB (the corpus ten times), median of ${BIG_RUNS}\n`);
-  console.log('| tool | wall | CPU (user+sys) | throughput (wall) | peak RSS | faster than stackcollapse-perf.pl (wall / CPU) |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  console.log(bigRow(`profile collapse, worker threads (${availableParallelism()} cores)`, threads));
-  console.log(bigRow('profile collapse, one part (one worker thread)', onePart));
-  if (havePerl) console.log(bigRow('stackcollapse-perf.pl', bigPerl));
-  console.log(`\nOutput identical (threads, one part${havePerl ? ', stackcollapse-perf.pl' : ''}): ${bigIdentical ? 'yes' : 'NO'}`);
+  const bigAgainstPerl = (what, m) => ({
+    what,
+    ours: figures(m, bigMib),
+    peer: havePerl ? `stackcollapse-perf.pl: ${figures(bigPerl, bigMib)}` : 'stackcollapse-perf.pl absent (set FLAMEGRAPH_DIR)',
+    ratio: havePerl ? ratios(bigPerl, m) : undefined,
+  });
+  rows.push(bigAgainstPerl(`profile collapse, ${bigMib.toFixed(0)} MiB (the corpus ten times), worker threads (${availableParallelism()} cores)`, threads));
+  rows.push(bigAgainstPerl(`profile collapse, ${bigMib.toFixed(0)} MiB, one part (one worker thread)`, onePart));
+  notes.push(`${bigMib.toFixed(0)} MiB rows: medians of ${BIG_RUNS} (COLLAPSE_BENCH_BIG_RUNS); output identical (threads, one part${havePerl ? ', stackcollapse-perf.pl' : ''}): ${bigIdentical ? 'yes' : 'NO'}.`);
 }
-console.log(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${load()} after.`);
+emit({ title: 'collapse', rows, notes });
 rmSync(work, { recursive: true, force: true });
 if ((havePerl && !identical) || !bigIdentical) process.exit(1);

@@ -10,18 +10,18 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 import { buildShortLived, dropsOf, rssSampler, SHORT_COMM, startForkLoops, summarizeFolded } from '../test/endurance/workload.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.PROFILE_ENDURANCE_SECONDS ?? 600);
 const frequency = Number(process.env.PROFILE_ENDURANCE_FREQUENCY ?? 999);
 
-console.log(`\n## Endurance: ${seconds} s system-wide at ${frequency} Hz, fork-heavy workload\n`);
 if (process.getuid?.() !== 0) {
-  console.log('absent: needs root with BPF');
+  console.log('## Endurance\n\nabsent: needs root with BPF');
   process.exit(0);
 }
 
@@ -36,7 +36,6 @@ const bpfIds = () => {
 const before = bpfIds();
 const binary = buildShortLived();
 const loops = startForkLoops(binary, 2);
-const load = loadavg()[0];
 const recorder = spawn(process.execPath, [join(root, 'test', 'endurance', 'recorder.mjs'), out, String(seconds), String(frequency)], {
   cwd: root,
   env: { ...process.env, ENDURANCE_COMM: SHORT_COMM },
@@ -71,30 +70,34 @@ await new Promise((r) => setTimeout(r, 1000));
 const left = [...bpfIds()].filter((id) => !before.has(id));
 rmSync(dir, { recursive: true, force: true });
 
-console.log('| measure | value |');
-console.log('| --- | ---: |');
-const row = (k, v) => console.log(`| ${k} | ${v} |`);
-row('recording (s)', (report.recordedMs / 1000).toFixed(0));
-row('RSS after 10 % of the run (MB)', mb(sampling[Math.floor(sampling.length / 10)]?.kb ?? 0));
-row('RSS at the end of recording (MB)', mb(atEnd));
-row('peak RSS, symbolizing included (MB)', mb(rss.peakKb()));
+const rows = [];
+const row = (what, ours, fields = {}) => rows.push({ what, ours: String(ours), ...fields });
+const unaccounted = c.PROBE_FIRINGS - c.COLLECTED - drops - c.FILTERED;
+row('recording', `${(report.recordedMs / 1000).toFixed(0)} s`);
+row('RSS after 10 % of the run', `${mb(sampling[Math.floor(sampling.length / 10)]?.kb ?? 0)} MB`);
+row('RSS at the end of recording', `${mb(atEnd)} MB`);
+row('peak RSS, symbolizing included', `${mb(rss.peakKb())} MB`);
 row('probe firings', c.PROBE_FIRINGS);
 row('samples collected', c.COLLECTED);
 row(`dropped (${Object.entries(report.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`, drops);
 row('filtered (idle)', c.FILTERED);
-row('unaccounted (firings − collected − dropped − filtered)', c.PROBE_FIRINGS - c.COLLECTED - drops - c.FILTERED);
+row('unaccounted (firings − collected − dropped − filtered)', unaccounted, { target: '0', met: unaccounted === 0 });
 row('processes seen', report.processesSeen);
 row('short processes started', started);
 row('short processes sampled / captured alive', `${report.watched.pidsSampled} / ${report.watched.pidsCaptured}`);
 row('samples in their own code named', `${short.named} of ${short.own} (${((100 * short.named) / Math.max(1, short.own)).toFixed(1)} %)`);
-row('BPF objects left after exit', left.length);
-row('load average (1 min) at start', load.toFixed(2));
-
-console.log('\nRSS while recording:\n');
-console.log('| elapsed (s) | RSS (MB) |');
-console.log('| ---: | ---: |');
+row('BPF objects left after exit', left.length, { target: '0', met: left.length === 0 });
+const curve = [];
 for (let i = 1; i <= 10; i++) {
   const s = sampling[Math.min(sampling.length - 1, Math.floor((i * sampling.length) / 10) - 1)];
-  if (s) console.log(`| ${(s.ms / 1000).toFixed(0)} | ${mb(s.kb)} |`);
+  if (s) curve.push(`${(s.ms / 1000).toFixed(0)} s ${mb(s.kb)} MB`);
 }
-process.exit(left.length === 0 && c.PROBE_FIRINGS === c.COLLECTED + drops + c.FILTERED ? 0 : 1);
+emit({
+  title: 'Endurance',
+  rows,
+  notes: [
+    `${seconds} s system-wide at ${frequency} Hz (PROFILE_ENDURANCE_SECONDS, PROFILE_ENDURANCE_FREQUENCY) while two shell loops start short processes back to back; the recorder is test/endurance/recorder.mjs. No peer: this is not a speed comparison.`,
+    `RSS while recording: ${curve.join(', ')}.`,
+  ],
+});
+process.exit(left.length === 0 && unaccounted === 0 ? 0 : 1);

@@ -7,12 +7,13 @@
 // `HTML_BENCH_COMPARE=DIR` also measures DIR/0.html and DIR/1.html (the same two profiles written
 // by another version of the report, kept with HTML_BENCH_OUT), alternating page loads with this
 // version's, so both are measured under the same load.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ProfileBuilder } from '../dist/profile/builder.js';
 import { HTML_DEFAULTS, renderHtml } from '../dist/render/html/index.js';
+import { emit } from './report.js';
 
 const RUNS = Number(process.env.HTML_BENCH_RUNS ?? 5);
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? process.env.PROFILE_CHROMIUM ?? '/usr/bin/chromium';
@@ -152,32 +153,48 @@ if (existsSync(CHROMIUM)) {
       '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'chromium')}`],
   });
 }
+const rows = [];
+const compareDir = process.env.HTML_BENCH_COMPARE;
 for (const result of results) {
   const { entry } = result;
   const t = entry.targets;
-  const rows = [
-    ['file size', `${(result.bytes / 1e6).toFixed(2)} MB`, t.size ? `< ${t.size} MB` : ''],
-    ['generation (renderHtml, one run)', `${result.generation.toFixed(0)} ms`, ''],
-  ];
-  const compare = process.env.HTML_BENCH_COMPARE ? join(process.env.HTML_BENCH_COMPARE, `${results.indexOf(result)}.html`) : undefined;
-  if (compare) {
-    const { statSync } = await import('node:fs');
-    rows[0].push(`${(statSync(compare).size / 1e6).toFixed(2)} MB`);
-    rows[1].push('');
-  }
+  const index = results.indexOf(result);
+  const compare = compareDir ? join(compareDir, `${index}.html`) : undefined;
+  const row = (what, ours, fields = {}) => rows.push({ what: `${entry.name}: ${what}`, ours, ...fields });
+  const mb = result.bytes / 1e6;
+  row('file size', `${mb.toFixed(2)} MB`, {
+    peer: compare ? `${compare}: ${(statSync(compare).size / 1e6).toFixed(2)} MB` : undefined,
+    target: t.size ? `< ${t.size} MB` : undefined,
+    met: t.size ? mb < t.size : undefined,
+    readme: index === 0 ? `HTML report of ${entry.name}, file size` : undefined,
+  });
+  row('generation (renderHtml, one run)', `${result.generation.toFixed(0)} ms`);
   if (browser) {
     const [b, c] = await browse(browser, compare ? [result.file, compare] : [result.file]);
-    const both = (format) => (c ? [format(b), format(c)] : [format(b)]);
-    const row = (what, format, target) => rows.push([what, both(format)[0], target, ...both(format).slice(1)]);
-    row('frames in the data / drawn at 1600 px (SVG groups)', (x) => `${x.last.nodes.toLocaleString('en-US')} / ${x.last.drawn.toLocaleString('en-US')} (${x.last.elements.toLocaleString('en-US')})`, '');
-    row('first paint (navigation → first frame with the graph)', (x) => `${x.paint.toFixed(0)} ms`, `< ${t.paint} ms`);
-    row('zoom (click → next painted frame)', (x) => `${x.zoom.toFixed(1)} ms (max ${x.zoomMax.toFixed(1)})`, `< ${t.zoom} ms`);
-    row('search (input → next painted frame)', (x) => `${x.search.toFixed(1)} ms (max ${x.searchMax.toFixed(1)})`, t.search ? `< ${t.search} ms` : '');
-  } else rows.push(['chromium', `absent (${CHROMIUM})`, '']);
-  console.log(`\n### HTML report: ${entry.name} (medians of ${RUNS} page loads, chromium 1600×1000)\n`);
-  console.log(compare ? `| measure | value | target | compared (${process.env.HTML_BENCH_COMPARE}) |` : '| measure | value | target |');
-  console.log(compare ? '| --- | --- | --- | --- |' : '| --- | --- | --- |');
-  for (const [what, value, target, other] of rows) console.log(`| ${what} | ${value} | ${target} |${compare ? ` ${other ?? ''} |` : ''}`);
+    const peer = (format) => (c ? `${compare}: ${format(c)}` : undefined);
+    const drawn = (x) => `${x.last.nodes.toLocaleString('en-US')} / ${x.last.drawn.toLocaleString('en-US')} (${x.last.elements.toLocaleString('en-US')})`;
+    row('frames in the data / drawn at 1600 px (SVG groups)', drawn(b), { peer: peer(drawn) });
+    const paint = (x) => `${x.paint.toFixed(0)} ms`;
+    row('first paint (navigation → first frame with the graph)', paint(b), {
+      peer: peer(paint), target: `< ${t.paint} ms`, met: b.paint < t.paint,
+      readme: index === 0 ? `HTML report of ${entry.name}, first paint` : undefined,
+    });
+    const zoom = (x) => `${x.zoom.toFixed(1)} ms (max ${x.zoomMax.toFixed(1)})`;
+    row('zoom (click → next painted frame)', zoom(b), {
+      peer: peer(zoom), target: `< ${t.zoom} ms`, met: b.zoom < t.zoom,
+      readme: index === 0 ? `HTML report of ${entry.name}, zoom` : undefined,
+    });
+    const search = (x) => `${x.search.toFixed(1)} ms (max ${x.searchMax.toFixed(1)})`;
+    row('search (input → next painted frame)', search(b), { peer: peer(search), target: t.search ? `< ${t.search} ms` : undefined, met: t.search ? b.search < t.search : undefined });
+  } else row('page timings', `chromium absent (${CHROMIUM})`);
 }
+emit({
+  title: 'HTML report',
+  rows,
+  notes: [
+    `Synthetic profiles (seed 42); medians of ${RUNS} page loads (HTML_BENCH_RUNS) in chromium (${CHROMIUM}) at 1600×1000.`,
+    compareDir ? `peer: the reports kept in ${compareDir} (HTML_BENCH_COMPARE), loaded alternately in the same chromium.` : 'peer: none (HTML_BENCH_COMPARE=DIR compares with reports kept by HTML_BENCH_OUT).',
+  ],
+});
 await browser?.close();
 rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench -- record`: the cost of recording, side by side with perf, BCC and bpftrace.
-//  1. Overhead on a CPU-bound 2-thread workload (test/fixtures/programs/spin2.c), system-wide at
+//  1. Overhead on a CPU-bound 2-thread workload (fixtures/programs/spin2.c), system-wide at
 //     99 and 999 Hz: workload wall time (median of REPS) and, exactly, BPF program time
 //     (kernel.bpf_stats_enabled → run_time_ns / run_cnt) plus the profiler process's own CPU time
 //     during the run, per sample and as a share of the machine.
@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSyn
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -32,7 +33,7 @@ if (process.getuid?.() !== 0) {
 }
 mkdirSync(OUT, { recursive: true });
 const workload = join(OUT, 'spin2');
-execFileSync('clang-14', ['-O1', '-fno-omit-frame-pointer', '-pthread', '-o', workload, join(ROOT, 'test', 'fixtures', 'programs', 'spin2.c')]);
+execFileSync('clang-14', ['-O1', '-fno-omit-frame-pointer', '-pthread', '-o', workload, join(ROOT, 'fixtures', 'programs', 'spin2.c')]);
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -137,32 +138,68 @@ async function overhead() {
         }
       }
       const base = median(walls.none);
-      rows.push(`| ${hz} Hz | no profiler | ${base.toFixed(0)} | — | — | — | — |`);
+      const measured = {};
       for (const name of Object.keys(PROFILERS)) {
-        if (!PROFILERS[name]) {
-          rows.push(`| ${hz} Hz | ${name} | absent | | | | |`);
-          continue;
-        }
-        const wall = median(walls[name]);
+        if (!PROFILERS[name]) continue;
         const m = exact[name];
-        const perSample = median(m.map((x) => (x.runs > 0 ? x.runNs / x.runs / 1000 : NaN)));
-        const bpfShare = median(m.map((x) => (100 * x.runNs) / (x.wall * 1e6 * CPUS)));
-        const cpuShare = median(m.map((x) => (100 * x.cpu) / (x.wall * 1e6 * CPUS)));
-        rows.push(
-          `| ${hz} Hz | ${name} | ${wall.toFixed(0)} | ${(((wall - base) / base) * 100).toFixed(1)} % | ` +
-            `${Number.isNaN(perSample) ? 'n/a' : perSample.toFixed(2)} | ${Number.isNaN(bpfShare) ? 'n/a' : bpfShare.toFixed(3)} % | ${cpuShare.toFixed(3)} % |`,
-        );
+        measured[name] = {
+          wall: median(walls[name]),
+          perSample: median(m.map((x) => (x.runs > 0 ? x.runNs / x.runs / 1000 : NaN))),
+          bpfShare: median(m.map((x) => (100 * x.runNs) / (x.wall * 1e6 * CPUS))),
+          cpuShare: median(m.map((x) => (100 * x.cpu) / (x.wall * 1e6 * CPUS))),
+        };
       }
+      rows.push(...overheadRows(hz, base, measured));
     }
   } finally {
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
     process.off('SIGINT', restore);
     process.off('SIGTERM', restore);
   }
-  console.log(`\n### Overhead on a CPU-bound 2-thread workload, system-wide (${CPUS} CPUs, median of ${REPS})\n`);
-  console.log('| rate | profiler | workload wall ms | wall overhead | BPF µs/sample | BPF share of machine | profiler process CPU share |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of rows) console.log(row);
+  return rows;
+}
+
+const OURS = 'profile record';
+const percent = (x) => (Number.isNaN(x) ? 'n/a' : `${x.toFixed(3)} %`);
+const micro = (x) => (Number.isNaN(x) ? 'n/a' : `${x.toFixed(2)} µs`);
+/** The peers' figures in one cell: "name value; …", absent peers named as such. */
+function peersCell(measured, format) {
+  return Object.keys(PROFILERS)
+    .filter((name) => name !== OURS)
+    .map((name) => `${name}: ${measured[name] ? format(measured[name], name) : 'absent'}`)
+    .join('; ');
+}
+
+/** Rows of one rate: workload wall time, BPF time per sample and share, our process's CPU share. */
+function overheadRows(hz, base, measured) {
+  const ours = measured[OURS];
+  const peers = Object.entries(measured).filter(([name]) => name !== OURS).map(([, m]) => m);
+  const processTarget = hz === 99 ? { target: '≤ 0.1 % of the machine', met: ours.cpuShare <= 0.1 } : { target: 'below every peer', met: peers.every((p) => ours.cpuShare < p.cpuShare) };
+  const bpf = (m, name) => (name === 'perf record -g' ? 'no BPF' : micro(m.perSample));
+  return [
+    {
+      what: `${hz} Hz: workload wall time (no profiler: ${(base / 1000).toFixed(2)} s)`,
+      ours: `${(ours.wall / 1000).toFixed(2)} s`,
+      peer: peersCell(measured, (m) => `${(m.wall / 1000).toFixed(2)} s`),
+      ratio: `${(((ours.wall - base) / base) * 100).toFixed(1)} % over no profiler`,
+    },
+    {
+      what: `${hz} Hz: BPF time per sample`,
+      ours: micro(ours.perSample),
+      peer: peersCell(measured, bpf),
+      target: '≤ 3 µs',
+      met: ours.perSample <= 3,
+      readme: hz === 99 ? 'recording at 99 Hz, BPF time per sample' : undefined,
+    },
+    { what: `${hz} Hz: BPF share of the machine`, ours: percent(ours.bpfShare), peer: peersCell(measured, (m, name) => (name === 'perf record -g' ? 'no BPF' : percent(m.bpfShare))) },
+    {
+      what: `${hz} Hz: profiler process CPU, share of the machine`,
+      ours: percent(ours.cpuShare),
+      peer: peersCell(measured, (m) => percent(m.cpuShare)),
+      ...processTarget,
+      readme: hz === 99 ? 'recording at 99 Hz, profiler process CPU (share of the machine)' : undefined,
+    },
+  ];
 }
 
 function timed(script) {
@@ -182,9 +219,6 @@ async function endToEnd() {
         : undefined,
     'profile-bpfcc -f': have('profile-bpfcc') ? `profile-bpfcc -F 99 -f ${SECONDS} > ${OUT}/e2e-bcc.folded` : undefined,
   };
-  console.log(`\n### Start-to-exit time of a ${SECONDS} s system-wide recording to folded stacks (median of ${REPS}, s)\n`);
-  console.log('| tool | idle | busy (2 spinning threads) | busy − duration | vs profile record |');
-  console.log('| --- | --- | --- | --- | --- |');
   const results = {};
   for (const load of ['idle', 'busy']) {
     const busy = load === 'busy' ? spawn(workload, ['100000000'], { stdio: 'ignore' }) : undefined;
@@ -193,16 +227,20 @@ async function endToEnd() {
     }
     busy?.kill();
   }
-  const ours = median(results['profile record'].busy);
-  for (const [name, script] of Object.entries(tools)) {
-    if (!script) {
-      console.log(`| ${name} | absent | | | |`);
-      continue;
-    }
-    const idle = median(results[name].idle);
-    const busy = median(results[name].busy);
-    console.log(`| ${name} | ${idle.toFixed(2)} | ${busy.toFixed(2)} | ${(busy - SECONDS).toFixed(2)} | ${(busy / ours).toFixed(2)}× |`);
+  const rows = [];
+  for (const load of ['idle', 'busy']) {
+    const ours = median(results[OURS][load]);
+    const others = Object.entries(tools).filter(([name]) => name !== OURS);
+    rows.push({
+      what: `start to exit, ${SECONDS} s system-wide recording to folded stacks, ${load === 'idle' ? 'idle machine' : 'busy (2 spinning threads)'}`,
+      ours: `${ours.toFixed(2)} s (duration + ${(ours - SECONDS).toFixed(2)} s)`,
+      peer: others.map(([name, script]) => `${name}: ${script ? `${median(results[name][load]).toFixed(2)} s` : 'absent'}`).join('; '),
+      ratio: others.filter(([, script]) => script).map(([name]) => `${(median(results[name][load]) / ours).toFixed(2)}×`).join(' / '),
+      target: '≤ duration + 0.3 s',
+      met: ours - SECONDS <= 0.3,
+    });
   }
+  return rows;
 }
 
 function peakRss() {
@@ -210,11 +248,20 @@ function peakRss() {
   const result = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'record', '--duration', String(RSS_SECONDS), '-o', out], { encoding: 'utf8' });
   const kb = Number(result.stderr.trim().split('\n').pop());
   const stacks = existsSync(out) ? readFileSync(out, 'utf8').split('\n').length - 1 : 0;
-  console.log(`\n### Peak RSS of a ${RSS_SECONDS} s system-wide recording\n`);
-  console.log(`profile record: ${(kb / 1024).toFixed(1)} MB peak RSS (${stacks} distinct folded stacks, ${statSync(out).size} bytes written)`);
+  const mb = kb / 1024;
+  return {
+    what: `peak RSS of a ${RSS_SECONDS} s system-wide recording`,
+    ours: `${mb.toFixed(1)} MB (${stacks} distinct folded stacks, ${statSync(out).size} bytes written)`,
+    target: '≤ 100 MB',
+    met: mb <= 100,
+  };
 }
 
-console.log('## record');
-await overhead();
-await endToEnd();
-peakRss();
+emit({
+  title: 'record',
+  rows: [...(await overhead()), ...(await endToEnd()), peakRss()],
+  notes: [
+    `Overhead rows: CPU-bound 2-thread workload (fixtures/programs/spin2.c, PROFILE_BENCH_WORK=${WORK}), profilers system-wide on ${CPUS} CPUs, one after another, medians of ${REPS} (PROFILE_BENCH_REPS); BPF time from kernel.bpf_stats_enabled (run_time_ns / run_cnt of each profiler's own sampling program), process CPU from /proc/PID/stat while the workload runs.`,
+    `Start-to-exit rows: medians of ${REPS}; ratio: each peer's time over ours.`,
+  ],
+});

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // SVG flame graph of a synthetic 200k-distinct-stack folded file (depth 10–60, ~244 MB, fixed
 // seed), ours (`writeSvgFromFolded`, the folded fast path, in a fresh process per run) against FlameGraph's flamegraph.pl from $FLAMEGRAPH_DIR. Checks that both draw the same
-// frames (the multiset of rect titles) and prints a Markdown table.
+// frames (the multiset of rect titles) and hands its row to bench/report.js.
 //   npm run bench -- svg        SVG_BENCH_RUNS=5 (ours), SVG_BENCH_PEER_RUNS=1 (flamegraph.pl, ~40 s each)
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { emit } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist');
@@ -122,18 +123,29 @@ try {
   }
 
   const mb = size / 1e6;
-  console.log(`\n### SVG flame graph: ${STACKS.toLocaleString('en')} distinct stacks, depth 10–60, ${mb.toFixed(0)} MB folded\n`);
   const fmt = (values) => (values.length ? `${median(values).toFixed(2)} s` : 'n/a');
-  const ratio = (theirs, mine) => (theirs.length && mine.length ? `${(median(theirs) / median(mine)).toFixed(1)}×` : '—');
-  console.log('| tool | runs | median wall | median CPU (user+sys) | input MB/s (wall) | SVG size | same frames as flamegraph.pl | speed-up wall / CPU |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  console.log(`| profile (writeSvgFromFolded) | ${RUNS} | ${fmt(ours)} | ${fmt(ourCpu)} | ${(mb / median(ours)).toFixed(0)} | ${(ourBytes / 1e6).toFixed(2)} MB | ${same ?? 'n/a'} | ${ratio(peer, ours)} / ${ratio(peerCpu, ourCpu)} |`);
-  if (peer.length) {
-    console.log(`| flamegraph.pl | ${PEER_RUNS} | ${fmt(peer)} | ${fmt(peerCpu)} | ${(mb / median(peer)).toFixed(1)} | ${(peerBytes / 1e6).toFixed(2)} MB | — | 1× |`);
-  } else {
-    console.log('| flamegraph.pl | — | absent (set FLAMEGRAPH_DIR) | | | | | |');
-  }
-  console.log(`\nOur runs: ${ours.map((s) => s.toFixed(2)).join(', ')} s wall${peer.length ? `; flamegraph.pl: ${peer.map((s) => s.toFixed(2)).join(', ')} s wall (${PEER_RUNS} run${PEER_RUNS === 1 ? '' : 's'}, SVG_BENCH_PEER_RUNS: each takes minutes)` : ''}. Target: ≥ 10× faster than flamegraph.pl, same frames.`);
+  const speedUp = (theirs, mine) => (theirs.length && mine.length ? median(theirs) / median(mine) : undefined);
+  const wallUp = speedUp(peer, ours);
+  const cpuUp = speedUp(peerCpu, ourCpu);
+  const TARGET = 10;
+  emit({
+    title: 'SVG flame graph',
+    rows: [
+      {
+        what: `SVG of a synthetic folded file: ${STACKS.toLocaleString('en')} distinct stacks, depth 10–60, ${mb.toFixed(0)} MB`,
+        ours: `${fmt(ours)} wall, ${fmt(ourCpu)} CPU, ${(ourBytes / 1e6).toFixed(2)} MB SVG`,
+        peer: peer.length ? `flamegraph.pl: ${fmt(peer)} wall, ${fmt(peerCpu)} CPU, ${(peerBytes / 1e6).toFixed(2)} MB SVG` : 'flamegraph.pl absent (set FLAMEGRAPH_DIR)',
+        ratio: wallUp === undefined ? undefined : `${wallUp.toFixed(1)}× / ${cpuUp === undefined ? '—' : `${cpuUp.toFixed(1)}×`} (wall / CPU)`,
+        target: `≥ ${TARGET}× faster, same frames`,
+        met: wallUp === undefined ? undefined : wallUp >= TARGET && same?.startsWith('yes') === true,
+        readme: 'SVG flame graph of 200k distinct stacks',
+      },
+    ],
+    notes: [
+      `Ours: \`writeSvgFromFolded\` in a fresh process per run, median of ${RUNS} (SVG_BENCH_RUNS): ${ours.map((x) => x.toFixed(2)).join(', ')} s wall; flamegraph.pl: ${peer.length ? `${peer.map((x) => x.toFixed(2)).join(', ')} s wall, ${PEER_RUNS} run${PEER_RUNS === 1 ? '' : 's'} (SVG_BENCH_PEER_RUNS; each takes minutes)` : 'not run'}. CPU is user + sys from GNU time.`,
+      `Same frames as flamegraph.pl (rect titles compared): ${same ?? 'not compared'}.`,
+    ],
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -8,9 +8,10 @@
 // them; ours include them). Memory: peak RSS of the symbolizing process.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 5;
@@ -115,14 +116,12 @@ async function main() {
         rss: median(results.map((r) => r.maxRssMb)),
         unnamed: results[0].unnamed,
         addresses: results[0].addresses,
+        inline,
+        warm,
       });
     }
   }
-  const ours = rows[0].seconds;
-  const lines = ['## symbolize', '', `${rows[0].addresses} distinct addresses (${COUNTS.kernel} kernel, ${COUNTS.libc} libc, ${COUNTS.node} node); medians of ${RUNS} runs.`, ''];
-  lines.push(`load average at the start: ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs (wall times inflate with load; CPU seconds = user + sys of the symbolizing process).`, '');
-  lines.push('| tool | seconds | CPU seconds | vs ours (inlines, cold) | peak RSS MB | frames left as module+offset |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of rows) lines.push(`| ${r.what} | ${r.seconds.toFixed(3)} | ${r.cpu.toFixed(3)} | ${(r.seconds / ours).toFixed(2)}× | ${r.rss.toFixed(0)} | ${r.unnamed} |`);
+  const peerTimes = [];
   for (const [tool, args] of [['eu-addr2line', ['-f', '-i']], ['addr2line', ['-f', '-i']]]) {
     let total = 0;
     let ok = true;
@@ -131,10 +130,31 @@ async function main() {
       if (perAddress === undefined) ok = false;
       else total += perAddress * COUNTS[name];
     }
-    if (!ok) lines.push(`| ${tool} ${args.join(' ')} | absent | | | | |`);
-    else lines.push(`| ${tool} ${args.join(' ')} (extrapolated from ${PEER_SAMPLE} addresses per binary to ${userAddresses} user addresses) | ${total.toFixed(1)} | | ${(total / ours).toFixed(0)}× slower (${(total / rows[1].seconds).toFixed(0)}× vs warm) | | |`);
+    peerTimes.push({ tool: `${tool} ${args.join(' ')}`, seconds: ok ? total : undefined });
   }
-  console.log(lines.join('\n'));
+  const [eu] = peerTimes;
+  const peerCell = peerTimes.map((p) => `${p.tool}: ${p.seconds === undefined ? 'absent' : `${p.seconds.toFixed(1)} s`}`).join('; ');
+  const TARGET = { cold: 1, warm: 0.3, times: 100 };
+  emit({
+    title: 'symbolize',
+    rows: rows.map((r) => {
+      const limit = r.warm ? TARGET.warm : TARGET.cold;
+      const times = eu.seconds === undefined ? undefined : eu.seconds / r.seconds;
+      return {
+        what: r.what,
+        ours: `${r.seconds.toFixed(3)} s wall, ${r.cpu.toFixed(3)} s CPU, ${r.rss.toFixed(0)} MB peak RSS, ${r.unnamed} frames left as module+offset`,
+        peer: peerCell,
+        ratio: peerTimes.map((p) => (p.seconds === undefined ? '—' : `${(p.seconds / r.seconds).toFixed(0)}×`)).join(' / '),
+        target: `< ${limit} s; ≥ ${TARGET.times}× faster than ${eu.tool}`,
+        met: times === undefined ? undefined : r.seconds < limit && times >= TARGET.times,
+        readme: r.inline ? `symbolizing ${rows[0].addresses.toLocaleString('en')} distinct addresses, ${r.warm ? 'warm' : 'cold'}` : undefined,
+      };
+    }),
+    notes: [
+      `${rows[0].addresses} distinct addresses (${COUNTS.kernel} kernel, ${COUNTS.libc} libc, ${COUNTS.node} node); symbolize() timed in a fresh process per run, medians of ${RUNS}; ${cpus().length} CPUs; CPU is user + sys of the symbolizing process (V8's collector and compiler threads run beside the main one).`,
+      `Peers: given ${PEER_SAMPLE} addresses per binary at once on standard input, their per-address cost extrapolated to the ${userAddresses} user addresses (no kernel addresses for them); ratio: how many times faster than each.`,
+    ],
+  });
 }
 
 if (process.argv[2] === '--worker') await worker(process.argv[3] === 'true', process.argv[4] || undefined);

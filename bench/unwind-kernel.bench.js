@@ -12,9 +12,10 @@
 // Environment: PROFILE_BENCH_REPS (5), PROFILE_BENCH_ITERATIONS (python loop size, 4000 ≈ 3 s). Needs root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -36,7 +37,6 @@ mkdirSync(OUT, { recursive: true });
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const WORKLOAD = `
 import json
@@ -131,8 +131,6 @@ function runWorkload() {
 }
 
 async function main() {
-  console.log('## Unwinding in the kernel\n');
-  console.log(`Load average before: ${load()}\n`);
   const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
   writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
   const results = { none: [] };
@@ -167,32 +165,55 @@ async function main() {
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
   }
   const base = median(results.none.map((r) => r.wall));
-  console.log(`Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations; ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS}. Steady: ${STEADY_SECONDS} s of the same loop, running before the recorder started, from ${SETTLE_SECONDS} s after it attached.\n`);
-  console.log('| profiler | workload wall ms | slowdown | BPF µs per sample | recorder share of one CPU while the workload starts and runs (BPF + process) | steady share of one CPU (BPF + process) | kernel memory of maps |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  console.log(`| none | ${base.toFixed(0)} | — | — | — | — | — |`);
+  const TABLES = 'profile record --unwind tables';
+  const FP = 'profile record --unwind fp';
+  const figures = {};
   for (const name of Object.keys(PROFILERS)) {
     const r = results[name];
-    if (!r) {
-      console.log(`| ${name} | absent | | | | | |`);
-      continue;
-    }
+    if (!r) continue;
     const wall = median(r.map((x) => x.wall));
-    const perSample = median(r.map((x) => (x.runs > 0 ? x.runNs / x.runs / 1000 : NaN)));
-    const share = median(r.map((x) => (100 * (x.runNs + x.cpu)) / (x.wall * 1e6)));
-    const mem = memory[name] === undefined ? '—' : `${(memory[name] / 2 ** 20).toFixed(1)} MiB`;
-    const bpf = name.startsWith('profile') ? perSample.toFixed(2) : 'no BPF';
-    const recorder = name.startsWith('profile') ? `${share.toFixed(3)} %` : `${(median(r.map((x) => (100 * x.cpu) / (x.wall * 1e6)))).toFixed(3)} % (process only)`;
-    const steady = r.every((x) => x.steady) ? `${median(r.map((x) => x.steady.share)).toFixed(3)} % (process ${median(r.map((x) => x.steady.process)).toFixed(3)} %)` : '—';
-    console.log(`| ${name} | ${wall.toFixed(0)} | ${(((wall - base) / base) * 100).toFixed(1)} % | ${bpf} | ${recorder} | ${steady} | ${mem} |`);
+    const ours = name.startsWith('profile');
+    figures[name] = {
+      slowdown: `${(((wall - base) / base) * 100).toFixed(1)} % (${wall.toFixed(0)} ms)`,
+      perSampleUs: ours ? median(r.map((x) => (x.runs > 0 ? x.runNs / x.runs / 1000 : NaN))) : undefined,
+      recorder: ours
+        ? `${median(r.map((x) => (100 * (x.runNs + x.cpu)) / (x.wall * 1e6))).toFixed(3)} %`
+        : `${median(r.map((x) => (100 * x.cpu) / (x.wall * 1e6))).toFixed(3)} % (process only)`,
+      steady: r.every((x) => x.steady) ? `${median(r.map((x) => x.steady.share)).toFixed(3)} % (process ${median(r.map((x) => x.steady.process)).toFixed(3)} %)` : undefined,
+      memory: memory[name] === undefined ? undefined : `${(memory[name] / 2 ** 20).toFixed(1)} MiB`,
+    };
   }
-  const fp = results['profile record --unwind fp'];
-  const tables = results['profile record --unwind tables'];
-  if (fp && tables) {
-    const delta = median(tables.map((x) => x.runNs / Math.max(1, x.runs))) / 1000 - median(fp.map((x) => x.runNs / Math.max(1, x.runs))) / 1000;
-    console.log(`\nTables cost ${delta.toFixed(2)} µs per sample more than frame pointers (target: ≤ 3 µs).`);
-  }
-  console.log(`\nLoad average after: ${load()}`);
+  const tables = figures[TABLES];
+  const others = (key, format = (v) => v ?? '—') =>
+    Object.keys(PROFILERS)
+      .filter((name) => name !== TABLES)
+      .map((name) => `${name}: ${figures[name] ? format(figures[name][key], name) : 'absent'}`)
+      .join('; ');
+  const us = (v) => (v === undefined ? 'no BPF' : `${v.toFixed(2)} µs`);
+  const delta = tables && figures[FP] ? tables.perSampleUs - figures[FP].perSampleUs : undefined;
+  const rows = [
+    {
+      what: 'BPF time per sample (python3, ~30 calls deep, no frame pointers)',
+      ours: `--unwind tables: ${us(tables?.perSampleUs)}`,
+      peer: others('perSampleUs', us),
+      ratio: delta === undefined ? undefined : `${delta >= 0 ? '+' : ''}${delta.toFixed(2)} µs over frame pointers`,
+      target: '≤ frame pointers + 3 µs',
+      met: delta === undefined ? undefined : delta <= 3,
+      readme: "walking python3's stacks without frame pointers, BPF time per sample",
+    },
+    { what: `workload slowdown (no profiler: ${base.toFixed(0)} ms)`, ours: tables?.slowdown, peer: others('slowdown') },
+    { what: 'recorder share of one CPU while the workload starts and runs (BPF + process)', ours: tables?.recorder, peer: others('recorder') },
+    { what: `steady share of one CPU (BPF + process), ${STEADY_SECONDS} s from ${SETTLE_SECONDS} s after attaching`, ours: tables?.steady, peer: others('steady') },
+    { what: 'kernel memory of the maps (node, python3 and libc loaded)', ours: tables?.memory, peer: others('memory') },
+  ];
+  emit({
+    title: 'Unwinding in the kernel',
+    rows,
+    notes: [
+      `Workload: python3 JSON loop 30 calls deep, ${ITERATIONS} iterations (PROFILE_BENCH_ITERATIONS); ${HZ} Hz system-wide on ${CPUS} CPUs; medians of ${REPS} (PROFILE_BENCH_REPS), alternating. Steady: ${STEADY_SECONDS} s of the same loop, running before the recorder started, from ${SETTLE_SECONDS} s after it attached.`,
+      'BPF time: run_time_ns / run_cnt of do_sample (kernel.bpf_stats_enabled), a mean over every firing in the window, idle CPUs included.',
+    ],
+  });
 }
 
 await main();

@@ -5,9 +5,10 @@
 // rows have each rule, which size the BPF maps and say how often the walker must give up.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emit } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 5;
@@ -43,42 +44,45 @@ function run(path, cacheDirectory) {
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+const ms = (x) => `${x.toFixed(1)} ms`;
+const count = (x) => x.toLocaleString('en');
 
 async function main() {
   const node = realpathSync(process.execPath);
-  console.log('## Unwind tables\n');
-  console.log(`Load average before: ${load()}\n`);
+  const rows = [];
+  const notes = [`Each figure: unwindTableFor() in a fresh process; node: medians of ${RUNS} runs; the OS page cache is warm in every case.`];
   const cache = mkdtempSync(join(tmpdir(), 'profile-bench-unwind-'));
   try {
     const cold = Array.from({ length: RUNS }, () => run(node, undefined));
     run(node, cache); // fills the cache
     const warm = Array.from({ length: RUNS }, () => run(node, cache));
     if (warm.some((w) => w.rows !== cold[0].rows)) throw new Error('warm and cold tables differ in size');
-    console.log(`node (${node}): ${cold[0].rows.toLocaleString('en')} rows, ${cold[0].bytes.toLocaleString('en')} bytes, ${cold[0].fdes.toLocaleString('en')} FDEs\n`);
-    console.log('| node .eh_frame | median wall ms | median CPU ms | runs (wall ms) |');
-    console.log('| --- | ---: | ---: | --- |');
-    for (const [name, runs] of [['cold (compile)', cold], ['warm (cache)', warm]]) {
-      console.log(`| ${name} | ${median(runs.map((r) => r.ms)).toFixed(1)} | ${median(runs.map((r) => r.cpuMs)).toFixed(1)} | ${runs.map((r) => r.ms.toFixed(1)).join(', ')} |`);
+    const size = `${count(cold[0].rows)} rows, ${count(cold[0].bytes)} bytes, ${count(cold[0].fdes)} FDEs`;
+    for (const [name, runs, readme] of [['cold (compile)', cold, "unwind table of node's `.eh_frame`, compiled"], ['warm (on-disk cache)', warm, "unwind table of node's `.eh_frame`, from the cache"]]) {
+      rows.push({
+        what: `node (${node}) .eh_frame, ${name}: ${size}`,
+        ours: `${ms(median(runs.map((r) => r.ms)))} wall, ${ms(median(runs.map((r) => r.cpuMs)))} CPU`,
+        readme,
+      });
+      notes.push(`node, ${name}, each run's wall time: ${runs.map((r) => r.ms.toFixed(1)).join(', ')} ms.`);
     }
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
-
-  console.log('\n| binary | source | FDEs | rows | table bytes | cold ms | ' + RULES.join(' | ') + ' | rbp INVALID |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ' + RULES.map(() => '---:').join(' | ') + ' | ---: |');
   for (const [name, path] of BINARIES) {
     let real;
     try {
       real = realpathSync(path);
     } catch {
-      console.log(`| ${name} | missing | | | | | ${RULES.map(() => '').join(' | ')} | |`);
+      rows.push({ what: `${name} (${path})`, ours: 'absent' });
       continue;
     }
     const r = run(real, undefined);
-    console.log(`| ${name} | ${r.source} | ${r.fdes} | ${r.rows} | ${r.bytes} | ${r.ms.toFixed(1)} | ${RULES.map((k) => r.rules[k] ?? 0).join(' | ')} | ${r.rbpInvalid} |`);
+    rows.push({ what: `${name} ${r.source} table, cold`, ours: `${count(r.fdes)} FDEs, ${count(r.rows)} rows, ${count(r.bytes)} bytes, ${ms(r.ms)}` });
+    notes.push(`${name}, rows by CFA rule: ${RULES.map((k) => `${k} ${r.rules[k] ?? 0}`).join(', ')}; rows whose rbp rule is INVALID: ${r.rbpInvalid}.`);
   }
-  console.log(`\nLoad average after: ${load()}`);
+  emit({ title: 'Unwind tables', rows, notes });
 }
 
 if (process.argv[2] === '--worker') await worker(process.argv[3], process.argv[4]);

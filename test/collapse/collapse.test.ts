@@ -1,4 +1,4 @@
-// Golden tests for `profile collapse`: every recorded tool output under test/fixtures/collapse/
+// Golden tests for `profile collapse`: every recorded tool output under fixtures/collapse/
 // (perf script, bpftrace, BCC profile) with option sets → results/*.folded (see helpers/golden.ts:
 // BLESS=1 rewrites them, a missing one fails under CI=true); stackcollapse-perf.pl as an oracle for
 // the perf inputs (../shared/peers/FlameGraph, or FLAMEGRAPH_DIR); the byte path against the line
@@ -19,7 +19,7 @@ import { stackcollapsePerf } from '../helpers/flamegraph.js';
 import { golden } from '../helpers/golden.js';
 import { requiresFile, requiresFlameGraph, requiresTools } from '../helpers/requires.js';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'collapse');
+const FIXTURES = join(ROOT, 'fixtures', 'collapse');
 const RESULTS = join(FIXTURES, 'results');
 
 interface Variant {

@@ -19,7 +19,7 @@ import { FLAMEGRAPH_DIR, requireFlamegraph, stackcollapsePerf } from '../helpers
 
 const SHARED_DATA = process.env.PROFILE_SHARED_DATA || join(ROOT, '..', 'shared', 'data');
 const CORPUS = join(SHARED_DATA, 'perf-script-mixed.txt.zst');
-const OWN = join(ROOT, 'test', 'fixtures', 'collapse', 'perf');
+const OWN = join(ROOT, 'fixtures', 'collapse', 'perf');
 const work = mkdtempSync(join(tmpdir(), 'collapse-parallel-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 

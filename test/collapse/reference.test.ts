@@ -127,7 +127,7 @@ t.test('prefixes at line boundaries equal stackcollapse-perf.pl on the same pref
   if (!requireFlamegraph(t, 'stackcollapse-perf.pl', 'test')) return;
   // Ours too: every perf fixture the golden tests use that the script reads the same way (it drops
   // stack lines without a dso, which no-dso.txt has).
-  const own = join(ROOT, 'test', 'fixtures', 'collapse', 'perf');
+  const own = join(ROOT, 'fixtures', 'collapse', 'perf');
   const files = [...inputs(), ...readdirSync(own).filter((f) => f.endsWith('.txt') && f !== 'no-dso.txt').map((f) => join(own, f))];
   const flags = ['--tid', '--all'];
   let compared = 0;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'collapse');
+const FIXTURES = join(ROOT, 'fixtures', 'collapse');
 const perf = join(FIXTURES, 'perf', 'process.txt');
 const twoEvents = join(FIXTURES, 'perf', 'two-events.txt');
 const bpftraceFile = join(FIXTURES, 'bpftrace', 'comm-kstack-two-maps.txt');

@@ -8,7 +8,7 @@ import { golden, svgFrames } from '../helpers/svg.js';
 import { launchBrowser, recordedPage, requireBrowser } from '../helpers/browser.js';
 import { pathToFileURL } from 'node:url';
 
-const fixtures = join(import.meta.dirname, '../fixtures/diff');
+const fixtures = join(import.meta.dirname, '../../fixtures/diff');
 const before = join(fixtures, 'before.folded');
 const after = join(fixtures, 'after.folded');
 const dir = mkdtempSync(join(tmpdir(), 'profile-diff-'));

@@ -9,7 +9,7 @@ import { runCli } from '../helpers/cli.js';
 import { requiresBpf } from '../helpers/requires.js';
 import { startIngestServer } from '../helpers/ingest.js';
 
-const file = join(import.meta.dirname, '../fixtures/diff/before.folded');
+const file = join(import.meta.dirname, '../../fixtures/diff/before.folded');
 
 t.test('profile push FILE --server sends pprof with name, token from the environment and tenant', async (t) => {
   const server = await startIngestServer();

@@ -21,7 +21,7 @@ interface DrawnFrame {
   fill: string;
 }
 
-const fixtures = join(import.meta.dirname, '../fixtures/diff');
+const fixtures = join(import.meta.dirname, '../../fixtures/diff');
 const dir = mkdtempSync(join(tmpdir(), 'profile-diff-html-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

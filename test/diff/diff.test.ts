@@ -7,7 +7,7 @@ import { readFolded } from '../../src/profile/folded.js';
 import type { FlameNode } from '../../src/render/tree.js';
 import { golden } from '../helpers/svg.js';
 
-const fixtures = join(import.meta.dirname, '../fixtures/diff');
+const fixtures = join(import.meta.dirname, '../../fixtures/diff');
 const folded = (text: string) => readFolded(Readable.from([text]), 'x.folded');
 
 /** `path` of names from the root's children down, or undefined. */

@@ -13,7 +13,7 @@ export const SHORT_COMM = 'endurshort';
 /** Builds test/endurance/shortlived.c into the gitignored fixtures build directory, once. */
 export function buildShortLived() {
   const source = join(ROOT, 'test', 'endurance', 'shortlived.c');
-  const out = join(ROOT, 'test', 'fixtures', 'build', SHORT_COMM);
+  const out = join(ROOT, 'fixtures', 'build', SHORT_COMM);
   mkdirSync(dirname(out), { recursive: true });
   let fresh = false;
   try {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
 
 export const ROUND_TRIP_FILES: readonly string[] = [
-  ...readdirSync(join(ROOT, 'test/fixtures/collapse/perf')).filter((f) => f.endsWith('.txt')).map((f) => join(ROOT, 'test/fixtures/collapse/perf', f)),
-  join(ROOT, 'test/fixtures/render/small.folded'),
-  join(ROOT, 'test/fixtures/render/hostile.folded'),
-  join(ROOT, 'test/fixtures/diff/before.folded'),
-  join(ROOT, 'test/fixtures/diff/after.folded'),
+  ...readdirSync(join(ROOT, 'fixtures/collapse/perf')).filter((f) => f.endsWith('.txt')).map((f) => join(ROOT, 'fixtures/collapse/perf', f)),
+  join(ROOT, 'fixtures/render/small.folded'),
+  join(ROOT, 'fixtures/render/hostile.folded'),
+  join(ROOT, 'fixtures/diff/before.folded'),
+  join(ROOT, 'fixtures/diff/after.folded'),
 ];

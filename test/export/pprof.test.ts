@@ -134,10 +134,10 @@ t.test('recorded profiles round-trip kinds, modules, files, lines and threads', 
 });
 
 t.test('a Go profile from the real toolchain reads', async (t) => {
-  const profile = await loadProfile(join(import.meta.dirname, '../fixtures/fuzz/pprof-go.pb.gz'));
+  const profile = await loadProfile(join(import.meta.dirname, '../../fixtures/fuzz/pprof-go.pb.gz'));
   t.ok(profile.stacks.length > 0);
   t.ok(profile.frames.some((f) => f.file?.endsWith('.go')), 'Go file names kept');
-  t.same(foldedLines(await loadProfile(join(import.meta.dirname, '../fixtures/fuzz/pprof-go.pb'))), foldedLines(profile), 'uncompressed file (Go writes time_nanos first, recognised by its .pb name) reads the same');
+  t.same(foldedLines(await loadProfile(join(import.meta.dirname, '../../fixtures/fuzz/pprof-go.pb'))), foldedLines(profile), 'uncompressed file (Go writes time_nanos first, recognised by its .pb name) reads the same');
 });
 
 t.test('fractional weights are refused with a clear error', async (t) => {

@@ -39,7 +39,7 @@ t.test('pprof push: query parameters, headers, body decodes to the same stacks',
 t.test('folded push of a real fixture; basic auth from the URL; server path kept', async (t) => {
   const server = await startIngestServer();
   t.teardown(() => server.close());
-  const profile = await loadProfile(join(import.meta.dirname, '../fixtures/diff/after.folded'));
+  const profile = await loadProfile(join(import.meta.dirname, '../../fixtures/diff/after.folded'));
   const base = server.url.replace('http://', 'http://user%40corp:p%3Ass@');
   await pushProfile(profile, { server: base, format: 'folded' });
   const req = server.requests[0]!;

@@ -1,5 +1,5 @@
 // Property tests for every collapse input format registered in src/collapse/index.ts (perf script,
-// bpftrace, BCC), from real seeds recorded on this machine (test/fixtures/fuzz/: `perf script`
+// bpftrace, BCC), from real seeds recorded on this machine (fixtures/fuzz/: `perf script`
 // with and without -g and with -F fields, bpftrace kstack/ustack maps, BCC profile default and -f).
 // Local ~5 s per format; CI ~15 s.
 import t from 'tap';
@@ -11,7 +11,7 @@ import { foldedLines, readFolded } from '../../src/profile/folded.js';
 import type { Profile } from '../../src/profile/model.js';
 import { checkProperty, chunkCuts, chunkedStream, fc, mutatedFrom, resultOrProfileError, utf8, type Outcome } from '../helpers/fuzz.js';
 
-const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'fixtures', 'fuzz');
+const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'fixtures', 'fuzz');
 const files = readdirSync(FIXTURES).sort();
 const seedsOf = (prefix: string): Uint8Array[] => files.filter((f) => f.startsWith(prefix)).map((f) => new Uint8Array(readFileSync(join(FIXTURES, f))));
 const SEEDS: Record<string, Uint8Array[]> = { perf: seedsOf('perf-'), bpftrace: seedsOf('bpftrace'), bcc: seedsOf('bcc') };

@@ -1,6 +1,6 @@
 // Property tests for the ELF reader (src/symbolize/elf: headers, program and section headers,
 // build-id notes, .gnu_debuglink, .symtab/.dynsym) and for DWARF through libdw, on copies of a
-// real small program built here with gcc -g (prog.c and lib.c of test/fixtures/elf, with inline
+// real small program built here with gcc -g (prog.c and lib.c of fixtures/elf, with inline
 // chains). Bytes are overwritten where they matter — header fields, section and program headers,
 // symbol entries, notes, and each DWARF section — with random and boundary values.
 //
@@ -8,7 +8,7 @@
 // damaged file goes through the whole symbolizer (symbolizeWithReport, libdw opened on the file);
 // it must return a profile in bounded time whatever libdw makes of it: every frame named or kept
 // as `[module+0x…]`, never an exception. A libdw crash would kill this process: the input of the
-// case running is always at test/fixtures/build/fuzz-elf/current-PID.elf, to reproduce it.
+// case running is always at fixtures/build/fuzz-elf/current-PID.elf, to reproduce it.
 // Local ~5 s; CI (1,000 cases per property) ~10 s, plus ~10 s of tap start-up and gcc.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -100,11 +100,11 @@ function readEverything(elf: ElfFile, probes: readonly number[]): void {
 }
 
 function run(): void {
-  const dir = join(ROOT, 'test', 'fixtures', 'build', 'fuzz-elf');
+  const dir = join(ROOT, 'fixtures', 'build', 'fuzz-elf');
   mkdirSync(dir, { recursive: true });
   // Left behind only when a case kills the process: then it is the input to reproduce.
   t.teardown(() => rmSync(join(dir, `current-${process.pid}.elf`), { force: true }));
-  const sources = join(ROOT, 'test', 'fixtures', 'elf');
+  const sources = join(ROOT, 'fixtures', 'elf');
   const program = join(dir, 'prog');
   execFileSync('gcc', ['-O2', '-g', '-fPIE', '-pie', '-o', program, join(sources, 'prog.c'), join(sources, 'lib.c')]);
   const seed = readFileSync(program);

@@ -19,7 +19,7 @@ import type { FrameKind } from '../../src/profile/model.js';
 import { checkProperty, chunkedStream, fc, hostileName, mutatedFrom, resultOrProfileError } from '../helpers/fuzz.js';
 import { gunzipSync } from 'node:zlib';
 
-const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'fixtures', 'fuzz');
+const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'fixtures', 'fuzz');
 const pprofSeed = new Uint8Array(readFileSync(join(FIXTURES, 'pprof-go.pb')));
 const speedscopeSeed = new Uint8Array(readFileSync(join(FIXTURES, 'speedscope-both.speedscope.json')));
 

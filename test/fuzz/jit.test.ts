@@ -14,7 +14,7 @@ import { parsePerfMap } from '../../src/symbolize/perfmap.js';
 import { SourceMaps } from '../../src/symbolize/sourcemap.js';
 import { CASE_TIMEOUT_MS, checkProperty, fc, hostileString, mutatedFrom, terminalSafe } from '../helpers/fuzz.js';
 
-const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'fixtures', 'fuzz');
+const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'fixtures', 'fuzz');
 const perfMapSeed = new Uint8Array(readFileSync(join(FIXTURES, 'perfmap-node.map')));
 const sourceMapSeed = new Uint8Array(readFileSync(join(FIXTURES, 'sourcemap-tsc.js.map')));
 

@@ -1,7 +1,7 @@
 // Property tests for the unwind compiler (src/unwind) on real call frame information built here
 // with gcc: a program's .eh_frame (pcrel/sdata4 pointers, remember/restore state, PLT expression),
 // a library whose .eh_frame uses personality/LSDA augmentations and every rule of
-// test/fixtures/unwind/directives.s, and .debug_frame of versions 1, 3 (64-bit DWARF) and 4.
+// fixtures/unwind/directives.s, and .debug_frame of versions 1, 3 (64-bit DWARF) and 4.
 // The frame section's bytes are mutated in place (bit flips, boundary values at aligned offsets,
 // LEB128-breaking 0x80 runs, deletions and insertions kept to the section's size), then the
 // whole file is compiled: the result is a table whose rows are sorted with known rules, or a
@@ -17,7 +17,7 @@ import { compileUnwindTable, decodeRow, type UnwindTable } from '../../src/unwin
 import { checkProperty, fc, resultOrProfileError } from '../helpers/fuzz.js';
 import { requiresTools } from '../helpers/requires.js';
 
-const SOURCES = join(import.meta.dirname, '..', 'fixtures', 'unwind');
+const SOURCES = join(import.meta.dirname, '..', '..', 'fixtures', 'unwind');
 
 interface Seed {
   readonly bytes: Buffer;

@@ -11,7 +11,7 @@ import { foldedLines } from '../../src/profile/folded.js';
 import { errorLine } from '../helpers/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'profile-input-'));
-const fixtures = join(import.meta.dirname, '../fixtures');
+const fixtures = join(import.meta.dirname, '../../fixtures');
 const after = join(fixtures, 'diff/after.folded');
 
 t.test('formats are told apart by their first bytes, whatever the file is called', async (t) => {

@@ -1,6 +1,6 @@
 /**
- * Builds the recorder's fixture programs (test/fixtures/programs/*.c) once into the gitignored
- * test/fixtures/build/, with clang -O1 -fno-omit-frame-pointer (gcc drops callers in leaf-ish
+ * Builds the recorder's fixture programs (fixtures/programs/*.c) once into the gitignored
+ * fixtures/build/, with clang -O1 -fno-omit-frame-pointer (gcc drops callers in leaf-ish
  * code) and -no-pie so their symbols sit at fixed addresses: the tests name their frames from
  * `nm` without depending on the symbolizer.
  */
@@ -9,8 +9,8 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
 
-export const PROGRAMS = join(ROOT, 'test', 'fixtures', 'programs');
-export const BUILD = join(ROOT, 'test', 'fixtures', 'build');
+export const PROGRAMS = join(ROOT, 'fixtures', 'programs');
+export const BUILD = join(ROOT, 'fixtures', 'build');
 
 export function buildProgram(name: string): string {
   const source = join(PROGRAMS, `${name}.c`);

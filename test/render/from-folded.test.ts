@@ -52,7 +52,7 @@ for (const format of ['svg', 'html'] as const) {
 }
 
 t.test('input that is not folded still goes through the general reader', async (t) => {
-  const perf = join(ROOT, 'test/fixtures/collapse/perf/fields.txt');
+  const perf = join(ROOT, 'fixtures/collapse/perf/fields.txt');
   const want = join(dir, 'perf-want.html');
   await writeProfile(await loadProfile(perf), { path: want }, { render: {} });
   const out = join(dir, 'perf.html');

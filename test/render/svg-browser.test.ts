@@ -11,7 +11,7 @@ import { writeProfile } from '../../src/output/index.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { launchBrowser, recordedPage, requireBrowser, type PageRecord, type TestBrowser } from '../helpers/browser.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'render');
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'render');
 
 async function svgFile(dir: string, fixture: string): Promise<string> {
   const input = join(FIXTURES, fixture);

@@ -13,7 +13,7 @@ import { writeSvg, type SvgOptions } from '../../src/render/svg/index.js';
 import { flamegraphScript, requiresFlameGraph } from '../helpers/requires.js';
 import { svgFrames } from '../helpers/svg.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'render');
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'render');
 
 /** A folded file with `count` stacks from a fixed seed. Names have one width: flamegraph.pl sorts whole lines, so a name that is a prefix of its sibling's (`f1` and `f12`) can split a frame in two there. */
 function synthetic(count: number, seed: number): string {

@@ -19,7 +19,7 @@ import { buildFlameChart, buildFlameTree, type FlameNode } from '../../src/rende
 import { errorLine } from '../helpers/errors.js';
 import { golden, svgFrames } from '../helpers/svg.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'render');
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'render');
 
 async function load(name: string): Promise<Profile> {
   const file = join(FIXTURES, name);
@@ -48,7 +48,7 @@ const GOLDEN_CASES: [string, string, Partial<SvgOptions>][] = [
 for (const [name, fixture, options] of GOLDEN_CASES) {
   t.test(`golden ${name}`, async (t) => {
     const actual = await svg(await load(fixture), options);
-    t.equal(actual, golden(join(FIXTURES, 'golden', `${name}.svg`), actual), `matches test/fixtures/render/golden/${name}.svg (BLESS=1 to re-bless)`);
+    t.equal(actual, golden(join(FIXTURES, 'golden', `${name}.svg`), actual), `matches fixtures/render/golden/${name}.svg (BLESS=1 to re-bless)`);
     t.notMatch(actual, /<script/, 'deterministic mode has no script');
   });
 }

@@ -83,7 +83,7 @@ t.test('the root frame', async (t) => {
 t.test('profile record --container names the container of a process in a docker-style cgroup', async (t) => {
   if (!requiresBpf(t)) return;
   const cgroup = makeCgroup(t, `docker/${ID}`);
-  const hot = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
+  const hot = join(ROOT, 'fixtures', 'jit', 'hot.js');
   const script = `echo $$ > ${cgroup}/cgroup.procs && exec ${process.execPath} ${hot} 500`;
   const result = await runCli(['record', '-F', '499', '--container', '--', 'sh', '-c', script], { env: { NODE_OPTIONS: '' }, timeoutMs: 120_000 });
   t.equal(result.code, 0, result.stderr);

@@ -9,7 +9,7 @@ import { demanglerFor, IDENTITY_DEMANGLER, isMangled, loadDemangler } from '../.
 import { requiresTools } from '../helpers/requires.js';
 import { ROOT } from '../helpers/cli.js';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'demangle');
+const FIXTURES = join(ROOT, 'fixtures', 'demangle');
 
 function symbols(binary: string, prefix: RegExp): string[] {
   const names = execFileSync('nm', [binary], { encoding: 'utf8' })

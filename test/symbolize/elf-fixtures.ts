@@ -1,6 +1,6 @@
 /**
- * ELF fixtures for the symbolizer, built by the test setup from test/fixtures/elf/*.c into the
- * gitignored test/fixtures/build/: PIE and non-PIE programs with a shared library (gcc and clang),
+ * ELF fixtures for the symbolizer, built by the test setup from fixtures/elf/*.c into the
+ * gitignored fixtures/build/: PIE and non-PIE programs with a shared library (gcc and clang),
  * a stripped program whose debug file is found by build-id, one found by .gnu_debuglink (built
  * without build-id so the CRC decides), and deliberately wrong debug files.
  */
@@ -8,8 +8,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SOURCES = join(import.meta.dirname, '..', 'fixtures', 'elf');
-const BUILD = join(import.meta.dirname, '..', 'fixtures', 'build');
+const SOURCES = join(import.meta.dirname, '..', '..', 'fixtures', 'elf');
+const BUILD = join(import.meta.dirname, '..', '..', 'fixtures', 'build');
 
 export interface ElfFixtures {
   readonly dir: string;

@@ -12,7 +12,7 @@ import { PerfMaps } from '../../src/symbolize/perfmap.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { isRoot, requires, requiresBpf, requiresTools } from '../helpers/requires.js';
 
-const HOT = join(ROOT, 'test', 'fixtures', 'jit', 'hot.js');
+const HOT = join(ROOT, 'fixtures', 'jit', 'hot.js');
 const NODE_FLAGS = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
 
 // node never deletes its perf map: remove the ones this file's processes left in /tmp (new maps
@@ -73,7 +73,7 @@ t.test('a TypeScript program profiled: its .ts names and lines through the sourc
   const dir = mkdtempSync(join(tmpdir(), 'profile-ts-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'src'));
-  const source = join(ROOT, 'test', 'fixtures', 'jit', 'shapes.ts');
+  const source = join(ROOT, 'fixtures', 'jit', 'shapes.ts');
   copyFileSync(source, join(dir, 'src', 'shapes.ts'));
   // A package.json of its own: the fixture runs as CommonJS (absolute paths in the perf map).
   writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
@@ -111,7 +111,7 @@ t.test('end to end: profile record -- node --perf-basic-prof shows JavaScript an
   const dir = mkdtempSync(join(tmpdir(), 'profile-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'src'));
-  copyFileSync(join(ROOT, 'test', 'fixtures', 'jit', 'shapes.ts'), join(dir, 'src', 'shapes.ts'));
+  copyFileSync(join(ROOT, 'fixtures', 'jit', 'shapes.ts'), join(dir, 'src', 'shapes.ts'));
   writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--sourceMap', '--target', 'es2022', '--module', 'commonjs', '--outDir', join(dir, 'out'), join(dir, 'src', 'shapes.ts')]);
   // Without tap's NODE_OPTIONS, so the profiled node runs only the program.

@@ -8,7 +8,7 @@ import { openPerfMap, parsePerfMap, PerfMap, PerfMaps, perfMapKey } from '../../
 import { ROOT } from '../helpers/cli.js';
 import { requiresRoot } from '../helpers/requires.js';
 
-const HOSTILE = join(ROOT, 'test', 'fixtures', 'jit', 'hostile.map');
+const HOSTILE = join(ROOT, 'fixtures', 'jit', 'hostile.map');
 
 t.test('parses START SIZE NAME lines and skips the rest with one warning', async (t) => {
   const { map, warning } = parsePerfMap(readFileSync(HOSTILE, 'utf8'), 'hostile.map');

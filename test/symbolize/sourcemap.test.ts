@@ -10,7 +10,7 @@ import { parsePerfMap } from '../../src/symbolize/perfmap.js';
 import { parseJsCodeName, SourceMaps } from '../../src/symbolize/sourcemap.js';
 import { ROOT } from '../helpers/cli.js';
 
-const SOURCE = join(ROOT, 'test', 'fixtures', 'jit', 'shapes.ts');
+const SOURCE = join(ROOT, 'fixtures', 'jit', 'shapes.ts');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const dir = mkdtempSync(join(tmpdir(), 'profile-sourcemap-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

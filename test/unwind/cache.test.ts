@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { ROW_BYTES, deserializeTable, serializeTable, unwindCachePath, unwindTableFor, type UnwindTable } from '../../src/unwind/index.js';
 import { requiresTools } from '../helpers/requires.js';
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'unwind', 'frames.c');
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'unwind', 'frames.c');
 
 const same = (a: UnwindTable, b: UnwindTable): boolean =>
   a.rowCount === b.rowCount && Buffer.from(a.rows).equals(Buffer.from(b.rows)) && Buffer.from(a.functionStarts.buffer, a.functionStarts.byteOffset, a.functionStarts.byteLength).equals(Buffer.from(b.functionStarts.buffer, b.functionStarts.byteOffset, b.functionStarts.byteLength)) && a.source === b.source && a.buildId === b.buildId;

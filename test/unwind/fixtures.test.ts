@@ -16,7 +16,7 @@ import { CfaRule, RbpRule, compileElfTable, compileUnwindTable, decodeRow, findR
 import { requiresTools } from '../helpers/requires.js';
 import { compareWithReadelf, readelfFrames } from './readelf.js';
 
-const SOURCES = join(import.meta.dirname, '..', 'fixtures', 'unwind');
+const SOURCES = join(import.meta.dirname, '..', '..', 'fixtures', 'unwind');
 
 function build(dir: string, output: string, ...args: string[]): string {
   const path = join(dir, output);

@@ -13,7 +13,7 @@ export function buildWithoutFramePointers(name: string): string {
   return buildOnce(name, `${name}-nofp`, ['-O2', '-fomit-frame-pointer', '-fno-ipa-icf', '-lm', '-lpthread']);
 }
 
-/** A shared library from test/fixtures/programs, built the same way (-shared -fPIC). */
+/** A shared library from fixtures/programs, built the same way (-shared -fPIC). */
 export function buildLibraryWithoutFramePointers(name: string): string {
   return buildOnce(name, `${name}-nofp.so`, ['-O2', '-fomit-frame-pointer', '-shared', '-fPIC']);
 }

@@ -12,7 +12,7 @@ import { CfaRule, decodeRow, findRow, unwindTableFor, type UnwindTable } from '.
 import { requiresTools } from '../helpers/requires.js';
 import { compareWithReadelf, readelfFrames } from './readelf.js';
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'unwind', 'frames.c');
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'unwind', 'frames.c');
 
 function requireFile(path: string): string | undefined {
   try {
