@@ -47,7 +47,8 @@ function run(command, args, env = process.env) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const flamegraph = process.env.FLAMEGRAPH_DIR;
+// FlameGraph's scripts beside the project (../shared/peers/FlameGraph) unless FLAMEGRAPH_DIR says where.
+const flamegraph = process.env.FLAMEGRAPH_DIR ?? join(root, '..', 'shared', 'peers', 'FlameGraph');
 const perlScript = flamegraph ? join(flamegraph, 'stackcollapse-perf.pl') : undefined;
 const havePerl = perlScript !== undefined && existsSync(perlScript);
 
@@ -110,7 +111,7 @@ const TARGET = 20;
 const againstPerl = (what, m, readme) => ({
   what,
   ours: figures(m, mib),
-  peer: havePerl ? `stackcollapse-perf.pl: ${figures(perl, mib)}` : 'stackcollapse-perf.pl absent (set FLAMEGRAPH_DIR)',
+  peer: havePerl ? `stackcollapse-perf.pl: ${figures(perl, mib)}` : `stackcollapse-perf.pl absent (not in ${flamegraph}; set FLAMEGRAPH_DIR)`,
   ratio: havePerl ? ratios(perl, m) : undefined,
   target: `≥ ${TARGET}× faster`,
   met: havePerl ? median(perl.seconds) / median(m.seconds) >= TARGET : undefined,
@@ -157,7 +158,7 @@ if (BIG_RUNS > 0) {
   const bigAgainstPerl = (what, m) => ({
     what,
     ours: figures(m, bigMib),
-    peer: havePerl ? `stackcollapse-perf.pl: ${figures(bigPerl, bigMib)}` : 'stackcollapse-perf.pl absent (set FLAMEGRAPH_DIR)',
+    peer: havePerl ? `stackcollapse-perf.pl: ${figures(bigPerl, bigMib)}` : `stackcollapse-perf.pl absent (not in ${flamegraph}; set FLAMEGRAPH_DIR)`,
     ratio: havePerl ? ratios(bigPerl, m) : undefined,
   });
   rows.push(bigAgainstPerl(`profile collapse, ${bigMib.toFixed(0)} MiB (the corpus ten times), worker threads (${availableParallelism()} cores)`, threads));

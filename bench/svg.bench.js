@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SVG flame graph of a synthetic 200k-distinct-stack folded file (depth 10–60, ~244 MB, fixed
-// seed), ours (`writeSvgFromFolded`, the folded fast path, in a fresh process per run) against FlameGraph's flamegraph.pl from $FLAMEGRAPH_DIR. Checks that both draw the same
+// seed), ours (`writeSvgFromFolded`, the folded fast path, in a fresh process per run) against FlameGraph's flamegraph.pl from $FLAMEGRAPH_DIR (default ../shared/peers/FlameGraph). Checks that both draw the same
 // frames (the multiset of rect titles) and hands its row to bench/report.js.
 //   npm run bench -- svg        SVG_BENCH_RUNS=5 (ours), SVG_BENCH_PEER_RUNS=1 (flamegraph.pl, ~40 s each)
 import { spawnSync } from 'node:child_process';
@@ -103,7 +103,9 @@ try {
   const ourBytes = statSync(ourSvg).size;
   const ourTitles = titles(readFileSync(ourSvg, 'utf8'));
 
-  const flamegraph = process.env.FLAMEGRAPH_DIR ? join(process.env.FLAMEGRAPH_DIR, 'flamegraph.pl') : undefined;
+  // FlameGraph's scripts beside the project (../shared/peers/FlameGraph) unless FLAMEGRAPH_DIR says where.
+  const flamegraphDir = process.env.FLAMEGRAPH_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'peers', 'FlameGraph');
+  const flamegraph = existsSync(join(flamegraphDir, 'flamegraph.pl')) ? join(flamegraphDir, 'flamegraph.pl') : undefined;
   const peer = [];
   const peerCpu = [];
   let peerBytes;
