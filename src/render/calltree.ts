@@ -1,4 +1,6 @@
-import { processFrameName, type ProcessFrameStyle } from '../profile/folded.js';
+import type { Readable } from 'node:stream';
+import { kindFromAnnotation, processFrameName, type ProcessFrameStyle } from '../profile/folded.js';
+import { scanFolded } from '../profile/folded-scan.js';
 import type { FrameKind, Profile } from '../profile/model.js';
 
 /**
@@ -269,6 +271,38 @@ export function buildCallTree(profile: Profile, options: Partial<FlameTreeOption
     for (let i = 0; i < frames.length; i++) path[length++] = frameKeys[frames[i]!]!;
     builder.addPath(path, length, stack.weight, opts.reverse);
   }
+  return builder.build();
+}
+
+/**
+ * The merged call tree of folded text, as `buildCallTree(readFolded(…))` would make it, without a
+ * Profile in between: for a 200k-stack file the Profile (frames interned with their modules,
+ * stacks hashed) cost more than drawing it.
+ */
+export async function callTreeFromFolded(input: Readable, file: string, options: { readonly reverse?: boolean } = {}): Promise<CallTree> {
+  const builder = new CallTreeBuilder();
+  const keys = new Map<string, number>();
+  let path = builder.scratch(64);
+  // Positions of `path` that hold the keys of the scanner's current names: zero-weight lines are
+  // skipped without making keys, so their names are not in the tree's key table.
+  let valid = 0;
+  await scanFolded(input as AsyncIterable<Buffer | string>, file, {
+    stack(frames, length, shared, count) {
+      if (count === 0) {
+        valid = Math.min(valid, shared);
+        return;
+      }
+      if (path.length < length) path = builder.scratch(length);
+      for (let i = Math.min(valid, shared); i < length; i++) {
+        const name = frames[i]!;
+        let key = keys.get(name);
+        if (key === undefined) keys.set(name, (key = builder.keyOf(name, kindFromAnnotation(name))));
+        path[i] = key;
+      }
+      valid = length;
+      builder.addPath(path, length, count, options.reverse);
+    },
+  });
   return builder.build();
 }
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { buildCallTree, type CallTree } from '../../src/render/calltree.js';
-import { callTreeFromFolded } from '../../src/render/folded.js';
+import { callTreeFromFolded } from '../../src/render/calltree.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { stringSink } from '../../src/io/sink.js';
 import { writeSvg, writeSvgFromFolded } from '../../src/render/svg/index.js';

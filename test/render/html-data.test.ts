@@ -6,7 +6,7 @@ import { ProfileBuilder } from '../../src/profile/builder.js';
 import { Readable } from 'node:stream';
 import { readFolded } from '../../src/profile/folded.js';
 import { buildCallTree, toFlameNodes, type CallTree } from '../../src/render/calltree.js';
-import { callTreeFromFolded } from '../../src/render/folded.js';
+import { callTreeFromFolded } from '../../src/render/calltree.js';
 import { buildFlameTree, type FlameNode } from '../../src/render/tree.js';
 import { HTML_DEFAULTS, hottestFunctions, prepareReport, renderHtml } from '../../src/render/html/index.js';
 import { pruneTree, MERGED_NAME } from '../../src/render/html/prune.js';
