@@ -10,7 +10,8 @@ import { forEachLine, LINE_DEFAULTS } from '../io/lines.js';
 import { bccFormat } from './bcc.js';
 import { bpftraceFormat } from './bpftrace.js';
 import { foldedFormat } from './folded.js';
-import { looksLikePerfWithoutStacks, perfFormat } from './perf.js';
+import { perfFormat } from './perf.js';
+import { looksLikePerfWithoutStacks } from './perf-grammar.js';
 import type { InputFormat } from './types.js';
 
 /** Text formats in sniffing order: the most specific first, folded last because it is the loosest. */

@@ -1,6 +1,6 @@
 // Reference: https://github.com/brendangregg/FlameGraph (flamegraph.pl reads `frame;frame count`).
 import type { Readable } from 'node:stream';
-import { InputError, excerpt } from '../errors.js';
+import { InputError } from '../errors.js';
 import type { Sink } from '../io/sink.js';
 import { ProfileBuilder } from './builder.js';
 import { FoldedScanner, type FoldedConsumer } from './folded-scan.js';
