@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { InputError, excerpt } from '../errors.js';
 import { forEachLine, LINE_DEFAULTS } from '../io/lines.js';
+import { parseFoldedText } from '../profile/folded-scan.js';
 import { bccFormat } from './bcc.js';
 import { bpftraceFormat } from './bpftrace.js';
 import { foldedFormat } from './folded.js';
@@ -98,8 +99,6 @@ export async function sniffStream(input: Readable, file: string): Promise<{ read
   return { container, format: container === 'text' ? matchTextFormat(head.lines) : undefined, stream };
 }
 
-// A folded line ends in its count; a speedscope document's first line never does.
-const FOLDED_LINE = /\s\d+(?:\.\d*)?\r?$/;
 
 /** Whether `bytes` (an input's head, or a whole decompressed file) is gzip, pprof, JSON or text. */
 export function sniffContainer(bytes: Buffer, file: string): ContainerKind {
@@ -109,8 +108,9 @@ export function sniffContainer(bytes: Buffer, file: string): ContainerKind {
   while (start < head.length && (head[start] === 0x20 || head[start] === 0x09 || head[start] === 0x0a || head[start] === 0x0d)) start++;
   if (head[start] === 0x7b /* { */) {
     const newline = head.indexOf(0x0a, start);
-    const firstLine = head.subarray(start, newline < 0 ? head.length : newline).toString('utf8');
-    if (newline < 0 || !FOLDED_LINE.test(firstLine)) return 'json';
+    // A folded line ends in its count; a speedscope document's first line never does.
+    const end = newline > start && head[newline - 1] === 0x0d ? newline - 1 : newline;
+    if (newline < 0 || parseFoldedText(head.subarray(start, end).toString('utf8')) === undefined) return 'json';
   }
   // An uncompressed pprof message starts with field 1 (sample_type, length-delimited: 0x0a) and
   // is full of small binary bytes that no text profile has.

@@ -136,12 +136,8 @@ export class FoldedScanner {
   private scanLine(buf: Buffer, start: number, end: number, lineNumber: number): void {
     if (end > start && buf[end - 1] === RETURN) end--;
     if (end === start || buf[start] === HASH) return;
-    // The count, scanned back from the end: linear, where a regex anchored at the start
-    // backtracks quadratically on a long run of white space.
-    let countStart = end;
-    for (let c = buf[countStart - 1]!; countStart > start && (isDigit(c) || c === 0x2e); c = buf[--countStart - 1]!);
-    const space = whiteSpaceBefore(buf, start, countStart);
-    if (space === 0 || !isCount(buf, countStart, end)) {
+    const countStart = findCount(buf, start, end);
+    if (countStart < 0) {
       throw new InputError(`expected folded stack 'frame;frame;… count', found ${excerpt(buf.toString('utf8', start, end))}`, this.file, lineNumber);
     }
     const count = end - countStart <= 15 ? digitsValue(buf, countStart, end) : Number(buf.toString('latin1', countStart, end));
@@ -151,7 +147,7 @@ export class FoldedScanner {
       throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(buf.toString('latin1', countStart, end), 30)}`, this.file, lineNumber);
     }
     this.stackLines++;
-    const stackLength = countStart - space - start;
+    const stackLength = countStart - whiteSpaceBefore(buf, start, countStart) - start;
     const shared = this.sharedFrames(buf, start, stackLength);
     const frames = this.frames;
     const ends = this.previousEnds;
@@ -204,6 +200,26 @@ export class FoldedScanner {
     this.previous = this.copy;
     this.previousStart = 0;
   }
+}
+
+/**
+ * Where the count of the line `buf[start .. end)` starts, or -1 when the line has none. Scanned
+ * back from the end: linear, where a regex anchored at the start backtracks quadratically on a
+ * long run of white space.
+ */
+function findCount(buf: Buffer, start: number, end: number): number {
+  let countStart = end;
+  for (let c = buf[countStart - 1]!; countStart > start && (isDigit(c) || c === 0x2e); c = buf[--countStart - 1]!);
+  return whiteSpaceBefore(buf, start, countStart) > 0 && isCount(buf, countStart, end) ? countStart : -1;
+}
+
+/** One folded line given as text (without its terminator): its frames and count, or undefined when it is not one. */
+export function parseFoldedText(text: string): { readonly frames: string[]; readonly count: number } | undefined {
+  const buf = Buffer.from(text, 'utf8');
+  const countStart = findCount(buf, 0, buf.length);
+  if (countStart < 0) return undefined;
+  const stack = buf.toString('utf8', 0, countStart - whiteSpaceBefore(buf, 0, countStart));
+  return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(buf.toString('latin1', countStart, buf.length)) };
 }
 
 function isDigit(c: number): boolean {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Sink } from '../io/sink.js';
 import { ProfileBuilder } from './builder.js';
-import { FoldedScanner, type FoldedConsumer } from './folded-scan.js';
+import { FoldedScanner, parseFoldedText, type FoldedConsumer } from './folded-scan.js';
 import type { Frame, FrameId, FrameKind, Profile, RunMetadata, ThreadInfo } from './model.js';
 
 export type ProcessFrameStyle = 'none' | 'comm' | 'comm-pid' | 'comm-pid/tid';
@@ -138,19 +138,9 @@ export interface FoldedLine {
   readonly count: number;
 }
 
-// flamegraph.pl: /^(.*)\s+?(\d+(?:\.\d*)?)$/ — the count is the last field; names may hold spaces.
-// Matched from the count backwards: `^(.*?)\s+…$` backtracks quadratically on a long run of
-// white space (a 40 KB line took 0.7 s), which a hostile input could use to stall the reader.
-const FOLDED_COUNT = /\s(\d+(?:\.\d*)?)$/;
-
-/** Parses one folded line, or returns undefined when it is not one. */
+/** Parses one folded line (the scanner's grammar, on text), or returns undefined when it is not one. */
 export function parseFoldedLine(line: string): FoldedLine | undefined {
-  const match = FOLDED_COUNT.exec(line);
-  if (!match) return undefined;
-  // Exactly one separator, as flamegraph.pl's `\s+?` takes: a leaf named `[unknown] ` (perf's
-  // trailing space) keeps its space, so folded output reads back unchanged.
-  const stack = line.slice(0, match.index);
-  return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(match[1]) };
+  return parseFoldedText(line);
 }
 
 /** Folded text into a Profile: one of the scanner's consumers, so memory follows distinct stacks. */
@@ -203,5 +193,5 @@ export async function readFolded(input: Readable, file: string, metadata: RunMet
 /** True when `lines` look like folded stacks. */
 export function looksFolded(lines: readonly string[]): boolean {
   const meaningful = lines.filter((l) => l.length > 0 && !l.startsWith('#'));
-  return meaningful.length > 0 && meaningful.every((l) => FOLDED_COUNT.test(l));
+  return meaningful.length > 0 && meaningful.every((l) => parseFoldedText(l) !== undefined);
 }
