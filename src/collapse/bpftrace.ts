@@ -5,7 +5,7 @@ import { InputError, excerpt } from '../errors.js';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, RunMetadata, ThreadInfo } from '../profile/model.js';
 import { isKernelAddress, isKernelEntry } from './kernel.js';
-import { parseStackLine } from './perf.js';
+import { parseStackLine } from './perf-grammar.js';
 import type { InputFormat, LineParser } from './types.js';
 
 export interface BpftraceOptions {

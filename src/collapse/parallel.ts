@@ -14,7 +14,8 @@ import { Worker } from 'node:worker_threads';
 import { ProfileBuilder } from '../profile/builder.js';
 import type { Frame, FrameId, Profile, RunMetadata, ThreadInfo } from '../profile/model.js';
 import { perfMetadata, type PerfPart } from './perf-metadata.js';
-import { parseEvent, parseHeader, type PerfOptions } from './perf.js';
+import { parseEvent, parseHeader } from './perf-grammar.js';
+import type { PerfOptions } from './perf-options.js';
 import type { ParallelPlan } from './parallel-plan.js';
 
 /** What a worker is given once: the file and the parser's options, the event to keep settled. */

@@ -85,9 +85,9 @@ export default class Render extends BaseCommand {
   /** The fast path: SVG or HTML drawn straight from folded input. False when it does not apply. */
   private async renderFolded(file: string | undefined, inputFormat: string | undefined, format: OutputFormat, output: string | undefined, render: Record<string, unknown>): Promise<boolean> {
     if (inputFormat !== undefined && inputFormat !== 'folded') return false;
-    const [{ foldedRenderer }, { sniffFolded }, { openInput }, { streamSink, writeFileAtomic }, { writeProfile }, { loadProfile }] = await Promise.all([
+    const [{ foldedRenderer }, { sniffStream }, { openInput }, { streamSink, writeFileAtomic }, { writeProfile }, { loadProfile }] = await Promise.all([
       import('../render/from-folded.js'),
-      import('../render/folded.js'),
+      import('../collapse/sniff.js'),
       import('../io/lines.js'),
       import('../io/sink.js'),
       import('../output/index.js'),
@@ -96,7 +96,7 @@ export default class Render extends BaseCommand {
     const renderer = await foldedRenderer(format);
     if (!renderer) return false;
     const input = await openInput(file);
-    const sniffed = inputFormat === 'folded' ? { folded: true, stream: input.stream } : await sniffFolded(input.stream);
+    const sniffed = inputFormat === 'folded' ? { folded: true, stream: input.stream } : await sniffStream(input.stream, input.name).then((s) => ({ folded: s.format?.name === 'folded', stream: s.stream }));
     if (!sniffed.folded) {
       // Not folded: the general reader takes it from here (standard input replayed from the start).
       if (file === undefined || file === '-') await writeProfile(await loadProfile(undefined, {}, sniffed.stream), { path: output, format }, { render });

@@ -5,7 +5,8 @@
  * Reference: https://www.brendangregg.com/blog/2014-11-09/differential-flame-graphs.html
  */
 import { Profile, type Frame, type FrameId, type WeightedStack } from '../profile/model.js';
-import { buildFlameTree, type FlameNode } from '../render/tree.js';
+import { buildCallTree, type CallTree } from '../render/calltree.js';
+import { mergeCallTrees } from './tree.js';
 
 export { functionChanges, type FunctionChange } from './changes.js';
 export { formatChangesTable, changesJson } from './table.js';
@@ -17,12 +18,11 @@ export interface ProfileDiff {
   /** The shape side (AFTER, or BEFORE with `negate`) re-expressed over the frames of both sides. */
   readonly profile: Profile;
   /**
-   * Tree shaped like the shape side: `total`/`self` are its counts, `otherTotal`/`otherSelf` the
-   * other side's (0 where a frame is missing there). Frames only in the other side are present
-   * with `total` 0, so they are counted in tables but take no width. Raw counts: renderers and
-   * tables normalise with `beforeTotal`/`afterTotal` as `options.normalize` says.
+   * Tree shaped like the shape side: `total`/`self` are its counts, `other`/`otherSelf` the other
+   * side's (see `mergeCallTrees`). Raw counts: renderers and tables normalise with
+   * `beforeTotal`/`afterTotal` as `options.normalize` says.
    */
-  readonly tree: FlameNode;
+  readonly tree: CallTree;
   readonly before: Profile;
   readonly after: Profile;
   readonly beforeTotal: number;
@@ -56,35 +56,11 @@ function unify(before: Profile, after: Profile): [Profile, Profile] {
   return [new Profile(frames, restack(before, beforeMap), before.metadata), new Profile(frames, restack(after, afterMap), after.metadata)];
 }
 
-/** Copies `shape` and records `other`'s counts on every matching node; adds other-only nodes with zero width. */
-function mergeTrees(shape: FlameNode | undefined, other: FlameNode | undefined): FlameNode {
-  const base = (shape ?? other)!;
-  const node: FlameNode = {
-    name: base.name,
-    kind: base.kind,
-    frameId: base.frameId,
-    total: shape?.total ?? 0,
-    self: shape?.self ?? 0,
-    otherTotal: other?.total ?? 0,
-    otherSelf: other?.self ?? 0,
-    children: [],
-  };
-  const key = (n: FlameNode): string => `${n.kind}\0${n.name}`;
-  const others = new Map((other?.children ?? []).map((c) => [key(c), c]));
-  for (const child of shape?.children ?? []) {
-    const match = others.get(key(child));
-    others.delete(key(child));
-    node.children.push(mergeTrees(child, match));
-  }
-  for (const rest of others.values()) node.children.push(mergeTrees(undefined, rest));
-  return node;
-}
-
 /** The differential profile of BEFORE → AFTER. */
 export function diffProfiles(before: Profile, after: Profile, options: Partial<DiffOptions> = {}): ProfileDiff {
   const opts = { ...DIFF_DEFAULTS, ...options };
   const [b, a] = unify(before, after);
   const [shape, other] = opts.negate ? [b, a] : [a, b];
-  const tree = mergeTrees(buildFlameTree(shape, { processFrame: opts.processFrame }), buildFlameTree(other, { processFrame: opts.processFrame }));
+  const tree = mergeCallTrees(buildCallTree(shape, { processFrame: opts.processFrame }), buildCallTree(other, { processFrame: opts.processFrame }));
   return { profile: shape, tree, before: b, after: a, beforeTotal: b.totalWeight, afterTotal: a.totalWeight, options: opts };
 }

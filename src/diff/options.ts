@@ -9,7 +9,7 @@ export interface DiffOptions {
   readonly normalize: boolean;
   /**
    * Shape the tree like BEFORE instead of AFTER (flamegraph.pl `--negate` style): `total` is
-   * then BEFORE's and `otherTotal` AFTER's, so frames that disappeared keep their width. Default false.
+   * then BEFORE's and `other` AFTER's, so frames that disappeared keep their width. Default false.
    */
   readonly negate: boolean;
   /** Root frame per process for stacks that know their thread. Default `comm`. */

@@ -1,10 +1,10 @@
 // Reference: https://github.com/brendangregg/FlameGraph (flamegraph.pl reads `frame;frame count`).
 import type { Readable } from 'node:stream';
-import { InputError, excerpt } from '../errors.js';
-import { forEachLine } from '../io/lines.js';
+import { InputError } from '../errors.js';
 import type { Sink } from '../io/sink.js';
 import { ProfileBuilder } from './builder.js';
-import type { Frame, FrameKind, Profile, RunMetadata, ThreadInfo } from './model.js';
+import { FoldedScanner, parseFoldedText, type FoldedConsumer } from './folded-scan.js';
+import type { Frame, FrameId, FrameKind, Profile, RunMetadata, ThreadInfo } from './model.js';
 
 export type ProcessFrameStyle = 'none' | 'comm' | 'comm-pid' | 'comm-pid/tid';
 
@@ -138,63 +138,60 @@ export interface FoldedLine {
   readonly count: number;
 }
 
-// flamegraph.pl: /^(.*)\s+?(\d+(?:\.\d*)?)$/ — the count is the last field; names may hold spaces.
-// Matched from the count backwards: `^(.*?)\s+…$` backtracks quadratically on a long run of
-// white space (a 40 KB line took 0.7 s), which a hostile input could use to stall the reader.
-const FOLDED_COUNT = /\s(\d+(?:\.\d*)?)$/;
-
-/** Parses one folded line, or returns undefined when it is not one. */
+/** Parses one folded line (the scanner's grammar, on text), or returns undefined when it is not one. */
 export function parseFoldedLine(line: string): FoldedLine | undefined {
-  const match = FOLDED_COUNT.exec(line);
-  if (!match) return undefined;
-  // Exactly one separator, as flamegraph.pl's `\s+?` takes: a leaf named `[unknown] ` (perf's
-  // trailing space) keeps its space, so folded output reads back unchanged.
-  const stack = line.slice(0, match.index);
-  return { frames: stack.length === 0 ? [] : stack.split(';'), count: Number(match[1]) };
+  return parseFoldedText(line);
 }
 
-/** Streaming reader: one line at a time into a builder, so memory follows distinct stacks. */
-export class FoldedParser {
+/** Folded text into a Profile: one of the scanner's consumers, so memory follows distinct stacks. */
+export class FoldedParser implements FoldedConsumer {
   private readonly builder = new ProfileBuilder();
-  private lines = 0;
+  private readonly scanner: FoldedScanner;
+  /** Frame ids of the previous stack, by position: the scanner's shared prefix keeps them. */
+  private ids: FrameId[] = [];
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.scanner = new FoldedScanner(file, this);
+  }
+
+  write(chunk: Buffer): void {
+    this.scanner.write(chunk);
+  }
 
   line(text: string, lineNumber: number): void {
-    if (text.length === 0 || text.startsWith('#')) return;
-    const parsed = parseFoldedLine(text);
-    if (!parsed) {
-      throw new InputError(`expected folded stack 'frame;frame;… count', found ${excerpt(text)}`, this.file, lineNumber);
+    this.scanner.line(text, lineNumber);
+  }
+
+  stack(frames: readonly string[], length: number, shared: number, count: number): void {
+    const ids = this.ids;
+    for (let i = shared; i < length; i++) {
+      const name = frames[i]!;
+      ids[i] = this.builder.internFrame({ name, kind: kindFromAnnotation(name) });
     }
-    // Beyond 2^53 counts lose precision, and 400 digits parse to Infinity, which no writer can
-    // put back into a folded file.
-    if (parsed.count > Number.MAX_SAFE_INTEGER) {
-      throw new InputError(`count is larger than ${Number.MAX_SAFE_INTEGER}: ${excerpt(FOLDED_COUNT.exec(text)![1]!, 30)}`, this.file, lineNumber);
-    }
-    this.lines++;
-    const frames = parsed.frames.map((name) => this.builder.internFrame({ name, kind: kindFromAnnotation(name) }));
-    this.builder.addStack(frames, parsed.count);
+    this.builder.addStack(ids.slice(0, length), count, undefined, true);
   }
 
   end(metadata: RunMetadata = {}): Profile {
+    this.scanner.end();
     return this.builder.build(metadata);
   }
 
   get stackLines(): number {
-    return this.lines;
+    return this.scanner.stackLines;
   }
 }
 
 /** Reads a whole folded stream. */
 export async function readFolded(input: Readable, file: string, metadata: RunMetadata = {}): Promise<Profile> {
   const parser = new FoldedParser(file);
-  await forEachLine(input, (text, n) => parser.line(text, n), { file });
+  for await (const chunk of input as AsyncIterable<Buffer | string>) parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+  const profile = parser.end(metadata);
   if (parser.stackLines === 0) throw new InputError('input is empty (no folded stacks)', file);
-  return parser.end(metadata);
+  return profile;
 }
 
 /** True when `lines` look like folded stacks. */
 export function looksFolded(lines: readonly string[]): boolean {
   const meaningful = lines.filter((l) => l.length > 0 && !l.startsWith('#'));
-  return meaningful.length > 0 && meaningful.every((l) => FOLDED_COUNT.test(l));
+  return meaningful.length > 0 && meaningful.every((l) => parseFoldedText(l) !== undefined);
 }

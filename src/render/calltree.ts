@@ -1,35 +1,16 @@
-import { processFrameName, type ProcessFrameStyle } from '../profile/folded.js';
+import type { Readable } from 'node:stream';
+import { kindFromAnnotation, processFrameName, type ProcessFrameStyle } from '../profile/folded.js';
+import { scanFolded } from '../profile/folded-scan.js';
 import type { FrameKind, Profile } from '../profile/model.js';
 
-/**
- * The call tree every flame graph draws: children merged by name and kind, weights summed.
- * `otherTotal` carries the other side's total in a differential tree (see src/diff).
- */
-export interface FlameNode {
-  readonly name: string;
-  readonly kind: FrameKind;
-  /** Frame id in the profile (first one seen for this name+kind); -1 for roots made here. */
-  readonly frameId: number;
-  total: number;
-  self: number;
-  otherTotal?: number;
-  otherSelf?: number;
-  /**
-   * Flame charts only (see `buildFlameChart`): where this node starts, in weight units from its
-   * parent's start. Trees without it lay children out after the parent's self weight.
-   */
-  offset?: number;
-  readonly children: FlameNode[];
-}
-
-export interface FlameTreeOptions {
+export interface CallTreeOptions {
   /** Root frame per process for stacks that know their thread. Default `comm`. */
   readonly processFrame: ProcessFrameStyle;
   /** Build the tree from the leaves (icicle of callees; FlameGraph's `--reverse`). Default false. */
   readonly reverse: boolean;
 }
 
-export const FLAME_TREE_DEFAULTS: FlameTreeOptions = Object.freeze({ processFrame: 'comm', reverse: false });
+export const CALL_TREE_DEFAULTS: CallTreeOptions = Object.freeze({ processFrame: 'comm', reverse: false });
 
 /**
  * The merged call tree as parallel typed arrays: node 0 is the root `all`, every other node is a
@@ -49,12 +30,13 @@ export interface CallTree {
   readonly parent: Int32Array;
   readonly total: Float64Array;
   readonly self: Float64Array;
-  /** Differential trees only: the other side's total per node. */
+  /** Differential trees only (src/diff): the other side's total and self weight per node. */
   readonly other?: Float64Array;
+  readonly otherSelf?: Float64Array;
   /**
    * Per key, over the stacks as given (not the tree, so a reversed tree counts the same):
    * the weight of stacks that end in it, and of stacks that contain it at least once.
-   * Absent for trees flattened from a `FlameNode` (see `functionStats`).
+   * Absent for trees merged from two others (differential trees; see `functionStats`).
    */
   readonly functionSelf?: Float64Array;
   readonly functionTotal?: Float64Array;
@@ -249,9 +231,9 @@ function grow(array: Float64Array, minimum: number): Float64Array<ArrayBuffer> {
   return grown;
 }
 
-/** The call tree of `profile`, merged by name and kind as `buildFlameTree` merges it. */
-export function buildCallTree(profile: Profile, options: Partial<FlameTreeOptions> = {}): CallTree {
-  const opts = { ...FLAME_TREE_DEFAULTS, ...options };
+/** The call tree of `profile`: frames merged by name and kind under the same parent. */
+export function buildCallTree(profile: Profile, options: Partial<CallTreeOptions> = {}): CallTree {
+  const opts = { ...CALL_TREE_DEFAULTS, ...options };
   const builder = new CallTreeBuilder();
   const frameKeys = profile.frames.map((frame, id) => builder.keyOf(frame.name, frame.kind, id));
   const processKeys = new Map<string, number>();
@@ -272,6 +254,38 @@ export function buildCallTree(profile: Profile, options: Partial<FlameTreeOption
   return builder.build();
 }
 
+/**
+ * The merged call tree of folded text, as `buildCallTree(readFolded(…))` would make it, without a
+ * Profile in between: for a 200k-stack file the Profile (frames interned with their modules,
+ * stacks hashed) cost more than drawing it.
+ */
+export async function callTreeFromFolded(input: Readable, file: string, options: { readonly reverse?: boolean } = {}): Promise<CallTree> {
+  const builder = new CallTreeBuilder();
+  const keys = new Map<string, number>();
+  let path = builder.scratch(64);
+  // Positions of `path` that hold the keys of the scanner's current names: zero-weight lines are
+  // skipped without making keys, so their names are not in the tree's key table.
+  let valid = 0;
+  await scanFolded(input as AsyncIterable<Buffer | string>, file, {
+    stack(frames, length, shared, count) {
+      if (count === 0) {
+        valid = Math.min(valid, shared);
+        return;
+      }
+      if (path.length < length) path = builder.scratch(length);
+      for (let i = Math.min(valid, shared); i < length; i++) {
+        const name = frames[i]!;
+        let key = keys.get(name);
+        if (key === undefined) keys.set(name, (key = builder.keyOf(name, kindFromAnnotation(name))));
+        path[i] = key;
+      }
+      valid = length;
+      builder.addPath(path, length, count, options.reverse);
+    },
+  });
+  return builder.build();
+}
+
 /** Children of every node, in creation order, as one index array: node i's are `list[start[i] .. start[i + 1])`. */
 export function childLists(tree: CallTree): { readonly start: Int32Array; readonly list: Int32Array } {
   const start = new Int32Array(tree.size + 1);
@@ -283,62 +297,10 @@ export function childLists(tree: CallTree): { readonly start: Int32Array; readon
   return { start, list };
 }
 
-/** The tree as `FlameNode` objects (what the SVG and diff code walk). */
-export function toFlameNodes(tree: CallTree): FlameNode {
-  const nodes: FlameNode[] = new Array(tree.size);
-  nodes[0] = { name: 'all', kind: 'process', frameId: -1, total: tree.total[0]!, self: tree.self[0]!, children: [] };
-  for (let i = 1; i < tree.size; i++) {
-    const key = tree.key[i]!;
-    const node: FlameNode = { name: tree.names[key]!, kind: tree.kinds[key]!, frameId: tree.frameIds[key]!, total: tree.total[i]!, self: tree.self[i]!, children: [] };
-    nodes[i] = node;
-    nodes[tree.parent[i]!]!.children.push(node);
-  }
-  return nodes[0];
-}
-
-/** A `FlameNode` tree (a differential one from src/diff, say) as columns; `other` filled from `otherTotal`. */
-export function flattenFlameNodes(root: FlameNode): CallTree {
-  const builder = new CallTreeBuilder();
-  const other: number[] = [root.otherTotal ?? 0];
-  const differential = root.otherTotal !== undefined;
-  builder.total[0] = root.total;
-  builder.self[0] = root.self;
-  // Iterative: real stacks can be thousands of frames deep.
-  const pending: [FlameNode, number][] = [];
-  for (let i = root.children.length - 1; i >= 0; i--) pending.push([root.children[i]!, 0]);
-  while (pending.length > 0) {
-    const [node, parent] = pending.pop()!;
-    const id = builder.child(parent, builder.keyOf(node.name, node.kind, node.frameId));
-    builder.total[id] += node.total;
-    builder.self[id] += node.self;
-    other[id] = (other[id] ?? 0) + (node.otherTotal ?? 0);
-    for (let i = node.children.length - 1; i >= 0; i--) pending.push([node.children[i]!, id]);
-  }
-  const tree = builder.build();
-  return {
-    size: tree.size,
-    names: tree.names,
-    kinds: tree.kinds,
-    frameIds: tree.frameIds,
-    key: tree.key,
-    parent: tree.parent,
-    total: tree.total,
-    self: tree.self,
-    ...(differential ? { other: Float64Array.from(other, (v) => v ?? 0) } : {}),
-    stacks: countSelf(tree),
-  };
-}
-
-function countSelf(tree: CallTree): number {
-  let count = 0;
-  for (let i = 0; i < tree.size; i++) if (tree.self[i]! > 0) count++;
-  return count;
-}
-
 /**
  * Per key: [self, total, other total] from the tree itself, a function counted once per path
  * however deep it recurses (its outermost occurrence carries the weight). Process frames and the
- * root are left out. For trees without ingestion statistics (`flattenFlameNodes`).
+ * root are left out. For trees without ingestion statistics (differential ones).
  */
 export function functionStats(tree: CallTree): { self: Float64Array; total: Float64Array; other: Float64Array } {
   const keys = tree.names.length;

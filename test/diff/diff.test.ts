@@ -4,16 +4,21 @@ import { Readable } from 'node:stream';
 import { changesJson, diffProfiles, formatChangesTable, functionChanges } from '../../src/diff/index.js';
 import { loadProfile } from '../../src/input/index.js';
 import { readFolded } from '../../src/profile/folded.js';
-import type { FlameNode } from '../../src/render/tree.js';
+import type { CallTree } from '../../src/render/calltree.js';
 import { golden } from '../helpers/svg.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/diff');
 const folded = (text: string) => readFolded(Readable.from([text]), 'x.folded');
 
-/** `path` of names from the root's children down, or undefined. */
-function find(root: FlameNode, ...path: string[]): FlameNode | undefined {
-  let node: FlameNode | undefined = root;
-  for (const name of path) node = node?.children.find((c) => c.name === name);
+/** The node at `path` of names from the root's children down, or undefined. */
+function find(tree: CallTree, ...path: string[]): number | undefined {
+  let node = 0;
+  for (const name of path) {
+    let next = -1;
+    for (let i = 1; i < tree.size && next < 0; i++) if (tree.parent[i] === node && tree.names[tree.key[i]!] === name) next = i;
+    if (next < 0) return undefined;
+    node = next;
+  }
   return node;
 }
 
@@ -56,20 +61,21 @@ t.test('the tree is shaped like AFTER, carries BEFORE, and keeps frames of one s
   const before = await loadProfile(join(fixtures, 'before.folded'));
   const after = await loadProfile(join(fixtures, 'after.folded'));
   const diff = diffProfiles(before, after);
-  t.equal(diff.tree.total, 400);
-  t.equal(diff.tree.otherTotal, 200);
-  const parse = find(diff.tree, 'app', 'main', 'handle_request', 'parse_json')!;
-  t.same([parse.total, parse.self, parse.otherTotal, parse.otherSelf], [120, 120, 20, 20]);
-  const gone = find(diff.tree, 'app', 'main', 'handle_request', 'old_path')!;
-  t.same([gone.total, gone.otherTotal], [0, 20], 'BEFORE-only frame present with zero width');
-  const added = find(diff.tree, 'app', 'main', 'handle_request', 'new_cache')!;
-  t.same([added.total, added.otherTotal], [20, 0], 'AFTER-only frame shows 0 before');
-  t.equal(diff.profile.frames[gone.frameId]!.name, 'old_path', 'frame ids index the shared frame table');
+  const tree = diff.tree;
+  t.equal(tree.total[0], 400);
+  t.equal(tree.other![0], 200);
+  const parse = find(tree, 'app', 'main', 'handle_request', 'parse_json')!;
+  t.same([tree.total[parse], tree.self[parse], tree.other![parse], tree.otherSelf![parse]], [120, 120, 20, 20]);
+  const gone = find(tree, 'app', 'main', 'handle_request', 'old_path')!;
+  t.same([tree.total[gone], tree.other![gone]], [0, 20], 'BEFORE-only frame present with zero width');
+  const added = find(tree, 'app', 'main', 'handle_request', 'new_cache')!;
+  t.same([tree.total[added], tree.other![added]], [20, 0], 'AFTER-only frame shows 0 before');
+  t.equal(diff.profile.frames[tree.frameIds[tree.key[gone]!]!]!.name, 'old_path', 'frame ids index the shared frame table');
 
-  const negated = diffProfiles(before, after, { negate: true });
-  t.equal(negated.tree.total, 200);
-  t.equal(negated.tree.otherTotal, 400);
-  t.same([find(negated.tree, 'app', 'main', 'handle_request', 'old_path')!.total, find(negated.tree, 'app', 'main', 'handle_request', 'new_cache')!.total], [20, 0]);
+  const negated = diffProfiles(before, after, { negate: true }).tree;
+  t.equal(negated.total[0], 200);
+  t.equal(negated.other![0], 400);
+  t.same([negated.total[find(negated, 'app', 'main', 'handle_request', 'old_path')!], negated.total[find(negated, 'app', 'main', 'handle_request', 'new_cache')!]], [20, 0]);
 });
 
 t.test('golden table and JSON of the fixture pair', async (t) => {

@@ -1,11 +1,11 @@
-// `profile render` reads folded files straight into what it draws (src/render/folded.ts for the call
-// tree, the SVG writer's own stack reader) instead of through a Profile. On mutated and generated
+// `profile render` reads folded files straight into what it draws (callTreeFromFolded for the call
+// tree, the SVG writer's own stacks) instead of through a Profile. On mutated and generated
 // folded text both ways must give the same graph: the same call tree (every path with its total and
 // self weight), the same SVG byte for byte, or the same one-line error. Local ~10 s; CI ~40 s.
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { buildCallTree, type CallTree } from '../../src/render/calltree.js';
-import { callTreeFromFolded } from '../../src/render/folded.js';
+import { callTreeFromFolded } from '../../src/render/calltree.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { stringSink } from '../../src/io/sink.js';
 import { writeSvg, writeSvgFromFolded } from '../../src/render/svg/index.js';

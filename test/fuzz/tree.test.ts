@@ -4,7 +4,7 @@
 import t from 'tap';
 import { ProfileBuilder } from '../../src/profile/builder.js';
 import type { FrameKind } from '../../src/profile/model.js';
-import { buildFlameTree, type FlameNode } from '../../src/render/tree.js';
+import { buildCallTree, childLists, type CallTree } from '../../src/render/calltree.js';
 import { checkProperty, fc, hostileString } from '../helpers/fuzz.js';
 
 const KINDS: FrameKind[] = ['kernel', 'user', 'jit', 'inline'];
@@ -23,24 +23,25 @@ const profiles = fc
     return b.build();
   });
 
-function check(node: FlameNode, path: string): void {
-  const children = node.children.reduce((sum, c) => sum + c.total, 0);
-  if (Math.abs(node.total - node.self - children) > 1e-6 * Math.max(1, node.total)) {
-    throw new Error(`${path}: total ${node.total} != self ${node.self} + children ${children}`);
-  }
-  const seen = new Set<string>();
-  for (const c of node.children) {
-    const key = `${c.kind}\0${c.name}`;
-    if (seen.has(key)) throw new Error(`${path}: two children named ${JSON.stringify(c.name)} (${c.kind})`);
-    seen.add(key);
-    check(c, `${path};${c.name}`);
+function check(tree: CallTree): void {
+  const { start, list } = childLists(tree);
+  for (let node = 0; node < tree.size; node++) {
+    const children = list.subarray(start[node], start[node + 1]);
+    const sum = children.reduce((total, c) => total + tree.total[c]!, 0);
+    const where = `node ${node} (${node === 0 ? 'all' : tree.names[tree.key[node]!]})`;
+    if (Math.abs(tree.total[node]! - tree.self[node]! - sum) > 1e-6 * Math.max(1, tree.total[node]!)) {
+      throw new Error(`${where}: total ${tree.total[node]} != self ${tree.self[node]} + children ${sum}`);
+    }
+    // A key is a name and kind: two children with one key would be one frame drawn twice.
+    const keys = new Set(Array.from(children, (c) => tree.key[c]!));
+    if (keys.size !== children.length) throw new Error(`${where}: two children with the same name and kind`);
   }
 }
 
 t.test('flame tree conserves weight and merges siblings', async (t) => {
   await checkProperty(t, 'flame tree weight conservation', 300, [profiles, fc.boolean(), fc.constantFrom('none', 'comm', 'comm-pid', 'comm-pid/tid')], async (profile, reverse, processFrame) => {
-    const root = buildFlameTree(profile, { reverse, processFrame: processFrame as 'comm' });
-    if (Math.abs(root.total - profile.totalWeight) > 1e-6 * Math.max(1, profile.totalWeight)) throw new Error(`root ${root.total} != profile ${profile.totalWeight}`);
-    check(root, 'all');
+    const tree = buildCallTree(profile, { reverse, processFrame: processFrame as 'comm' });
+    if (Math.abs(tree.total[0]! - profile.totalWeight) > 1e-6 * Math.max(1, profile.totalWeight)) throw new Error(`root ${tree.total[0]} != profile ${profile.totalWeight}`);
+    check(tree);
   });
 });

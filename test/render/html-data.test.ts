@@ -5,9 +5,8 @@ import { createHash } from 'node:crypto';
 import { ProfileBuilder } from '../../src/profile/builder.js';
 import { Readable } from 'node:stream';
 import { readFolded } from '../../src/profile/folded.js';
-import { buildCallTree, toFlameNodes, type CallTree } from '../../src/render/calltree.js';
-import { callTreeFromFolded } from '../../src/render/folded.js';
-import { buildFlameTree, type FlameNode } from '../../src/render/tree.js';
+import { buildCallTree, childLists, type CallTree } from '../../src/render/calltree.js';
+import { callTreeFromFolded } from '../../src/render/calltree.js';
 import { HTML_DEFAULTS, hottestFunctions, prepareReport, renderHtml } from '../../src/render/html/index.js';
 import { pruneTree, MERGED_NAME } from '../../src/render/html/prune.js';
 import { embedJson, escapeHtml } from '../../src/render/html/page.js';
@@ -54,15 +53,33 @@ t.test('pruning merges small children into one (merged) frame and keeps every to
   t.equal(index, 8);
 });
 
-t.test('the call tree merges like buildFlameTree, and folded text gives the same tree as a Profile', async (t) => {
-  const fromProfile = toFlameNodes(buildCallTree(profile()));
-  t.same(fromProfile, buildFlameTree(profile()));
+t.test('the call tree merges frames by name and kind, and folded text gives the same tree as a Profile', async (t) => {
   const folded = 'a;b;c 1000\na;tiny1 1\na;tiny2;x 2\na;rec;rec;rec 50\na;b;c 5\n# comment\nk_[k];a 0\nk_[k];a 3\n';
   const direct = await callTreeFromFolded(Readable.from([folded]), 'x.folded');
   const viaProfile = buildCallTree(await readFolded(Readable.from([folded]), 'x.folded'));
   // Folded frames have no profile frame ids; everything else must agree.
-  const shape = (node: FlameNode): unknown => ({ name: node.name, kind: node.kind, total: node.total, self: node.self, children: node.children.map(shape) });
-  t.same(shape(toFlameNodes(direct)), shape(toFlameNodes(viaProfile)));
+  const shape = (tree: CallTree): unknown => {
+    const { start, list } = childLists(tree);
+    const node = (i: number): unknown => ({
+      name: i === 0 ? 'all' : tree.names[tree.key[i]!],
+      kind: i === 0 ? 'process' : tree.kinds[tree.key[i]!],
+      total: tree.total[i],
+      self: tree.self[i],
+      children: Array.from(list.subarray(start[i], start[i + 1]), node),
+    });
+    return node(0);
+  };
+  t.same(shape(direct), shape(viaProfile));
+  t.same(shape(buildCallTree(profile())), {
+    name: 'all', kind: 'process', total: 1053, self: 0, children: [{
+      name: 'a', kind: 'user', total: 1053, self: 0, children: [
+        { name: 'b', kind: 'user', total: 1000, self: 0, children: [{ name: 'c', kind: 'user', total: 1000, self: 1000, children: [] }] },
+        { name: 'tiny1', kind: 'user', total: 1, self: 1, children: [] },
+        { name: 'tiny2', kind: 'user', total: 2, self: 0, children: [{ name: 'x', kind: 'user', total: 2, self: 2, children: [] }] },
+        { name: 'rec', kind: 'user', total: 50, self: 0, children: [{ name: 'rec', kind: 'user', total: 50, self: 0, children: [{ name: 'rec', kind: 'user', total: 50, self: 50, children: [] }] }] },
+      ],
+    }],
+  }, 'the profile\'s stacks merged under one root');
   const functions = (tree: CallTree) => Object.fromEntries(tree.names.map((name, key) => [name, [tree.functionSelf![key], tree.functionTotal![key]]]).filter(([, [, total]]) => Number(total) > 0));
   t.same(functions(direct), functions(viaProfile));
   t.same(functions(direct).rec, [50, 50], 'recursion counted once per stack');
@@ -103,9 +120,9 @@ t.test('report data: preorder columns, processes, differential columns', async (
   t.equal(data.tree.t.reduce((x, y) => Math.max(x, y)), 1053);
   t.equal(data.tree.o, undefined);
   t.same(data.processes.map(([n, , total]) => [data.names[n], total]), [['a', 1053]]);
-  const tree = buildFlameTree(profile());
-  tree.otherTotal = 100;
-  tree.children[0]!.otherTotal = 100;
+  // The other side: 100 at the root and at `a` (node 1), nothing below.
+  const same = buildCallTree(profile());
+  const tree = { ...same, functionSelf: undefined, functionTotal: undefined, other: Float64Array.from({ length: same.size }, (_, i) => (i < 2 ? 100 : 0)) };
   const diff = prepareReport(profile(), HTML_DEFAULTS, { tree, otherTotal: 100 });
   t.same(diff.tree.o!.slice(0, 3), [100, 100, 0]);
   t.equal(diff.otherTotal, 100);

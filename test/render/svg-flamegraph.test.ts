@@ -7,9 +7,8 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringSink } from '../../src/io/sink.js';
-import { flameChartFromFolded } from '../../src/render/chart.js';
 import { readFolded } from '../../src/profile/folded.js';
-import { writeSvg, type SvgOptions } from '../../src/render/svg/index.js';
+import { writeSvg, writeSvgFromFolded, type SvgOptions } from '../../src/render/svg/index.js';
 import { flamegraphScript, requiresFlameGraph } from '../helpers/requires.js';
 import { svgFrames } from '../helpers/svg.js';
 
@@ -55,8 +54,8 @@ t.test('same frames as flamegraph.pl', async (t) => {
       const theirs = execFileSync('perl', [flamegraph, ...flags, input], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 });
       const sink = stringSink();
       // A flame chart of a file keeps every line in place: built from the text, not from a merged Profile.
-      const source = options.flamechart ? await flameChartFromFolded(createReadStream(input), input) : await readFolded(createReadStream(input), input);
-      await writeSvg(source, sink, { deterministic: true, ...options });
+      if (options.flamechart) await writeSvgFromFolded(createReadStream(input), input, sink, { deterministic: true, ...options });
+      else await writeSvg(await readFolded(createReadStream(input), input), sink, { deterministic: true, ...options });
       const ours = svgFrames(sink.text()).map((f) => f.title).sort();
       const expected = svgFrames(theirs).map((f) => f.title).sort();
       t.ok(expected.length > 5, `${name}: flamegraph.pl drew ${expected.length} frames`);

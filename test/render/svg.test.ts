@@ -12,10 +12,12 @@ import { ProfileBuilder } from '../../src/profile/builder.js';
 import { readFolded } from '../../src/profile/folded.js';
 import type { Profile } from '../../src/profile/model.js';
 import { diffColor, frameColor, PALETTES } from '../../src/render/palette.js';
-import { SVG_DEFAULTS, writeSvg, type SvgOptions } from '../../src/render/svg/index.js';
+import { SVG_DEFAULTS, writeSvg, writeSvgFromFolded, type SvgOptions } from '../../src/render/svg/index.js';
+import { buildCallTree, type CallTree } from '../../src/render/calltree.js';
+import { diffProfiles } from '../../src/diff/index.js';
+import { Readable } from 'node:stream';
 import { xmlText } from '../../src/render/svg/escape.js';
 import { countText, fixed } from '../../src/render/svg/format.js';
-import { buildFlameChart, buildFlameTree, type FlameNode } from '../../src/render/tree.js';
 import { errorLine } from '../helpers/errors.js';
 import { golden, svgFrames } from '../helpers/svg.js';
 
@@ -26,7 +28,7 @@ async function load(name: string): Promise<Profile> {
   return readFolded(createReadStream(file), file);
 }
 
-async function svg(input: Profile | FlameNode, options: Partial<SvgOptions> = {}): Promise<string> {
+async function svg(input: Profile | CallTree, options: Partial<SvgOptions> = {}): Promise<string> {
   const sink = stringSink();
   await writeSvg(input, sink, { deterministic: true, ...options });
   return sink.text();
@@ -97,15 +99,15 @@ t.test('minwidth leaves narrow frames out but keeps their weight in the parents'
 });
 
 t.test('a flame chart keeps stack order and merges only neighbours', async (t) => {
-  const chart = buildFlameChart([
-    { names: ['a', 'b'], weight: 1 },
-    { names: ['a', 'b'], weight: 1 },
-    { names: ['a'], weight: 1 },
-    { names: ['a', 'b'], weight: 1 },
-    { names: ['c'], weight: 1 },
-    { names: ['a', 'b'], weight: 1 },
-  ]);
-  const frames = svgFrames(await svg(chart, { width: 140 }));
+  // A flame chart of folded text keeps every line where it is (flamegraph.pl --flamechart).
+  const chart = 'a;b 1\na;b 1\na 1\na;b 1\nc 1\na;b 1\n';
+  const svgOfChart = async (options: Partial<SvgOptions>): Promise<string> => {
+    const sink = stringSink();
+    await writeSvgFromFolded(Readable.from([chart]), 'chart.folded', sink, { deterministic: true, flamechart: true, ...options });
+    return sink.text();
+  };
+  // In x order, parents (lower, larger y) before their children.
+  const frames = svgFrames(await svgOfChart({ width: 140 })).sort((p, q) => p.x - q.x || q.y - p.y);
   t.same(
     frames.map((f) => [f.title.replace(/ \(.*/, ''), f.x, f.width]),
     [
@@ -119,7 +121,7 @@ t.test('a flame chart keeps stack order and merges only neighbours', async (t) =
     ],
     'x follows time: a b (2), a alone (1), a b again as a new frame, c, a b',
   );
-  t.match(await svg(chart), /Flame Chart/, 'default title');
+  t.match(await svgOfChart({}), /Flame Chart/, 'default title');
 });
 
 t.test('hostile names cannot open markup, carry control bytes or break the XML', async (t) => {
@@ -149,17 +151,10 @@ t.test('hostile names cannot open markup, carry control bytes or break the XML',
 });
 
 t.test('differential trees: red grew, blue shrank, tooltips show both sides', async (t) => {
-  const node = (name: string, total: number, otherTotal: number, children: FlameNode[] = []): FlameNode => ({
-    name,
-    kind: 'user',
-    frameId: -1,
-    total,
-    self: total - children.reduce((s, c) => s + c.total, 0),
-    otherTotal,
-    otherSelf: 0,
-    children,
-  });
-  const tree = node('all', 100, 200, [node('grew', 60, 40), node('shrank', 20, 120), node('same', 20, 40)]);
+  // BEFORE: grew 40, shrank 120, same 40 (200); AFTER: grew 60, shrank 20, same 20 (100).
+  const before = await readFolded(Readable.from(['grew 40\nshrank 120\nsame 40\n']), 'before.folded');
+  const after = await readFolded(Readable.from(['grew 60\nshrank 20\nsame 20\n']), 'after.folded');
+  const tree = diffProfiles(before, after).tree;
   const text = await svg(tree);
   const frames = svgFrames(text);
   const by = (n: string): (typeof frames)[number] => frames.find((f) => f.title.startsWith(`${n} (`))!;
@@ -219,5 +214,5 @@ t.test('empty profiles draw a message; the output router writes SVG', async (t) 
 t.test('count name from the profile unit; tree input keeps its order of arguments', async (t) => {
   const profile = (await load('small.folded')).withMetadata({ unit: 'nanoseconds' });
   t.match(titles(await svg(profile))[0]!, /^all \(168 nanoseconds, 100%\)$/);
-  t.match(titles(await svg(buildFlameTree(profile), { countName: 'ms' }))[0]!, /^all \(168 ms, 100%\)$/);
+  t.match(titles(await svg(buildCallTree(profile), { countName: 'ms' }))[0]!, /^all \(168 ms, 100%\)$/);
 });

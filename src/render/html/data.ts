@@ -1,6 +1,5 @@
 import type { Frame, FrameKind, Profile, RunMetadata } from '../../profile/model.js';
-import { buildCallTree, childLists, flattenFlameNodes, functionStats, type CallTree } from '../calltree.js';
-import type { FlameNode } from '../tree.js';
+import { buildCallTree, childLists, functionStats, type CallTree } from '../calltree.js';
 import { KIND_LABELS, legendColour, MERGED_COLOUR, packedColour } from './colors.js';
 import { MERGED_NAME, pruneTree, type PruneResult } from './prune.js';
 import type { HtmlOptions } from './options.js';
@@ -62,9 +61,9 @@ export interface ReportData {
   readonly notes: string[];
 }
 
-/** A differential input: a tree whose nodes carry `otherTotal`, and the baseline's total. */
+/** A differential input: a tree with the other side's weights (`other`), and the baseline's total. */
 export interface DiffInput {
-  readonly tree: FlameNode;
+  readonly tree: CallTree;
   readonly otherTotal: number;
 }
 
@@ -108,7 +107,7 @@ export interface ReportSource {
 
 /** Builds the data of an HTML report; `diff` turns it into a differential report. */
 export function prepareReport(profile: Profile, options: HtmlOptions, diff?: DiffInput): ReportData {
-  const tree = diff ? flattenFlameNodes(diff.tree) : buildCallTree(profile, { processFrame: options.processFrame, reverse: options.reverse });
+  const tree = diff ? diff.tree : buildCallTree(profile, { processFrame: options.processFrame, reverse: options.reverse });
   const source = { metadata: profile.metadata, totalWeight: profile.totalWeight, distinctStacks: profile.stacks.length, distinctFrames: profile.frames.length, frames: profile.frames };
   return reportFromTree(tree, source, options, diff?.otherTotal);
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ProfileWriter } from '../../output/writer.js';
 import type { Sink } from '../../io/sink.js';
 import type { Profile } from '../../profile/model.js';
-import { callTreeFromFolded } from '../folded.js';
+import { callTreeFromFolded } from '../calltree.js';
 import { prepareReport, reportFromTree, type DiffInput } from './data.js';
 import { htmlOptionsFrom, type HtmlOptions } from './options.js';
 import { assemblePage } from './page.js';

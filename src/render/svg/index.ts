@@ -5,7 +5,7 @@ import { ProfileError } from '../../errors.js';
 import { Profile, type FrameKind } from '../../profile/model.js';
 import type { Sink } from '../../io/sink.js';
 import { background, diffColor, frameColor, isPalette, type PaletteOptions } from '../palette.js';
-import type { FlameNode } from '../tree.js';
+import { childLists, type CallTree } from '../calltree.js';
 import { cssFontFamily, cut, xmlText } from './escape.js';
 import { coord, countText, fixed } from './format.js';
 import { minWeight, SVG_DEFAULTS, type SvgOptions } from './options.js';
@@ -40,17 +40,16 @@ interface Drawn {
   readonly depth: number;
   readonly start: number;
   readonly weight: number;
-  /** Differential trees only: the node, for the other side's counts. */
-  readonly node?: FlameNode;
+  /** Trees only: the node, for the other side's counts in a differential tree. */
+  readonly node?: number;
 }
 
 /**
  * Writes an interactive SVG flame graph of `input` to `sink`, piece by piece. A profile is laid
  * out from its sorted stacks the way flamegraph.pl does (no tree in memory, only the frames wide
- * enough to draw); a tree from `buildFlameTree` / `buildFlameChart` is drawn as given, and is
- * differential when its root has `otherTotal`.
+ * enough to draw); a call tree (src/diff's differential tree, with `other`) is drawn as given.
  */
-export async function writeSvg(input: Profile | FlameNode, sink: Sink, options: Partial<SvgOptions> = {}): Promise<void> {
+export async function writeSvg(input: Profile | CallTree, sink: Sink, options: Partial<SvgOptions> = {}): Promise<void> {
   const opts: SvgOptions = { ...SVG_DEFAULTS, ...options };
   validate(opts);
   if (input instanceof Profile) {
@@ -61,10 +60,9 @@ export async function writeSvg(input: Profile | FlameNode, sink: Sink, options: 
     });
     return;
   }
-  const root = input;
-  const chart = root.offset !== undefined;
-  const diff = root.otherTotal !== undefined ? new DiffScale(root, opts.normalizeDiff) : undefined;
-  await render(sink, opts, root.total, (smallest) => treeLayout(root, smallest, chart), { countName: opts.countName || 'samples', title: opts.title || defaultTitle(opts, chart), diff });
+  const tree = input;
+  const diff = tree.other !== undefined ? new DiffScale(tree, opts.normalizeDiff) : undefined;
+  await render(sink, opts, tree.total[0]!, (smallest) => treeLayout(tree, smallest), { countName: opts.countName || 'samples', title: opts.title || defaultTitle(opts, false), diff });
 }
 
 /**
@@ -104,7 +102,7 @@ async function render(
   let depthMax = 0;
   for (const frame of frames) {
     if (frame.depth > depthMax) depthMax = frame.depth;
-    if (text.diff && frame.node && frame.depth > 0) text.diff.maxDelta = Math.max(text.diff.maxDelta, Math.abs(text.diff.delta(frame.node)));
+    if (text.diff && frame.node !== undefined && frame.depth > 0) text.diff.maxDelta = Math.max(text.diff.maxDelta, Math.abs(text.diff.delta(frame.node)));
   }
   const ypad1 = opts.fontSize * 3;
   const ypad2 = opts.fontSize * 2 + 10;
@@ -161,27 +159,29 @@ function flowLayout(stacks: Stacks, smallest: number): Drawn[] {
 }
 
 /** Children in flamegraph.pl's order (`name;` sorted, see stacks.ts), so the frames line up with its graphs. */
-function ordered(children: readonly FlameNode[], chart: boolean): readonly FlameNode[] {
-  if (chart || children.length < 2) return children;
-  const keys = children.map((child, index) => ({ key: child.name + ';', kind: child.kind, index }));
+function ordered(tree: CallTree, children: Int32Array): Int32Array {
+  if (children.length < 2) return children;
+  const keys = Array.from(children, (child, index) => ({ key: tree.names[tree.key[child]!]! + ';', kind: tree.kinds[tree.key[child]!]!, index }));
   keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.index - b.index));
-  return keys.map((k) => children[k.index]!);
+  return Int32Array.from(keys, (k) => children[k.index]!);
 }
 
 /** The frames of a tree wide enough to draw, parents first. */
-function treeLayout(root: FlameNode, smallest: number, chart: boolean): Drawn[] {
+function treeLayout(tree: CallTree, smallest: number): Drawn[] {
   const drawn: Drawn[] = [];
-  const pending: { node: FlameNode; start: number; depth: number }[] = [{ node: root, start: 0, depth: 0 }];
+  const { start: first, list } = childLists(tree);
+  const pending: { node: number; start: number; depth: number }[] = [{ node: 0, start: 0, depth: 0 }];
   while (pending.length > 0) {
     const { node, start, depth } = pending.pop()!;
-    drawn.push({ name: depth === 0 ? 'all' : node.name, kind: depth === 0 ? 'user' : node.kind, depth, start, weight: node.total, node });
-    const children = ordered(node.children, chart);
-    const next: { node: FlameNode; start: number; depth: number }[] = [];
-    let offset = start + node.self;
-    for (const child of children) {
-      const childStart = chart ? start + (child.offset ?? 0) : offset;
-      offset += child.total;
-      if (child.total >= smallest && child.total > 0) next.push({ node: child, start: childStart, depth: depth + 1 });
+    const key = tree.key[node]!;
+    drawn.push({ name: depth === 0 ? 'all' : tree.names[key]!, kind: depth === 0 ? 'user' : tree.kinds[key]!, depth, start, weight: tree.total[node]!, node });
+    const next: { node: number; start: number; depth: number }[] = [];
+    let offset = start + tree.self[node]!;
+    for (const child of ordered(tree, list.subarray(first[node], first[node + 1]))) {
+      const total = tree.total[child]!;
+      const childStart = offset;
+      offset += total;
+      if (total >= smallest && total > 0) next.push({ node: child, start: childStart, depth: depth + 1 });
     }
     // Reversed so that the leftmost child is written first.
     for (let i = next.length - 1; i >= 0; i--) pending.push(next[i]!);
@@ -229,28 +229,34 @@ class DiffScale {
   private readonly total: number;
   private readonly otherTotal: number;
   constructor(
-    root: FlameNode,
+    private readonly tree: CallTree,
     readonly normalize: boolean,
   ) {
-    this.total = root.total;
-    this.otherTotal = root.otherTotal ?? 0;
+    this.total = tree.total[0]!;
+    this.otherTotal = tree.other?.[0] ?? 0;
   }
 
-  delta(node: FlameNode): number {
-    const other = node.otherTotal ?? 0;
-    if (!this.normalize) return node.total - other;
-    return node.total / this.total - (this.otherTotal > 0 ? other / this.otherTotal : 0);
+  /** The other side's total at `node`. */
+  other(node: number): number {
+    return this.tree.other?.[node] ?? 0;
+  }
+
+  delta(node: number): number {
+    const other = this.other(node);
+    const total = this.tree.total[node]!;
+    if (!this.normalize) return total - other;
+    return total / this.total - (this.otherTotal > 0 ? other / this.otherTotal : 0);
   }
 
   /** The change shown in a tooltip: percentage points of share, or a signed count. */
-  deltaText(node: FlameNode): string {
+  deltaText(node: number): string {
     const delta = this.delta(node);
     const sign = delta > 0 ? '+' : delta < 0 ? '-' : '±';
     return this.normalize ? `${sign}${fixed(Math.abs(delta) * 100, 2)}%` : `${sign}${countText(Math.abs(delta))}`;
   }
 
-  otherPercent(node: FlameNode): string {
-    return this.otherTotal > 0 ? fixed((100 * (node.otherTotal ?? 0)) / this.otherTotal, 2) : '0.00';
+  otherPercent(node: number): string {
+    return this.otherTotal > 0 ? fixed((100 * this.other(node)) / this.otherTotal, 2) : '0.00';
   }
 }
 
@@ -322,10 +328,10 @@ async function writeFrames(out: Chunks, frames: readonly Drawn[], total: number,
       const rounded = Number(fixed(frame.weight, 0));
       info = `${name} (${countText(frame.weight)} ${unit}, ${fixed((100 * rounded) / total, 2)}%`;
       const node = frame.node;
-      info += diff && node ? `; before ${countText(node.otherTotal ?? 0)} ${unit}, ${diff.otherPercent(node)}%; change ${diff.deltaText(node)})` : ')';
+      info += diff && node !== undefined ? `; before ${countText(diff.other(node))} ${unit}, ${diff.otherPercent(node)}%; change ${diff.deltaText(node)})` : ')';
     }
     let fill: string;
-    if (diff && frame.node) {
+    if (diff && frame.node !== undefined) {
       fill = diffColor(diff.delta(frame.node), diff.maxDelta);
     } else {
       const key = `${frame.kind}\0${frame.name}`;

@@ -41,7 +41,7 @@ export interface SvgOptions {
   readonly nameType: string;
   /** Root frame per process for stacks that know their thread (Profile input). Default `comm`. */
   readonly processFrame: ProcessFrameStyle;
-  /** Differential trees (FlameNode.otherTotal): compare shares of each side's total rather than raw counts. Default true. */
+  /** Differential trees (a CallTree with `other`): compare shares of each side's total rather than raw counts. Default true. */
   readonly normalizeDiff: boolean;
   /** Deterministic output for golden tests: no script, no interactive controls. Default false. */
   readonly deterministic: boolean;

@@ -1,9 +1,7 @@
 import type { Readable } from 'node:stream';
-import { InputError } from '../../errors.js';
-import { forEachLine } from '../../io/lines.js';
 import { kindFromAnnotation, processFrameName, type ProcessFrameStyle } from '../../profile/folded.js';
 import type { FrameKind, Profile } from '../../profile/model.js';
-import { forEachFoldedFrame, scanFoldedLine } from '../folded.js';
+import { scanFolded } from '../../profile/folded-scan.js';
 
 /**
  * Stacks as runs of name ids in one typed array: a 244 MB folded file with 200k stacks is ~7M
@@ -115,21 +113,21 @@ export function profileStacks(profile: Profile, opts: StackOptions): Stacks {
 /** Folded text (flamegraph.pl's input) line by line, in file order, without building a Profile. */
 export async function foldedStacks(input: Readable, file: string, opts: StackOptions): Promise<Stacks> {
   const collector = new StackCollector(opts.reverse);
-  const push = (name: string): void => collector.push(collector.nameId(name));
-  let lines = 0;
-  await forEachLine(
-    input,
-    (text, lineNumber) => {
-      const line = scanFoldedLine(text, file, lineNumber);
-      if (!line) return;
-      lines++;
-      if (line.weight === 0) return;
+  // Name ids of the scanner's current names, by position; zero-weight lines make no ids.
+  const ids: number[] = [];
+  let valid = 0;
+  await scanFolded(input as AsyncIterable<Buffer | string>, file, {
+    stack(frames, length, shared, count) {
+      if (count === 0) {
+        valid = Math.min(valid, shared);
+        return;
+      }
+      for (let i = Math.min(valid, shared); i < length; i++) ids[i] = collector.nameId(frames[i]!);
+      valid = length;
       collector.begin();
-      forEachFoldedFrame(text, line.end, push);
-      collector.end(line.weight);
+      for (let i = 0; i < length; i++) collector.push(ids[i]!);
+      collector.end(count);
     },
-    { file },
-  );
-  if (lines === 0) throw new InputError('input is empty (no folded stacks)', file);
+  });
   return collector.finish(opts.flamechart);
 }
