@@ -13,7 +13,7 @@ import { toSpeedscope } from '../../src/export/speedscope.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { errorLine } from '../helpers/errors.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
 const fixture = (path: string): Buffer => readFileSync(join(FIXTURES, path));
 
 /** The fixture text files and the format each is in. */
