@@ -5,9 +5,11 @@
 // growth after the first 10 minutes, at most 150 MB), its CPU share of the machine (goal: at most
 // 0.5 %), and the bytes it sends per interval. PROFILE_AGENT_BENCH_SECONDS sets the length
 // (default 3600; CI runs 120), PROFILE_AGENT_BENCH_INTERVAL the interval (default 15),
-// PROFILE_AGENT_BENCH_LOOPS the fork loops (default 1; 0 for a quiet machine). Needs root with BPF.
+// PROFILE_AGENT_BENCH_LOOPS the fork loops (default 1; 0 for a quiet machine), PROFILE_AGENT_BENCH_NODE_FLAGS
+// node flags for the agent (e.g. `--cpu-prof --cpu-prof-dir=DIR` to see where its CPU goes), PROFILE_AGENT_BENCH_LOG
+// a file for the agent's stderr (its --metrics lines). Needs root with BPF.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +21,7 @@ const seconds = Number(process.env.PROFILE_AGENT_BENCH_SECONDS ?? 3600);
 const interval = Number(process.env.PROFILE_AGENT_BENCH_INTERVAL ?? 15);
 const frequency = 99;
 const forkLoops = Number(process.env.PROFILE_AGENT_BENCH_LOOPS ?? 1);
+const nodeFlags = (process.env.PROFILE_AGENT_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
 
 console.log(`\n## Agent: ${seconds} s system-wide at ${frequency} Hz, a push every ${interval} s, ${forkLoops} fork loop(s)\n`);
 if (process.getuid?.() !== 0) {
@@ -47,7 +50,7 @@ const cpuTicks = (pid) => {
 
 const dir = mkdtempSync(join(tmpdir(), 'profile-agent-bench-'));
 const loops = startForkLoops(buildShortLived(), forkLoops);
-const agent = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, join(root, 'bin', 'run.js'), 'record', '--push', url, '--push-interval', String(interval), '-F', String(frequency), '--metrics', '--spool-dir', join(dir, 'spool')], {
+const agent = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...nodeFlags, join(root, 'bin', 'run.js'), 'record', '--push', url, '--push-interval', String(interval), '-F', String(frequency), '--metrics', '--spool-dir', join(dir, 'spool')], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -62,9 +65,27 @@ const rssAt = (ms) => rss.samples.filter((s) => s.ms <= ms).pop()?.kb ?? 0;
 const startMs = rss.samples[rss.samples.length - 1]?.ms ?? 0;
 const stopAt = setTimeout(() => agent.kill('SIGTERM'), seconds * 1000);
 let ticks1 = ticks0;
+/** utime + stime per thread name (main, workers, V8 and libuv helpers), for where the CPU goes. */
+const threadTicks = () => {
+  const byName = new Map();
+  for (const tid of readdirSync(`/proc/${agent.pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${agent.pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return byName;
+};
+const threads0 = threadTicks();
+let threads1 = threads0;
 const cpuTimer = setInterval(() => {
   try {
     ticks1 = cpuTicks(agent.pid);
+    threads1 = threadTicks();
   } catch {
     // exited
   }
@@ -82,6 +103,7 @@ if (code !== 0) {
   console.log(`**agent failed (exit ${code})**: ${stderr.slice(-2000)}`);
   process.exit(1);
 }
+if (process.env.PROFILE_AGENT_BENCH_LOG) writeFileSync(process.env.PROFILE_AGENT_BENCH_LOG, stderr);
 const lines = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const intervals = lines.filter((l) => l.type === 'interval');
 const summary = lines.find((l) => l.type === 'summary');
@@ -97,6 +119,8 @@ console.log(`| RSS after ${tenMinutes} s | ${mb(rssAt(startMs + tenMinutes * 100
 console.log(`| RSS at the end (${wall.toFixed(0)} s) | ${mb(rss.samples[rss.samples.length - 1]?.kb ?? 0)} MB |`);
 console.log(`| peak RSS | ${mb(rss.peakKb())} MB |`);
 console.log(`| agent CPU, share of the machine (${cpus().length} CPUs) | ${share.toFixed(2)} % |`);
+const byThread = [...threads1].map(([name, t]) => [name, t - (threads0.get(name) ?? 0)]).filter(([, t]) => t > 0).sort((x, y) => y[1] - x[1]);
+console.log(`| agent CPU by thread (s) | ${byThread.map(([name, t]) => `${name} ${(t / 100).toFixed(1)}`).join(', ')} |`);
 console.log(`| intervals / pushed / dropped | ${summary.intervals} / ${summary.pushed} / ${summary.dropped} |`);
 console.log(`| profiles received, bytes received | ${received}, ${receivedBytes} |`);
 console.log(`| body bytes per interval (mean, max) | ${mean(bytes).toFixed(0)}, ${Math.max(0, ...bytes)} |`);

@@ -35,8 +35,10 @@ export interface BinaryFramesOptions {
 
 export class BinaryFrames {
   private readonly names = new Map<Binary, BinaryNames>();
+  /** Frame tables of binaries without a build-id (the others are the cache's, by build-id). */
+  private readonly ownTables = new Map<Binary, FrameTable>();
   private readonly demangledNames = new Map<string, string>();
-  private readonly opened: DwarfFile[] = [];
+  private readonly opened = new Set<DwarfFile>();
   private readonly unwindTables = new Map<Binary, UnwindTable | null>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
@@ -67,7 +69,7 @@ export class BinaryFrames {
     let names = this.names.get(binary);
     if (!names) {
       names = {
-        table: binary.buildId === undefined ? new FrameTable(binary.hasDwarf) : this.cache.table(binary.buildId, binary.hasDwarf),
+        table: binary.buildId === undefined ? this.ownTable(binary) : this.cache.table(binary.buildId, binary.hasDwarf),
         module: binary.module,
         userIds: [],
         inlineIds: [],
@@ -76,6 +78,35 @@ export class BinaryFrames {
       this.names.set(binary, names);
     }
     return names;
+  }
+
+  private ownTable(binary: Binary): FrameTable {
+    let table = this.ownTables.get(binary);
+    if (!table || table.withDwarf !== binary.hasDwarf) this.ownTables.set(binary, (table = new FrameTable(binary.hasDwarf)));
+    return table;
+  }
+
+  /**
+   * A new profile (the next interval of a long-lived symbolizer): frame ids and gaps belonged to
+   * the last one; frame tables, DWARF and demangled names stay.
+   */
+  nextRun(): void {
+    this.names.clear();
+    // Names of binaries since gone would otherwise pile up; the tables keep what they demangled.
+    if (this.demangledNames.size > 50_000) this.demangledNames.clear();
+  }
+
+  /** Lets go of an evicted binary: its DWARF closed, its tables dropped (the cache's by the caller). */
+  forget(binary: Binary): void {
+    this.names.delete(binary);
+    this.ownTables.delete(binary);
+    this.unwindTables.delete(binary);
+    const dwarf = binary.dwarfState as DwarfFile | null | undefined;
+    if (dwarf) {
+      dwarf.close();
+      this.opened.delete(dwarf);
+    }
+    binary.dwarfState = undefined;
   }
 
   /** The profile's id of a binary's frame: interned once per frame (and kind), not once per address. */
@@ -149,7 +180,7 @@ export class BinaryFrames {
       const dwarf = DwarfFile.open(file.source);
       if (!dwarf) this.warn(`${file.source.path}: DWARF unreadable (libdw.so.1 missing or the file is damaged); no file:line for ${binary.module}`);
       binary.dwarfState = dwarf ?? null;
-      if (dwarf) this.opened.push(dwarf);
+      if (dwarf) this.opened.add(dwarf);
     }
     return (binary.dwarfState as DwarfFile | null) ?? undefined;
   }
@@ -157,6 +188,6 @@ export class BinaryFrames {
   /** Closes the DWARF opened (before the binaries whose descriptors libdw reads through). */
   close(): void {
     for (const dwarf of this.opened) dwarf.close();
-    this.opened.length = 0;
+    this.opened.clear();
   }
 }

@@ -77,6 +77,34 @@ interface ProcessView {
   readonly resolved: Map<bigint, Resolved | FrameId>;
 }
 
+/** Binaries a lasting symbolizer keeps loaded while processes map them. */
+const MAX_BINARIES = 256;
+/** A lasting symbolizer writes the frame tables that gained addresses to the on-disk cache every so many runs (and at `close`). */
+const FLUSH_EVERY_RUNS = 20;
+
+/** The inodes of the files the processes map executable. */
+function mappedInodes(snapshots: ReadonlyMap<number, ProcessSnapshot>): Set<number> {
+  const inodes = new Set<number>();
+  const seen = new Set<readonly Mapping[]>();
+  for (const snapshot of snapshots.values()) {
+    // Snapshots that share their mappings (one binary's short processes) are looked at once.
+    if (seen.has(snapshot.mappings)) continue;
+    seen.add(snapshot.mappings);
+    for (const m of snapshot.mappings) if (m.perms[2] === 'x' && m.inode !== 0) inodes.add(m.inode);
+  }
+  return inodes;
+}
+
+/** The snapshots of the processes that have samples. */
+function sampledSnapshots(samples: Iterable<{ readonly pid: number }>, snapshots: ReadonlyMap<number, ProcessSnapshot>): Map<number, ProcessSnapshot> {
+  const sampled = new Map<number, ProcessSnapshot>();
+  for (const sample of samples) {
+    const snapshot = snapshots.get(sample.pid);
+    if (snapshot && !sampled.has(sample.pid)) sampled.set(sample.pid, snapshot);
+  }
+  return sampled;
+}
+
 function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
   if (!snapshot) return [];
   return snapshot.mappings.filter((m) => m.perms[2] === 'x').sort(byStart);
@@ -99,8 +127,8 @@ const offsetName = (module: string, offset: bigint | number): string => `[${modu
 export class Symbolizer {
   readonly options: SymbolizeOptions;
   private readonly packages: PackageOwners;
-  readonly gaps = new GapCounter((gap) => this.packages.prefetch(gap));
-  private readonly warnings: string[] = [];
+  gaps = new GapCounter((gap) => this.packages.prefetch(gap));
+  private warnings: string[] = [];
   private readonly binaries: Binaries;
   private readonly debuginfod: Debuginfod;
   private readonly cache: SymbolCache;
@@ -113,8 +141,12 @@ export class Symbolizer {
   private readonly warmBinaries = new Map<string, Binary | null>();
   private readonly warmMappings = new WeakMap<ProcessSnapshot, Mapping[]>();
 
+  /** Set by `lasting`: runs end with `runDone`, which keeps what `close` would release. */
+  private lasting = false;
+  private runs = 0;
+
   constructor(
-    readonly builder: ProfileBuilder,
+    private currentBuilder: ProfileBuilder,
     private snapshots: ReadonlyMap<number, ProcessSnapshot>,
     options: Partial<SymbolizeOptions> = {},
     /** `RunMetadata.startTime` of the recording, when known. */
@@ -133,6 +165,50 @@ export class Symbolizer {
     this.frames = new BinaryFrames(this, this.options, this.cache, warn);
     this.debuginfod = new Debuginfod(this.options, (url, to, ms) => host.download(url, to, ms), (path) => host.exists(path), warn);
     this.jit = new JitSymbolizer(this.options, { warn, notBeforeMs: runStart === undefined ? undefined : Date.parse(runStart) });
+  }
+
+  /** Where this run's frames are interned. */
+  get builder(): ProfileBuilder {
+    return this.currentBuilder;
+  }
+
+  /**
+   * A symbolizer for many profiles in turn (the agent's intervals): binaries, their symbol tables,
+   * DWARF and frame tables, kallsyms and perf maps stay loaded from one run to the next, so a run
+   * only reads what is new. Each run starts with `nextRun`; `close` at the very end.
+   */
+  static lasting(options: Partial<SymbolizeOptions> = {}): Symbolizer {
+    const symbolizer = new Symbolizer(new ProfileBuilder(), new Map(), options, new Date().toISOString());
+    symbolizer.lasting = true;
+    return symbolizer;
+  }
+
+  /**
+   * The next profile of a lasting symbolizer: what belonged to the last profile (frame ids, gap
+   * counts, warnings, each process's resolved addresses) is dropped, and so are the binaries no
+   * process in `snapshots` maps (beyond `maxBinaries`, those least recently used), with their
+   * DWARF and frame tables, and the perf maps of processes no longer in `snapshots`.
+   */
+  nextRun(builder: ProfileBuilder, snapshots: ReadonlyMap<number, ProcessSnapshot>, maxBinaries = MAX_BINARIES): void {
+    this.currentBuilder = builder;
+    this.snapshots = snapshots;
+    this.processes.clear();
+    this.truncationFrames.clear();
+    this.gaps = new GapCounter((gap) => this.packages.prefetch(gap));
+    this.warnings = [];
+    this.kernel.nextRun();
+    this.frames.nextRun();
+    this.binaries.nextRun();
+    this.binaries.evict(mappedInodes(snapshots), maxBinaries, (binary) => {
+      this.frames.forget(binary);
+      if (binary.buildId !== undefined) this.cache.forget(binary.buildId);
+    });
+    this.jit.keepOnly(snapshots);
+  }
+
+  /** What a lasting symbolizer holds: binaries, frame tables in memory, processes with perf maps. */
+  held(): { readonly binaries: number; readonly frameTables: number; readonly perfMaps: number } {
+    return { binaries: this.binaries.size, frameTables: this.cache.size, perfMaps: this.jit.tracked };
   }
 
   /**
@@ -172,7 +248,9 @@ export class Symbolizer {
    */
   async prepare(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): Promise<void> {
     this.frames.demangler = await demanglerFor(this.options);
-    this.jit.finish(this.snapshots);
+    // A lasting symbolizer reads again only the perf maps of the processes sampled: the thousands
+    // of short processes of a fork-heavy host's interval would each cost a few system calls.
+    this.jit.finish(this.lasting ? sampledSnapshots(samples, this.snapshots) : this.snapshots);
     await Promise.all([this.jit.prepare(samples), this.fetchDebugInfo(samples)]);
   }
 
@@ -212,9 +290,16 @@ export class Symbolizer {
     const view = this.view(pid);
     if (!view.roots) {
       const frame = containerFrame(this.snapshots.get(pid)?.cgroup);
-      view.roots = frame ? [this.builder.internFrame(frame)] : [];
+      view.roots = frame ? [this.currentBuilder.internFrame(frame)] : [];
     }
     return view.roots;
+  }
+
+  /** The end of a run: a lasting symbolizer keeps what it holds (and writes the on-disk cache now and then), any other closes. */
+  runDone(): void {
+    if (!this.lasting) return this.close();
+    if (++this.runs % FLUSH_EVERY_RUNS === 0) this.cache.flush();
+    this.kernel.keep(this.options.cacheDirectory);
   }
 
   /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
@@ -272,7 +357,7 @@ export class Symbolizer {
   private truncationFrame(stop: number): FrameId {
     let id = this.truncationFrames.get(stop);
     if (id === undefined) {
-      id = this.builder.internFrame({ name: `[stack truncated: ${STOP_NAMES[stop] ?? stop}]`, kind: 'user' });
+      id = this.currentBuilder.internFrame({ name: `[stack truncated: ${STOP_NAMES[stop] ?? stop}]`, kind: 'user' });
       this.truncationFrames.set(stop, id);
     }
     return id;
@@ -312,7 +397,7 @@ export class Symbolizer {
 
   /** A frame keeping what is known. Only a file's frames lack debug info: no package covers [anon] or [unknown]. */
   private unnamed(name: string, module: string, path: string | undefined): Resolved {
-    return { ids: [this.builder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: path !== undefined };
+    return { ids: [this.currentBuilder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: path !== undefined };
   }
 
   private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {
@@ -321,7 +406,7 @@ export class Symbolizer {
     if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) {
       const jit = this.jit.frameNow(view.pid, address);
       // A perf map is all a JIT offers: no debug package would add to it, so no gap to report.
-      if (jit) return { ids: [this.builder.internFrame(jit)], gap: undefined, unnamed: false, noDebug: false };
+      if (jit) return { ids: [this.currentBuilder.internFrame(jit)], gap: undefined, unnamed: false, noDebug: false };
     }
     mapping ??= this.laterMapping(view, address);
     // No mapping covers it: a garbage return address (a frame-pointer walk through code built
@@ -415,7 +500,7 @@ export async function symbolizeWithReport(
       builder.addStack(roots.length > 0 ? [...roots, ...frames] : frames, sample.count, thread, true);
     }
   } finally {
-    symbolizer.close();
+    symbolizer.runDone();
   }
   const report = await symbolizer.report();
   const notes = reportLines(report);

@@ -21,6 +21,8 @@ export class KernelNames {
   /** The vmlinux symbols from the on-disk cache, when valid for the running kernel (null: not looked for yet). */
   private kernelCopy: KernelSymbols | undefined | null = null;
   private kernelId: string | undefined;
+  /** The copy was written (once per symbolizer, however many runs it serves). */
+  private kept = false;
   private readonly byAddress = new Map<bigint, Resolved>();
   /** By kallsyms symbol number: one frame and one Resolved per kernel function (of the full table, and of the copy). */
   private kernelResolved: (Resolved | undefined)[] = [];
@@ -32,6 +34,13 @@ export class KernelNames {
     private readonly cache: SymbolCache,
     private readonly warn: (message: string) => void,
   ) {}
+
+  /** A new profile (the next interval of a long-lived symbolizer): its frame ids belonged to the last one. */
+  nextRun(): void {
+    this.byAddress.clear();
+    this.kernelResolved = [];
+    this.copyResolved = [];
+  }
 
   /**
    * The cached vmlinux symbols, when the cache holds them for this kernel's build-id and the first
@@ -63,7 +72,8 @@ export class KernelNames {
 
   /** After a run that read /proc/kallsyms without a valid copy: its vmlinux part, for the next run. */
   keep(cacheDirectory: string | undefined): void {
-    if (!this.kallsyms || this.kernelCopy || this.kernelId === undefined || cacheDirectory === undefined) return;
+    if (!this.kallsyms || this.kernelCopy || this.kernelId === undefined || cacheDirectory === undefined || this.kept) return;
+    this.kept = true;
     const text = this.kallsyms.nameBlob();
     const anchor = kallsymsAnchor(text);
     if (anchor === undefined) return;

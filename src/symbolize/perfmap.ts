@@ -341,6 +341,19 @@ export class PerfMaps {
     return true;
   }
 
+  /** Forgets a process (gone, or its pid now another process's): its descriptor closed unless a snapshot owns it. */
+  forget(pid: number): void {
+    const entry = this.tracked.get(pid);
+    if (!entry) return;
+    if (entry.fd !== undefined && entry.adopted !== true) this.reader.close(entry.fd);
+    this.tracked.delete(pid);
+  }
+
+  /** Processes tracked. */
+  get size(): number {
+    return this.tracked.size;
+  }
+
   /** Reads every tracked map once more (end of the run). */
   refreshAll(): void {
     for (const pid of this.tracked.keys()) this.refresh(pid);
