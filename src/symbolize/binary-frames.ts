@@ -39,6 +39,8 @@ export class BinaryFrames {
   private readonly ownTables = new Map<Binary, FrameTable>();
   private readonly demangledNames = new Map<string, string>();
   private readonly opened = new Set<DwarfFile>();
+  /** The binaries whose DWARF is open. */
+  private readonly dwarfOf = new Map<Binary, DwarfFile>();
   private readonly unwindTables = new Map<Binary, UnwindTable | null>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
@@ -106,6 +108,7 @@ export class BinaryFrames {
       dwarf.close();
       this.opened.delete(dwarf);
     }
+    this.dwarfOf.delete(binary);
     binary.dwarfState = undefined;
   }
 
@@ -180,14 +183,24 @@ export class BinaryFrames {
       const dwarf = DwarfFile.open(file.source);
       if (!dwarf) this.warn(`${file.source.path}: DWARF unreadable (libdw.so.1 missing or the file is damaged); no file:line for ${binary.module}`);
       binary.dwarfState = dwarf ?? null;
-      if (dwarf) this.opened.add(dwarf);
+      if (dwarf) {
+        this.opened.add(dwarf);
+        this.dwarfOf.set(binary, dwarf);
+      }
     }
     return (binary.dwarfState as DwarfFile | null) ?? undefined;
+  }
+
+  /** Closes the DWARF opened, to be opened again on the next address not in a frame table. */
+  closeDwarf(): void {
+    for (const binary of this.dwarfOf.keys()) binary.dwarfState = undefined;
+    this.close();
   }
 
   /** Closes the DWARF opened (before the binaries whose descriptors libdw reads through). */
   close(): void {
     for (const dwarf of this.opened) dwarf.close();
     this.opened.clear();
+    this.dwarfOf.clear();
   }
 }

@@ -135,6 +135,8 @@ export class Symbolizer {
   private readonly kernel: KernelNames;
   private readonly frames: BinaryFrames;
   private readonly processes = new Map<number, ProcessView>();
+  /** Binaries of this run by mapped file (`dev inode`). */
+  private readonly byFile = new Map<string, Binary>();
   private readonly jit: JitSymbolizer;
 
   /** Warmed binaries by mapped file (`dev inode`), null when unreadable; executable mappings by snapshot. */
@@ -193,6 +195,7 @@ export class Symbolizer {
     this.currentBuilder = builder;
     this.snapshots = snapshots;
     this.processes.clear();
+    this.byFile.clear();
     this.truncationFrames.clear();
     this.gaps = new GapCounter((gap) => this.packages.prefetch(gap));
     this.warnings = [];
@@ -278,7 +281,11 @@ export class Symbolizer {
   private binaryOf(view: ProcessView, mapping: Mapping): Binary | undefined {
     let binary = view.binaries.get(mapping.path);
     if (binary === undefined && !view.binaries.has(mapping.path)) {
-      binary = this.binaries.get(view.pid, view.snapshot, mapping.path);
+      // The same file (device and inode) as another process's needs no open: a fork-heavy host's
+      // thousands of short processes all map the same few binaries.
+      const file = `${mapping.dev} ${mapping.inode}`;
+      binary = this.byFile.get(file) ?? this.binaries.get(view.pid, view.snapshot, mapping.path);
+      if (binary) this.byFile.set(file, binary);
       view.binaries.set(mapping.path, binary);
     }
     return binary;
@@ -299,6 +306,9 @@ export class Symbolizer {
   runDone(): void {
     if (!this.lasting) return this.close();
     if (++this.runs % FLUSH_EVERY_RUNS === 0) this.cache.flush();
+    // libdw's caches grow with every address looked up: the next run opens the DWARF it needs
+    // again (few addresses are new after the first intervals, the frame tables know the rest).
+    this.frames.closeDwarf();
     this.kernel.keep(this.options.cacheDirectory);
   }
 

@@ -37,6 +37,8 @@ export class JitSymbolizer {
   /** Frames resolved by `prepare`, for the synchronous `frameNow`. */
   private readonly ready = new Map<string, Frame>();
   private readonly roots = new Map<number, string>();
+  /** Processes whose mount namespace was looked at (`roots` holds those read through their root). */
+  private readonly placed = new Set<number>();
   /** The snapshot each pid stood for in the last run (`keepOnly`). */
   private readonly snapshots = new Map<number, ProcessSnapshot>();
 
@@ -49,9 +51,12 @@ export class JitSymbolizer {
   seen(pid: number, snapshot?: Pick<ProcessSnapshot, 'uid' | 'nsPids' | 'fds'>): boolean {
     const nsPids = snapshot?.nsPids;
     // Scripts and source maps of a process in its own mount namespace are read through its root
-    // (decided while it lives; a gone process in another PID namespace was surely contained).
-    const shared = sharesMountNamespace(pid);
-    if (shared === false || (shared === undefined && nsPids !== undefined && nsPids.length > 1)) this.roots.set(pid, `/proc/${pid}/root`);
+    // (decided while it lives, once; a gone process in another PID namespace was surely contained).
+    if (!this.placed.has(pid)) {
+      this.placed.add(pid);
+      const shared = sharesMountNamespace(pid);
+      if (shared === false || (shared === undefined && nsPids !== undefined && nsPids.length > 1)) this.roots.set(pid, `/proc/${pid}/root`);
+    }
     return this.perfMaps.refresh(pid, { uid: snapshot?.uid, nsPids, fds: snapshot?.fds });
   }
 
@@ -72,6 +77,7 @@ export class JitSymbolizer {
       this.snapshots.delete(pid);
       this.perfMaps.forget(pid);
       this.roots.delete(pid);
+      this.placed.delete(pid);
       if (this.frames.size === 0 && this.ready.size === 0) continue;
       const prefix = `${pid}\0`;
       for (const key of this.frames.keys()) if (key.startsWith(prefix)) this.frames.delete(key);
