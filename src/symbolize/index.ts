@@ -79,7 +79,7 @@ interface ProcessView {
 
 /** Binaries a lasting symbolizer keeps loaded while processes map them. */
 const MAX_BINARIES = 256;
-/** A lasting symbolizer writes the frame tables that gained addresses to the on-disk cache every so many runs (and at `close`). */
+/** A lasting symbolizer writes the frame tables that gained addresses to the on-disk cache, and closes its DWARF, every so many runs (and at `close`). */
 const FLUSH_EVERY_RUNS = 20;
 
 /** The inodes of the files the processes map executable. */
@@ -305,10 +305,12 @@ export class Symbolizer {
   /** The end of a run: a lasting symbolizer keeps what it holds (and writes the on-disk cache now and then), any other closes. */
   runDone(): void {
     if (!this.lasting) return this.close();
-    if (++this.runs % FLUSH_EVERY_RUNS === 0) this.cache.flush();
-    // libdw's caches grow with every address looked up: the next run opens the DWARF it needs
-    // again (few addresses are new after the first intervals, the frame tables know the rest).
-    this.frames.closeDwarf();
+    if (++this.runs % FLUSH_EVERY_RUNS === 0) {
+      this.cache.flush();
+      // libdw's caches grow with every address looked up: now and then they start afresh (few
+      // addresses are new after the first intervals, the frame tables know the rest).
+      this.frames.closeDwarf();
+    }
     this.kernel.keep(this.options.cacheDirectory);
   }
 

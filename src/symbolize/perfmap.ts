@@ -292,7 +292,8 @@ export class PerfMaps {
   refresh(pid: number, known: { readonly uid?: number; readonly nsPids?: readonly number[]; readonly fds?: ReadonlyMap<string, number> } = {}): boolean {
     let entry = this.tracked.get(pid);
     if (entry === undefined) {
-      const identity = this.reader.identity(pid);
+      // A snapshot's uid and NSpid list make the read of /proc/PID/status (per process: thousands an interval on a fork-heavy host) unneeded.
+      const identity = known.uid !== undefined && known.nsPids !== undefined ? undefined : this.reader.identity(pid);
       const nsPids = known.nsPids ?? identity?.nsPids ?? [pid];
       // The map is named by the PID the process sees itself as: the innermost namespace's.
       entry = { uid: known.uid ?? identity?.uid, nsPid: nsPids[nsPids.length - 1] ?? pid };
