@@ -74,7 +74,9 @@ interface ProcessView {
   live?: readonly Mapping[] | null;
   roots?: FrameId[];
   readonly binaries: Map<string, Binary | undefined>;
+  /** Named addresses, apart for return addresses and leaves: an address is named as the one or the other. */
   readonly resolved: Map<bigint, Resolved | FrameId>;
+  readonly leaves: Map<bigint, Resolved | FrameId>;
 }
 
 /** Binaries a lasting symbolizer keeps loaded while processes map them. */
@@ -340,11 +342,12 @@ export class Symbolizer {
       const view = this.view(pid);
       for (let i = last; i >= 0; i--) {
         const address = userStack[i]!;
-        let resolved = view.resolved.get(address);
+        const named = i > 0 ? view.resolved : view.leaves;
+        let resolved = named.get(address);
         if (resolved === undefined) {
           resolved = this.resolveUser(view, address, i > 0);
           // Most addresses are one named frame: kept as its id, with no objects for the collector to trace.
-          view.resolved.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
+          named.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
         }
         if (typeof resolved === 'number') {
           frames.push(resolved);
@@ -384,7 +387,7 @@ export class Symbolizer {
     let view = this.processes.get(pid);
     if (!view) {
       const snapshot = this.snapshots.get(pid);
-      view = { pid, snapshot, mappings: executableMappings(snapshot), binaries: new Map(), resolved: new Map() };
+      view = { pid, snapshot, mappings: executableMappings(snapshot), binaries: new Map(), resolved: new Map(), leaves: new Map() };
       this.processes.set(pid, view);
     }
     return view;

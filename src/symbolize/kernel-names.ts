@@ -23,7 +23,9 @@ export class KernelNames {
   private kernelId: string | undefined;
   /** The copy was written (once per symbolizer, however many runs it serves). */
   private kept = false;
+  /** Named addresses, apart for return addresses and leaves: an address is named as the one or the other. */
   private readonly byAddress = new Map<bigint, Resolved>();
+  private readonly leaves = new Map<bigint, Resolved>();
   /** By kallsyms symbol number: one frame and one Resolved per kernel function (of the full table, and of the copy). */
   private kernelResolved: (Resolved | undefined)[] = [];
   private copyResolved: (Resolved | undefined)[] = [];
@@ -38,6 +40,7 @@ export class KernelNames {
   /** A new profile (the next interval of a long-lived symbolizer): its frame ids belonged to the last one. */
   nextRun(): void {
     this.byAddress.clear();
+    this.leaves.clear();
     this.kernelResolved = [];
     this.copyResolved = [];
   }
@@ -82,7 +85,8 @@ export class KernelNames {
   }
 
   resolve(address: bigint, isReturnAddress: boolean): Resolved {
-    let resolved = this.byAddress.get(address);
+    const named = isReturnAddress ? this.byAddress : this.leaves;
+    let resolved = named.get(address);
     if (resolved) return resolved;
     const builder = this.naming.builder;
     // A return address points after the call, and the call may be its function's last instruction.
@@ -97,7 +101,7 @@ export class KernelNames {
           resolved = { ids: [builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module })], gap: undefined, unnamed: false, noDebug: false };
           this.copyResolved[index] = resolved;
         }
-        this.byAddress.set(address, resolved);
+        named.set(address, resolved);
         return resolved;
       }
       // A module, a BPF program, past the image or no valid copy: the whole of /proc/kallsyms.
@@ -117,7 +121,7 @@ export class KernelNames {
       const id = builder.internFrame({ name: hex(address), kind: 'kernel', module: KERNEL_MODULE });
       resolved = { ids: [id], gap: this.naming.gaps.gap(KERNEL_MODULE, undefined), unnamed: true, noDebug: false };
     }
-    this.byAddress.set(address, resolved);
+    named.set(address, resolved);
     return resolved;
   }
 }
