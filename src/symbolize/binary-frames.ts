@@ -27,6 +27,9 @@ export interface BinaryNames {
   readonly gap: Gap;
 }
 
+/** Function starts remembered per binary (for addresses without a symbol). */
+const MAX_STARTS = 65_536;
+
 export interface BinaryFramesOptions {
   readonly demangle: boolean;
   readonly host: SymbolHost;
@@ -41,7 +44,9 @@ export class BinaryFrames {
   private readonly opened = new Set<DwarfFile>();
   /** The binaries whose DWARF is open. */
   private readonly dwarfOf = new Map<Binary, DwarfFile>();
+  /** Unwind tables of stripped binaries (megabytes each), held for one run; the function starts found in them stay. */
   private readonly unwindTables = new Map<Binary, UnwindTable | null>();
+  private readonly starts = new Map<Binary, Map<number, number | undefined>>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
 
@@ -52,8 +57,17 @@ export class BinaryFrames {
     private readonly warn: (message: string) => void,
   ) {}
 
-  /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary). */
+  /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary and run). */
   functionStartOf(binary: Binary, vaddr: number): number | undefined {
+    let known = this.starts.get(binary);
+    if (!known) this.starts.set(binary, (known = new Map()));
+    if (known.has(vaddr)) return known.get(vaddr);
+    const start = this.functionStartByTable(binary, vaddr);
+    if (known.size < MAX_STARTS) known.set(vaddr, start);
+    return start;
+  }
+
+  private functionStartByTable(binary: Binary, vaddr: number): number | undefined {
     let table = this.unwindTables.get(binary);
     if (table === undefined) {
       try {
@@ -94,6 +108,7 @@ export class BinaryFrames {
    */
   nextRun(): void {
     this.names.clear();
+    this.unwindTables.clear();
     // Names of binaries since gone would otherwise pile up; the tables keep what they demangled.
     if (this.demangledNames.size > 50_000) this.demangledNames.clear();
   }
@@ -103,6 +118,7 @@ export class BinaryFrames {
     this.names.delete(binary);
     this.ownTables.delete(binary);
     this.unwindTables.delete(binary);
+    this.starts.delete(binary);
     const dwarf = binary.dwarfState as DwarfFile | null | undefined;
     if (dwarf) {
       dwarf.close();

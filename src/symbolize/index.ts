@@ -18,51 +18,24 @@ import type { FrameId, Profile, ThreadInfo } from '../profile/model.js';
 import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot, type RawProfile, type RawSample } from '../profile/raw.js';
 import { StackQualityCounter } from './stack-quality.js';
 import { STOP_NAMES } from '../unwind/walker.js';
-import { HOST } from '../host/index.js';
 import { Binaries, type Binary } from './binaries.js';
-import { CONTAINER_DEFAULTS, containerFrame, type ContainerOptions } from './container.js';
-import { DEMANGLE_DEFAULTS, demanglerFor, type DemangleOptions } from './demangle.js';
-import { JIT_DEFAULTS, JitSymbolizer, type JitOptions } from './jit.js';
-import { DEBUG_FILE_DEFAULTS } from './debuginfo.js';
-import { defaultCacheDirectory, SymbolCache } from './cache.js';
-import { Debuginfod, debuginfodDefaults, type DebuginfodOptions } from './debuginfod.js';
+import { containerFrame } from './container.js';
+import { demanglerFor } from './demangle.js';
+import { JitSymbolizer } from './jit.js';
+import { SymbolCache } from './cache.js';
+import { Debuginfod } from './debuginfod.js';
 import { BinaryFrames } from './binary-frames.js';
 import { KernelNames } from './kernel-names.js';
+import { executableMappings, fileOffset, mappedInodes, mappedPath, sampledSnapshots } from './mappings.js';
+import { DEFAULTS, type SymbolizeOptions } from './options.js';
 import { PackageOwners } from './packages.js';
 import { hex, type Resolved } from './resolved.js';
 import { GapCounter, reportLines, type SymbolizeReport } from './report.js';
-import type { SymbolHost } from './source.js';
 
 export type { ModuleGap, SymbolizeReport } from './report.js';
 export { reportLines } from './report.js';
 
-export interface SymbolizeOptions extends DemangleOptions, ContainerOptions, JitOptions {
-  /** Inlined functions as their own frames (kind `inline`) when DWARF is available. Default true (`--no-inline` turns it off). */
-  readonly inline: boolean;
-  /** Directories searched for separate debug files by build-id and debuglink. Default `/usr/lib/debug`. */
-  readonly debugDirectories: readonly string[];
-  /** Warnings (one per file or server), e.g. printed on stderr by the CLI. Default: ignored (they are also in the report). */
-  readonly warn: (message: string) => void;
-  /** Where kallsyms and binaries are read from. Default: this machine (src/host). */
-  readonly host: SymbolHost;
-}
-
-export interface SymbolizeOptions extends DebuginfodOptions {
-  /** On-disk cache of resolved addresses by build-id. Default `$XDG_CACHE_HOME/profile` (`~/.cache/profile`); undefined: none. */
-  readonly cacheDirectory: string | undefined;
-}
-
-export const DEFAULTS: SymbolizeOptions = Object.freeze({
-  ...DEMANGLE_DEFAULTS,
-  ...CONTAINER_DEFAULTS,
-  ...JIT_DEFAULTS,
-  inline: true,
-  debugDirectories: DEBUG_FILE_DEFAULTS.debugDirectories,
-  ...debuginfodDefaults(),
-  cacheDirectory: defaultCacheDirectory(),
-  warn: () => {},
-  host: HOST,
-});
+export { DEFAULTS, type SymbolizeOptions } from './options.js';
 
 interface ProcessView {
   readonly pid: number;
@@ -83,41 +56,6 @@ interface ProcessView {
 const MAX_BINARIES = 256;
 /** A lasting symbolizer writes the frame tables that gained addresses to the on-disk cache, and closes its DWARF, every so many runs (and at `close`). */
 const FLUSH_EVERY_RUNS = 20;
-
-/** The inodes of the files the processes map executable. */
-function mappedInodes(snapshots: ReadonlyMap<number, ProcessSnapshot>): Set<number> {
-  const inodes = new Set<number>();
-  const seen = new Set<readonly Mapping[]>();
-  for (const snapshot of snapshots.values()) {
-    // Snapshots that share their mappings (one binary's short processes) are looked at once.
-    if (seen.has(snapshot.mappings)) continue;
-    seen.add(snapshot.mappings);
-    for (const m of snapshot.mappings) if (m.perms[2] === 'x' && m.inode !== 0) inodes.add(m.inode);
-  }
-  return inodes;
-}
-
-/** The snapshots of the processes that have samples. */
-function sampledSnapshots(samples: Iterable<{ readonly pid: number }>, snapshots: ReadonlyMap<number, ProcessSnapshot>): Map<number, ProcessSnapshot> {
-  const sampled = new Map<number, ProcessSnapshot>();
-  for (const sample of samples) {
-    const snapshot = snapshots.get(sample.pid);
-    if (snapshot && !sampled.has(sample.pid)) sampled.set(sample.pid, snapshot);
-  }
-  return sampled;
-}
-
-function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {
-  if (!snapshot) return [];
-  return snapshot.mappings.filter((m) => m.perms[2] === 'x').sort(byStart);
-}
-
-/** What /proc/PID/maps appends to the path of a file deleted since it was mapped. */
-const DELETED = ' (deleted)';
-/** The file a mapping maps, without the ` (deleted)` mark. */
-const mappedPath = (mapping: Mapping): string => (mapping.path.endsWith(DELETED) ? mapping.path.slice(0, -DELETED.length) : mapping.path);
-/** A user address as an offset in its mapping's file: user addresses are below 2^47, exact as numbers (no BigInt made per address). */
-const fileOffset = (mapping: Mapping, address: bigint): number => Number(address) - Number(mapping.start) + Number(mapping.offset);
 
 /** `[libfoo.so+0x1a2b]`, `[vdso+0x9f0]`: what is known of a frame without a name. */
 const offsetName = (module: string, offset: bigint | number): string => `[${module.replace(/^\[|\]$/g, '')}+${hex(offset)}]`;

@@ -21,6 +21,8 @@ export class KernelNames {
   /** The vmlinux symbols from the on-disk cache, when valid for the running kernel (null: not looked for yet). */
   private kernelCopy: KernelSymbols | undefined | null = null;
   private kernelId: string | undefined;
+  /** A valid copy was found (then dropped once the whole of /proc/kallsyms is read: it names all the copy does). */
+  private copyFound = false;
   /** The copy was written (once per symbolizer, however many runs it serves). */
   private kept = false;
   /** Named addresses, apart for return addresses and leaves: an address is named as the one or the other. */
@@ -65,7 +67,10 @@ export class KernelNames {
       const head = host.kallsymsHead(size);
       const anchor = head ? kallsymsAnchor(head) : undefined;
       if (anchor !== undefined) {
-        if (anchor === copy.anchor) this.kernelCopy = copy;
+        if (anchor === copy.anchor) {
+          this.kernelCopy = copy;
+          this.copyFound = true;
+        }
         break;
       }
       if (!head || head.length < size) break;
@@ -75,7 +80,7 @@ export class KernelNames {
 
   /** After a run that read /proc/kallsyms without a valid copy: its vmlinux part, for the next run. */
   keep(cacheDirectory: string | undefined): void {
-    if (!this.kallsyms || this.kernelCopy || this.kernelId === undefined || cacheDirectory === undefined || this.kept) return;
+    if (!this.kallsyms || this.copyFound || this.kernelId === undefined || cacheDirectory === undefined || this.kept) return;
     this.kept = true;
     const text = this.kallsyms.nameBlob();
     const anchor = kallsymsAnchor(text);
@@ -107,6 +112,8 @@ export class KernelNames {
       // A module, a BPF program, past the image or no valid copy: the whole of /proc/kallsyms.
       const text = this.host.kallsyms();
       this.kallsyms = text === undefined ? undefined : Kallsyms.parse(text);
+      this.kernelCopy = undefined;
+      this.copyResolved = [];
       if (!this.kallsyms) this.warn('/proc/kallsyms: unreadable, or every address is 0 (kernel.kptr_restrict): kernel frames keep their addresses');
     }
     const index = this.kallsyms ? this.kallsyms.indexOf(target) : -1;
