@@ -11,7 +11,7 @@ import { printable } from '../errors.js';
 import { pushRequestOf, sendPush, type PushFormat, type PushOptions } from '../export/push.js';
 import { collectAndTrim } from '../record/gc.js';
 import type { RecordedInterval, RecordHooks, RecordResult } from '../record/index.js';
-import type { SymbolizeOptions } from '../symbolize/index.js';
+import { Symbolizer, type SymbolizeOptions } from '../symbolize/index.js';
 import { encodeInterval, parseName, type SeriesOptions } from './interval.js';
 import { PushQueue } from './queue.js';
 import { labelValue } from './service.js';
@@ -80,6 +80,8 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
   );
   queue.start();
   const series: SeriesOptions = { app, labels, format: options.format, maxSeries: options.maxSeries, frequencyHz: options.frequencyHz, symbolize: options.symbolize };
+  // One symbolizer for the whole run: an interval only reads what is new (binaries, DWARF, kallsyms).
+  const symbolizer = Symbolizer.lasting(options.symbolize);
   let seq = spool.lastSeq + 1;
   let intervals = 0;
   let samplesInIntervals = 0;
@@ -100,14 +102,14 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
     encoding = encoding.then(async () => {
       try {
         const began = performance.now();
-        const outcome = await encodeInterval(interval, number, series);
+        const outcome = await encodeInterval(interval, number, series, symbolizer);
         const encodeMs = Math.round(performance.now() - began);
         intervals++;
         samplesInIntervals += outcome.encoded.samples;
         mergedIntoOther += outcome.mergedIntoOther;
         queue.add(outcome.encoded);
-        // An interval's symbolizer (symbol tables, DWARF, the raw samples) is garbage now: tens of
-        // MB that V8 and malloc would otherwise keep until they see a reason to give them back.
+        // The interval's raw samples, profile and encoded bodies are garbage now: tens of MB that
+        // V8 and malloc would otherwise keep until they see a reason to give them back.
         collectAndTrim();
         if (options.metrics) {
           write(
@@ -130,6 +132,7 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
               waitingToEncode: waiting - 1,
               samplesCollected: interval.counters.COLLECTED,
               rssBytes: rss(),
+              symbolizer: symbolizer.held(),
               heapBytes: process.memoryUsage().heapUsed,
               externalBytes: process.memoryUsage().external,
             }),
@@ -148,6 +151,7 @@ export async function runAgent(run: Run, options: AgentOptions, write: (line: st
     result = await run({ ms: intervalMs, onInterval });
   } finally {
     await encoding;
+    symbolizer.close();
     // Long enough for a healthy server to take the last interval; what is left goes to the spool.
     await queue.close(Math.min(10_000, Math.max(2000, intervalMs)));
   }

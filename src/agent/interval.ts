@@ -1,6 +1,7 @@
 /**
- * One interval of the agent's recording → the profiles it pushes: the samples are named (a
- * symbolizer of their own per interval, so no cache outlives it), split into one series per
+ * One interval of the agent's recording → the profiles it pushes: the samples are named (by the
+ * agent's lasting symbolizer, which keeps the binaries still mapped loaded from one interval to
+ * the next), split into one series per
  * service (src/agent/service.ts) and encoded for the ingest API, each series under
  * `APP{service_name=…,hostname=…,<--name labels>}` with the interval's from/until.
  */
@@ -9,7 +10,8 @@ import { encodeForPush, type EncodedPush, type PushFormat } from '../export/push
 import { Profile, type WeightedStack } from '../profile/model.js';
 import type { RawSample } from '../profile/raw.js';
 import type { RecordedInterval } from '../record/index.js';
-import { symbolizeWithReport, type SymbolizeOptions } from '../symbolize/index.js';
+import { ProfileBuilder } from '../profile/builder.js';
+import { symbolizeWithReport, type Symbolizer, type SymbolizeOptions } from '../symbolize/index.js';
 import { labelValue, splitByService } from './service.js';
 
 export interface SeriesOptions {
@@ -66,7 +68,8 @@ export interface IntervalOutcome {
   readonly mergedIntoOther: number;
 }
 
-export async function encodeInterval(interval: RecordedInterval, seq: number, options: SeriesOptions): Promise<IntervalOutcome> {
+/** `symbolizer`: a lasting one (Symbolizer.lasting) to name with; without it, one of its own. */
+export async function encodeInterval(interval: RecordedInterval, seq: number, options: SeriesOptions, symbolizer?: Symbolizer): Promise<IntervalOutcome> {
   const total = interval.samples.reduce((sum, s) => sum + s.count, 0);
   const from = boundarySeconds(interval.from);
   // A last interval shorter than half a second would end where it starts: the API wants until > from.
@@ -83,7 +86,8 @@ export async function encodeInterval(interval: RecordedInterval, seq: number, op
     samples: total,
   };
   const raw = { samples: interval.samples, processes: interval.processes, metadata };
-  const { profile } = await symbolizeWithReport(raw, options.symbolize, undefined, (sample) => groups.get(sample)!);
+  symbolizer?.nextRun(new ProfileBuilder(), interval.processes);
+  const { profile } = await symbolizeWithReport(raw, options.symbolize, symbolizer, (sample) => groups.get(sample)!);
   const byService = new Map<string, WeightedStack[]>();
   for (const stack of profile.stacks) {
     const service = stack.thread?.group ?? 'other';

@@ -106,8 +106,10 @@ export function captureProcess(pid: number): ProcessSnapshot | undefined {
   const status = read(`/proc/${pid}/status`);
   if (maps === undefined || status === undefined) return undefined;
   const mappings = parseMaps(maps);
-  // status escapes odd bytes in Name:, comm holds them as they are.
-  const comm = read(`/proc/${pid}/comm`)?.replace(/\n$/, '') ?? /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
+  // status escapes odd bytes in Name: (as \n, \\), comm holds them as they are: comm is read only
+  // then, one read fewer for nearly every process of a fork-heavy host.
+  const name = /^Name:\t(.*)$/m.exec(status)?.[1];
+  const comm = name !== undefined && !name.includes('\\') ? name : (read(`/proc/${pid}/comm`)?.replace(/\n$/, '') ?? name ?? '');
   const uid = /^Uid:\s+(\d+)/m.exec(status);
   const nsPid = /^NSpid:\s+([\d\s]+)$/m.exec(status);
   const fds = new Map<string, number>();

@@ -40,6 +40,9 @@ export class Binaries {
   private readonly byBuildId = new Map<string, Binary>();
   private readonly failed = new Set<string>();
   private vdsoBinary: Binary | null | undefined;
+  /** The run (`nextRun`) each binary was last asked for in: what a long-lived symbolizer evicts by. */
+  private readonly lastUsed = new Map<Binary, number>();
+  private run = 0;
 
   constructor(
     private readonly host: SymbolHost,
@@ -57,11 +60,52 @@ export class Binaries {
     const known = this.byFile.get(fileKey);
     if (known !== undefined) {
       source.close();
+      if (known) this.lastUsed.set(known, this.run);
       return known ?? undefined;
     }
     const binary = this.load(source, path);
     this.byFile.set(fileKey, binary ?? null);
+    if (binary) this.lastUsed.set(binary, this.run);
     return binary;
+  }
+
+  /** Starts the next run of a long-lived symbolizer (an agent's interval). */
+  nextRun(): void {
+    this.run++;
+    // One warning per file and run at most; the keys of files long gone are not kept for ever.
+    if (this.failed.size > 4096) this.failed.clear();
+  }
+
+  /**
+   * Forgets, and closes, the binaries no process maps any more (their inode is not in
+   * `mappedInodes`) and, beyond `maxBinaries`, those asked for least recently. `release` lets go
+   * of what is kept per binary elsewhere (its DWARF, which reads through its descriptor) first.
+   */
+  evict(mappedInodes: ReadonlySet<number>, maxBinaries: number, release: (binary: Binary) => void): number {
+    // Keys are `dev:inode` (or `path:…` for a source without one, never kept).
+    const isMapped = (key: string): boolean => mappedInodes.has(Number(key.slice(key.lastIndexOf(':') + 1)));
+    const mapped = new Set<Binary>();
+    for (const [key, binary] of this.byFile) if (binary && isMapped(key)) mapped.add(binary);
+    const evicted = new Set([...this.lastUsed.keys()].filter((b) => !mapped.has(b)));
+    const kept = [...mapped];
+    if (kept.length > maxBinaries) {
+      kept.sort((x, y) => (this.lastUsed.get(x) ?? 0) - (this.lastUsed.get(y) ?? 0));
+      for (const binary of kept.slice(0, kept.length - maxBinaries)) evicted.add(binary);
+    }
+    for (const [key, binary] of this.byFile) if (binary ? evicted.has(binary) : !isMapped(key)) this.byFile.delete(key);
+    for (const binary of evicted) {
+      this.lastUsed.delete(binary);
+      release(binary);
+      if (binary.buildId !== undefined && this.byBuildId.get(binary.buildId) === binary) this.byBuildId.delete(binary.buildId);
+      binary.elf.source.close();
+      binary.debug?.elf.source.close();
+    }
+    return evicted.size;
+  }
+
+  /** Binaries held now. */
+  get size(): number {
+    return this.lastUsed.size;
   }
 
   /** Adds a debug file found later (debuginfod), if it is this binary's: same build-id. */

@@ -386,15 +386,29 @@ export class SymbolCache {
 
   /** Writes every build-id that gained addresses; failures only cost the next run its speed. */
   flush(): void {
-    if (this.directory === undefined) return;
-    for (const [buildId, table] of this.tables) {
-      if (!table.dirty || !/^[0-9a-f]+$/.test(buildId)) continue;
-      try {
-        this.host.writeFileAtomic(this.path(buildId), table.serialize(buildId));
-        table.dirty = false;
-      } catch {
-        // read-only or full cache directory
-      }
+    for (const [buildId, table] of this.tables) this.write(buildId, table);
+  }
+
+  /** Writes a build-id's table if it gained addresses, and drops it from memory (its binary is gone). */
+  forget(buildId: string): void {
+    const table = this.tables.get(buildId);
+    if (!table) return;
+    this.write(buildId, table);
+    this.tables.delete(buildId);
+  }
+
+  /** Tables held in memory. */
+  get size(): number {
+    return this.tables.size;
+  }
+
+  private write(buildId: string, table: FrameTable): void {
+    if (this.directory === undefined || !table.dirty || !/^[0-9a-f]+$/.test(buildId)) return;
+    try {
+      this.host.writeFileAtomic(this.path(buildId), table.serialize(buildId));
+      table.dirty = false;
+    } catch {
+      // read-only or full cache directory
     }
   }
 }

@@ -37,6 +37,10 @@ export class JitSymbolizer {
   /** Frames resolved by `prepare`, for the synchronous `frameNow`. */
   private readonly ready = new Map<string, Frame>();
   private readonly roots = new Map<number, string>();
+  /** Processes whose mount namespace was looked at (`roots` holds those read through their root). */
+  private readonly placed = new Set<number>();
+  /** The snapshot each pid stood for in the last run (`keepOnly`). */
+  private readonly snapshots = new Map<number, ProcessSnapshot>();
 
   constructor(options: Partial<JitOptions> = {}, hooks: JitHooks = {}) {
     this.perfMaps = new PerfMaps({ warn: hooks.warn, reader: hooks.reader, notBeforeMs: hooks.notBeforeMs });
@@ -47,9 +51,12 @@ export class JitSymbolizer {
   seen(pid: number, snapshot?: Pick<ProcessSnapshot, 'uid' | 'nsPids' | 'fds'>): boolean {
     const nsPids = snapshot?.nsPids;
     // Scripts and source maps of a process in its own mount namespace are read through its root
-    // (decided while it lives; a gone process in another PID namespace was surely contained).
-    const shared = sharesMountNamespace(pid);
-    if (shared === false || (shared === undefined && nsPids !== undefined && nsPids.length > 1)) this.roots.set(pid, `/proc/${pid}/root`);
+    // (decided while it lives, once; a gone process in another PID namespace was surely contained).
+    if (!this.placed.has(pid)) {
+      this.placed.add(pid);
+      const shared = sharesMountNamespace(pid);
+      if (shared === false || (shared === undefined && nsPids !== undefined && nsPids.length > 1)) this.roots.set(pid, `/proc/${pid}/root`);
+    }
     return this.perfMaps.refresh(pid, { uid: snapshot?.uid, nsPids, fds: snapshot?.fds });
   }
 
@@ -57,6 +64,31 @@ export class JitSymbolizer {
   finish(processes: ReadonlyMap<number, Pick<ProcessSnapshot, 'uid' | 'nsPids' | 'fds'>> = new Map()): void {
     for (const [pid, snapshot] of processes) this.seen(pid, snapshot);
     this.perfMaps.refreshAll();
+  }
+
+  /**
+   * For a long-lived symbolizer, before the next run: forgets the processes not in `processes`
+   * and those whose pid another process took (another snapshot), so what it holds is bounded by
+   * the live processes and nothing of an earlier process names a later one.
+   */
+  keepOnly(processes: ReadonlyMap<number, ProcessSnapshot>): void {
+    for (const [pid, snapshot] of this.snapshots) {
+      if (processes.get(pid) === snapshot) continue;
+      this.snapshots.delete(pid);
+      this.perfMaps.forget(pid);
+      this.roots.delete(pid);
+      this.placed.delete(pid);
+      if (this.frames.size === 0 && this.ready.size === 0) continue;
+      const prefix = `${pid}\0`;
+      for (const key of this.frames.keys()) if (key.startsWith(prefix)) this.frames.delete(key);
+      for (const key of this.ready.keys()) if (key.startsWith(prefix)) this.ready.delete(key);
+    }
+    for (const [pid, snapshot] of processes) if (!this.snapshots.has(pid)) this.snapshots.set(pid, snapshot);
+  }
+
+  /** Processes whose perf map is tracked. */
+  get tracked(): number {
+    return this.perfMaps.size;
   }
 
   /** The frame of a JIT address, or undefined when no perf map of `pid` covers it. */

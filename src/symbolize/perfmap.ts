@@ -264,6 +264,8 @@ interface Tracked {
   adopted?: boolean;
   /** Opened on the host's /tmp after the process was gone. */
   gone?: boolean;
+  /** Gone without a map: it will never have one, and is not looked for again. */
+  settled?: boolean;
   map?: PerfMap;
   mtimeMs?: number;
   readSize?: number;
@@ -290,7 +292,8 @@ export class PerfMaps {
   refresh(pid: number, known: { readonly uid?: number; readonly nsPids?: readonly number[]; readonly fds?: ReadonlyMap<string, number> } = {}): boolean {
     let entry = this.tracked.get(pid);
     if (entry === undefined) {
-      const identity = this.reader.identity(pid);
+      // A snapshot's uid and NSpid list make the read of /proc/PID/status (per process: thousands an interval on a fork-heavy host) unneeded.
+      const identity = known.uid !== undefined && known.nsPids !== undefined ? undefined : this.reader.identity(pid);
       const nsPids = known.nsPids ?? identity?.nsPids ?? [pid];
       // The map is named by the PID the process sees itself as: the innermost namespace's.
       entry = { uid: known.uid ?? identity?.uid, nsPid: nsPids[nsPids.length - 1] ?? pid };
@@ -302,20 +305,24 @@ export class PerfMaps {
       entry.adopted = true;
     }
     // Without an owner to compare with, nothing can be trusted.
-    if (entry.uid === undefined) return entry.map !== undefined;
+    if (entry.uid === undefined || entry.settled === true) return entry.map !== undefined;
     const options = { uids: [entry.uid] };
     const inside = `/tmp/perf-${entry.nsPid}.map`;
     const shown = entry.nsPid === pid ? inside : `/proc/${pid}/root${inside}`;
     if (entry.fd === undefined) {
       let opened = this.reader.open(`/proc/${pid}/root${inside}`, options);
       let fromRoot = true;
+      let gone: boolean | undefined;
       // A process that is gone has no root any more; in our own PID namespace its map is ours too.
-      if (!opened.ok && opened.missing && entry.nsPid === pid && this.reader.identity(pid) === undefined) {
+      if (!opened.ok && opened.missing && entry.nsPid === pid && (gone = this.reader.identity(pid) === undefined)) {
         opened = this.reader.open(inside, options);
         fromRoot = false;
       }
       if (!opened.ok) {
         if (!opened.missing) this.warnOnce(shown, `${shown}: perf map refused: ${opened.reason}`);
+        // A lasting symbolizer meets the thousands of short processes of a fork-heavy host's
+        // interval again in the next one: those that are gone without a map are not looked for again.
+        else if (gone ?? this.reader.identity(pid) === undefined) entry.settled = true;
         return entry.map !== undefined;
       }
       entry.fd = opened.fd;
@@ -339,6 +346,19 @@ export class PerfMaps {
     entry.mtimeMs = result.mtimeMs;
     entry.readSize = result.size;
     return true;
+  }
+
+  /** Forgets a process (gone, or its pid now another process's): its descriptor closed unless a snapshot owns it. */
+  forget(pid: number): void {
+    const entry = this.tracked.get(pid);
+    if (!entry) return;
+    if (entry.fd !== undefined && entry.adopted !== true) this.reader.close(entry.fd);
+    this.tracked.delete(pid);
+  }
+
+  /** Processes tracked. */
+  get size(): number {
+    return this.tracked.size;
   }
 
   /** Reads every tracked map once more (end of the run). */

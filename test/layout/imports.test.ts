@@ -9,8 +9,8 @@ import { ROOT } from '../helpers/cli.js';
 const SRC = join(ROOT, 'src');
 const files = (readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(SRC, f));
 
-// Waiting to be split by responsibility (the kernel-symbol and package look-ups of the symbolizer).
-const LONG_FILES = new Set(['symbolize/index.ts']);
+// Files allowed over 500 lines, with the reason they stay whole (none today).
+const LONG_FILES = new Set<string>();
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');

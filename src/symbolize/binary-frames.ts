@@ -1,0 +1,222 @@
+/**
+ * The binary step of the symbolizer: an address in a binary (as a virtual address of its ELF file)
+ * → its frames, root first, inlined calls included. Each binary's frames are kept in a FrameTable
+ * (cache.ts: read from and written to the on-disk cache by build-id), looked up there first, else
+ * in the symbol table and DWARF; names are demangled once per name and frames interned once per
+ * frame, not once per address.
+ */
+import type { FrameId } from '../profile/model.js';
+import { tableOfOpenBinary } from '../unwind/captured.js';
+import { functionStart } from '../unwind/function-start.js';
+import type { UnwindTable } from '../unwind/rows.js';
+import { hasDebugLines, type Binary } from './binaries.js';
+import { FrameTable, type CachedFrame, type SymbolCache } from './cache.js';
+import { IDENTITY_DEMANGLER, isMangled, type Demangler } from './demangle.js';
+import { DwarfFile } from './dwarf/index.js';
+import type { KernelNaming } from './kernel-names.js';
+import type { Gap } from './report.js';
+import type { SymbolHost } from './source.js';
+
+/** A binary's frame table (from the on-disk cache or built in this run) and its frames' ids in this profile. */
+export interface BinaryNames {
+  readonly table: FrameTable;
+  readonly module: string;
+  /** Frame ids by frame number, as the outermost frame (`user`) and as an inlined one. */
+  readonly userIds: (FrameId | undefined)[];
+  readonly inlineIds: (FrameId | undefined)[];
+  readonly gap: Gap;
+}
+
+/** Function starts remembered per binary (for addresses without a symbol). */
+const MAX_STARTS = 65_536;
+
+export interface BinaryFramesOptions {
+  readonly demangle: boolean;
+  readonly host: SymbolHost;
+  readonly cacheDirectory: string | undefined;
+}
+
+export class BinaryFrames {
+  private readonly names = new Map<Binary, BinaryNames>();
+  /** Frame tables of binaries without a build-id (the others are the cache's, by build-id). */
+  private readonly ownTables = new Map<Binary, FrameTable>();
+  private readonly demangledNames = new Map<string, string>();
+  private readonly opened = new Set<DwarfFile>();
+  /** The binaries whose DWARF is open. */
+  private readonly dwarfOf = new Map<Binary, DwarfFile>();
+  /** Unwind tables of stripped binaries (megabytes each), held for one run; the function starts found in them stay. */
+  private readonly unwindTables = new Map<Binary, UnwindTable | null>();
+  private readonly starts = new Map<Binary, Map<number, number | undefined>>();
+  /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
+  demangler: Demangler = IDENTITY_DEMANGLER;
+
+  constructor(
+    private readonly naming: KernelNaming,
+    private readonly options: BinaryFramesOptions,
+    private readonly cache: SymbolCache,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary and run). */
+  functionStartOf(binary: Binary, vaddr: number): number | undefined {
+    let known = this.starts.get(binary);
+    if (!known) this.starts.set(binary, (known = new Map()));
+    if (known.has(vaddr)) return known.get(vaddr);
+    const start = this.functionStartByTable(binary, vaddr);
+    if (known.size < MAX_STARTS) known.set(vaddr, start);
+    return start;
+  }
+
+  private functionStartByTable(binary: Binary, vaddr: number): number | undefined {
+    let table = this.unwindTables.get(binary);
+    if (table === undefined) {
+      try {
+        table = tableOfOpenBinary(binary.elf.source, { host: this.options.host, cacheDirectory: this.options.cacheDirectory }) ?? null;
+      } catch (error) {
+        this.warn(`${binary.elf.source.path}: unwind information unreadable (${(error as Error).message}); unnamed addresses keep their own offsets`);
+        table = null;
+      }
+      this.unwindTables.set(binary, table);
+    }
+    return table ? functionStart(table, vaddr) : undefined;
+  }
+
+  namesOf(binary: Binary, path: string | undefined): BinaryNames {
+    let names = this.names.get(binary);
+    if (!names) {
+      names = {
+        table: binary.buildId === undefined ? this.ownTable(binary) : this.cache.table(binary.buildId, binary.hasDwarf),
+        module: binary.module,
+        userIds: [],
+        inlineIds: [],
+        gap: this.naming.gaps.gap(binary.module, path),
+      };
+      this.names.set(binary, names);
+    }
+    return names;
+  }
+
+  private ownTable(binary: Binary): FrameTable {
+    let table = this.ownTables.get(binary);
+    if (!table || table.withDwarf !== binary.hasDwarf) this.ownTables.set(binary, (table = new FrameTable(binary.hasDwarf)));
+    return table;
+  }
+
+  /**
+   * A new profile (the next interval of a long-lived symbolizer): frame ids and gaps belonged to
+   * the last one; frame tables, DWARF and demangled names stay.
+   */
+  nextRun(): void {
+    this.names.clear();
+    this.unwindTables.clear();
+    // Names of binaries since gone would otherwise pile up; the tables keep what they demangled.
+    if (this.demangledNames.size > 50_000) this.demangledNames.clear();
+  }
+
+  /** Lets go of an evicted binary: its DWARF closed, its tables dropped (the cache's by the caller). */
+  forget(binary: Binary): void {
+    this.names.delete(binary);
+    this.ownTables.delete(binary);
+    this.unwindTables.delete(binary);
+    this.starts.delete(binary);
+    const dwarf = binary.dwarfState as DwarfFile | null | undefined;
+    if (dwarf) {
+      dwarf.close();
+      this.opened.delete(dwarf);
+    }
+    this.dwarfOf.delete(binary);
+    binary.dwarfState = undefined;
+  }
+
+  /** The profile's id of a binary's frame: interned once per frame (and kind), not once per address. */
+  frameId(names: BinaryNames, frame: number, outermost: boolean): FrameId {
+    const ids = outermost ? names.userIds : names.inlineIds;
+    let id = ids[frame];
+    if (id === undefined) {
+      const table = names.table;
+      const name = table.name(frame);
+      const file = table.file(frame);
+      const line = table.line(frame);
+      // Built field by field: object spreads go through a slow generic copy (64k frames).
+      const shown: { name: string; kind: 'user' | 'inline'; module: string; file?: string; line?: number } = {
+        name: name === null ? '[inlined]' : this.display(table, frame, name),
+        kind: outermost ? 'user' : 'inline',
+        module: names.module,
+      };
+      if (file !== null) shown.file = file;
+      if (line > 0) shown.line = line;
+      id = this.naming.builder.internFrame(shown);
+      ids[frame] = id;
+    }
+    return id;
+  }
+
+  /** A name as shown: demangled once, and the result kept in the cache so the next run skips the demangler. */
+  private display(table: FrameTable, frame: number, name: string): string {
+    if (!this.options.demangle) return name;
+    let shown = table.demangled(frame);
+    if (shown === undefined) {
+      shown = this.demangled(name);
+      table.setDemangled(frame, shown);
+    }
+    return shown;
+  }
+
+  /** Many addresses share a function: each name goes through the WASM demangler once (100k addresses: −0.3 s). */
+  private demangled(name: string): string {
+    // C names (all of libc, the kernel's) need neither the demangler nor a map entry.
+    if (!isMangled(name)) return name;
+    let result = this.demangledNames.get(name);
+    if (result === undefined) {
+      result = this.demangler.demangle(name);
+      this.demangledNames.set(name, result);
+    }
+    return result;
+  }
+
+  /**
+   * The record of an address's frames, root first, inlined calls included (names still mangled):
+   * from the cache, else the symbol table and DWARF (then added). Empty when nothing names it.
+   */
+  record(binary: Binary, table: FrameTable, vaddr: number): number {
+    const cached = table.find(vaddr);
+    if (cached >= 0) return cached;
+    const symbol = binary.symbols.lookup(vaddr);
+    const source = this.dwarf(binary)?.frames(vaddr, true) ?? [];
+    const name = symbol?.name ?? source[0]?.name;
+    let frames: CachedFrame[];
+    if (name === undefined) frames = [];
+    else if (source.length === 0) frames = [[name, null, 0]];
+    else frames = source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]);
+    return table.add(vaddr, frames);
+  }
+
+  /** The DWARF of a binary (its debug file's, else its own), opened on first use. */
+  private dwarf(binary: Binary): DwarfFile | undefined {
+    if (!binary.hasDwarf) return undefined;
+    if (binary.dwarfState === undefined) {
+      const file = binary.debug && hasDebugLines(binary.debug.elf) ? binary.debug.elf : binary.elf;
+      const dwarf = DwarfFile.open(file.source);
+      if (!dwarf) this.warn(`${file.source.path}: DWARF unreadable (libdw.so.1 missing or the file is damaged); no file:line for ${binary.module}`);
+      binary.dwarfState = dwarf ?? null;
+      if (dwarf) {
+        this.opened.add(dwarf);
+        this.dwarfOf.set(binary, dwarf);
+      }
+    }
+    return (binary.dwarfState as DwarfFile | null) ?? undefined;
+  }
+
+  /** Closes the DWARF opened, to be opened again on the next address not in a frame table. */
+  closeDwarf(): void {
+    for (const binary of this.dwarfOf.keys()) binary.dwarfState = undefined;
+    this.close();
+  }
+
+  /** Closes the DWARF opened (before the binaries whose descriptors libdw reads through). */
+  close(): void {
+    for (const dwarf of this.opened) dwarf.close();
+    this.opened.clear();
+    this.dwarfOf.clear();
+  }
+}
