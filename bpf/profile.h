@@ -77,7 +77,9 @@ struct unwind_mapping {
 struct process_unwind {
 	__u64 start_time;  /* as sample_key.start_time: another process under the same pid has none */
 	__u32 count;
-	__u32 pad;
+	/* New with every write of an entry (a counter of user space's): rows the walker cached for
+	 * an earlier version of the process's mappings are not used for this one. */
+	__u32 generation;
 	/* A walk that meets a pc outside every mapping here (a library loaded after the process's
 	 * memory map was read, or JIT code) asks user space to read the map again, at most once
 	 * until this time (bpf_ktime_get_ns); user space sets it, and backs off where nothing new

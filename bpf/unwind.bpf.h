@@ -58,6 +58,21 @@ USER_STACKS_MAP(user_stacks_1);
  * iterations kept it from pruning states (375k instructions verified instead of 5k), one read
  * from a map is just a number.
  */
+/*
+ * A row found for a pc of a process, kept per CPU: the outer frames of a hot stack (main, the
+ * interpreter's loop, a request handler) are the same return addresses sample after sample, and
+ * a cached row saves both searches. Valid for the process entry's generation only.
+ */
+#define ROW_CACHE_SLOTS 256
+
+struct row_cache_entry {
+	__u64 pc;          /* the pc looked up (a return address - 1, or the leaf); 0: empty */
+	__u32 tgid;
+	__u32 generation;  /* process_unwind.generation */
+	struct unwind_row row;
+	__u32 pad;
+};
+
 struct walk_scratch_value {
 	struct user_stack stack;
 	__u32 last_mapping;
@@ -65,6 +80,7 @@ struct walk_scratch_value {
 	/* The first pc of this walk outside every mapping with tables, 0: none (kept here for the
 	 * same reason as last_mapping). */
 	__u64 unmapped_pc;
+	struct row_cache_entry row_cache[ROW_CACHE_SLOTS];
 };
 
 struct {
@@ -84,6 +100,9 @@ struct walk {
 	struct user_stack *stack;
 	__u32 *last_mapping;
 	__u64 *unmapped_pc;
+	struct row_cache_entry *row_cache;
+	__u32 tgid;
+	__u32 generation;
 	__u32 depth;
 	__u8 rbp_known;
 	/* The pc is where the thread was stopped (the leaf, or the frame a signal interrupted), not a
@@ -321,14 +340,30 @@ static long unwind_step(__u32 index, void *ctx)
 	w->check ^= w->check >> 31;
 
 	lookup = w->exact_pc ? pc : pc - 1;
-	struct unwind_mapping *m = find_mapping(w, lookup);
-	struct unwind_row *row = m ? find_row(m, lookup - m->bias) : 0;
+	struct unwind_row r;
+	struct row_cache_entry *cached = w->row_cache;
 
-	if (!m && !*w->unmapped_pc)
-		*w->unmapped_pc = lookup;
+	if (!cached)
+		return walk_stop(w, STOP_BAD_ROW);
+	cached += (lookup ^ (lookup >> 9)) & (ROW_CACHE_SLOTS - 1);
+	if (cached->pc == lookup && cached->tgid == w->tgid && cached->generation == w->generation) {
+		r = cached->row;
+	} else {
+		struct unwind_mapping *m = find_mapping(w, lookup);
+		struct unwind_row *row = m ? find_row(m, lookup - m->bias) : 0;
 
-	if (!row)
-		return frame_pointer_step(w);
+		if (!m && !*w->unmapped_pc)
+			*w->unmapped_pc = lookup;
+		if (!row)
+			return frame_pointer_step(w);
+		r = *row;
+		cached->pc = lookup;
+		cached->tgid = w->tgid;
+		cached->generation = w->generation;
+		cached->row = r;
+	}
+	struct unwind_row *row = &r;
+
 	switch (row->cfa_rule) {
 	case CFA_NONE:
 		return frame_pointer_step(w);
@@ -429,6 +464,9 @@ static __always_inline struct user_stack *walk_user_stack(struct bpf_perf_event_
 	w.stack = &scratch->stack;
 	w.last_mapping = &scratch->last_mapping;
 	w.unmapped_pc = &scratch->unmapped_pc;
+	w.row_cache = scratch->row_cache;
+	w.tgid = bpf_get_current_pid_tgid() >> 32;
+	w.generation = proc->generation;
 	scratch->last_mapping = 0;
 	scratch->unmapped_pc = 0;
 	w.proc = proc;

@@ -28,7 +28,7 @@ export const UNWIND_ROW = { size: 12, pc: 0, cfa_offset: 4, rbp_offset: 8, cfa_r
 export const UNWIND_MAPPING = { size: 48, start: 0, end: 8, bias: 16, first_row: 24, row_count: 28, first_bucket: 32, bucket_count: 36, bucket_base: 40, bucket_shift: 44 } as const;
 
 /** `struct process_unwind`: the value of `process_unwind`, by tgid. */
-export const PROCESS_UNWIND = { size: 24 + 64 * 48, start_time: 0, count: 8, remap_after_ns: 16, mappings: 24 } as const;
+export const PROCESS_UNWIND = { size: 24 + 64 * 48, start_time: 0, count: 8, generation: 12, remap_after_ns: 16, mappings: 24 } as const;
 export const UNWIND_MAX_MAPPINGS = 64;
 
 /** `struct user_stack`: the value of `user_stacks_N`. */

@@ -6,6 +6,9 @@ import type { UnwindMappingEntry } from '../unwind/loader.js';
 import { PROCESS_UNWIND, UNWIND_MAPPING, UNWIND_MAX_MAPPINGS } from './abi.js';
 import type { LibBpf } from './libbpf.js';
 
+/** Generations of process entries written so far: each write gets a new one (the walker's row cache keys on it). */
+let generations = 0;
+
 /** `struct process_unwind`: the process's first UNWIND_MAX_MAPPINGS mappings with tables (sorted by start). */
 export function encodeProcessUnwind(startTime: number, mappings: readonly UnwindMappingEntry[], remapAfterNs: bigint): Uint8Array {
   const value = new Uint8Array(PROCESS_UNWIND.size);
@@ -13,6 +16,8 @@ export function encodeProcessUnwind(startTime: number, mappings: readonly Unwind
   const count = Math.min(mappings.length, UNWIND_MAX_MAPPINGS);
   view.setBigUint64(PROCESS_UNWIND.start_time, BigInt(startTime), true);
   view.setUint32(PROCESS_UNWIND.count, count, true);
+  generations = (generations + 1) >>> 0 || 1;
+  view.setUint32(PROCESS_UNWIND.generation, generations, true);
   view.setBigUint64(PROCESS_UNWIND.remap_after_ns, remapAfterNs, true);
   for (let i = 0; i < count; i++) {
     const m = mappings[i]!;
