@@ -65,6 +65,9 @@ USER_STACKS_MAP(user_stacks_1);
  */
 #define ROW_CACHE_SLOTS 256
 
+/* Bytes of stack copied at the start of a walk (a power of two): python3's ~20 native frames fit. */
+#define STACK_WINDOW 4096
+
 struct row_cache_entry {
 	__u64 pc;          /* the pc looked up (a return address - 1, or the leaf); 0: empty */
 	__u32 tgid;
@@ -81,6 +84,13 @@ struct walk_scratch_value {
 	 * same reason as last_mapping). */
 	__u64 unmapped_pc;
 	struct row_cache_entry row_cache[ROW_CACHE_SLOTS];
+	/* The top of the user stack from the sampled sp, copied in one read: each frame's return
+	 * address and saved rbp are then loads from here instead of a bpf_probe_read_user each. The
+	 * 8 bytes past the window let a masked offset read 8 bytes without leaving the value. */
+	__u8 window[STACK_WINDOW + 8];
+	/* Bytes copied into the window: 0, or at least 8 (in map memory, as last_mapping). */
+	__u32 window_len;
+	__u32 pad2;
 };
 
 struct {
@@ -101,6 +111,9 @@ struct walk {
 	__u32 *last_mapping;
 	__u64 *unmapped_pc;
 	struct row_cache_entry *row_cache;
+	__u8 *window;
+	__u64 window_base; /* the user address window[0] was copied from */
+	__u32 *window_len;
 	__u32 tgid;
 	__u32 generation;
 	__u32 depth;
@@ -261,6 +274,20 @@ static __always_inline struct unwind_row *find_row(struct unwind_mapping *m, __u
 	return bpf_map_lookup_elem(&unwind_rows, &index);
 }
 
+/* 8 bytes of the user stack at `at`: from the window when it holds them, else from user memory. */
+static __always_inline long read_stack(struct walk *w, __u64 *out, __u64 at)
+{
+	__u64 offset = at - w->window_base;
+	__u32 len = w->window_len ? *w->window_len : 0;
+
+	if (w->window && len >= 8 && offset <= len - 8) {
+		offset &= STACK_WINDOW - 1;
+		*out = *(__u64 *)(w->window + offset);
+		return 0;
+	}
+	return bpf_probe_read_user(out, sizeof(*out), (void *)at);
+}
+
 static __always_inline long walk_stop(struct walk *w, __u8 reason)
 {
 	w->stop = reason;
@@ -291,7 +318,7 @@ static __always_inline long frame_pointer_step(struct walk *w)
 		return walk_stop(w, STOP_COMPLETE); /* the end of a frame-pointer chain */
 	if (!w->rbp_known || w->rbp < w->sp || (w->rbp & 7))
 		return walk_stop(w, STOP_NO_TABLE);
-	if (bpf_probe_read_user(saved, sizeof(saved), (void *)w->rbp))
+	if (read_stack(w, &saved[0], w->rbp) || read_stack(w, &saved[1], w->rbp + 8))
 		return walk_stop(w, STOP_READ_FAULT);
 	w->method |= WALK_FRAME_POINTER;
 	__u64 cfa = w->rbp + 16;
@@ -386,10 +413,10 @@ static long unwind_step(__u32 index, void *ctx)
 	default:
 		return walk_stop(w, STOP_BAD_ROW);
 	}
-	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+	if (read_stack(w, &ra, cfa - 8))
 		return walk_stop(w, STOP_READ_FAULT);
 	if (row->rbp_rule == RBP_OFFSET) {
-		if (bpf_probe_read_user(&w->rbp, sizeof(w->rbp), (void *)(cfa + row->rbp_offset)))
+		if (read_stack(w, &w->rbp, cfa + row->rbp_offset))
 			return walk_stop(w, STOP_READ_FAULT);
 		w->rbp_known = 1;
 	} else if (row->rbp_rule != RBP_SAME) {
@@ -488,6 +515,22 @@ static __always_inline struct user_stack *walk_user_stack(struct bpf_perf_event_
 	}
 	w.rbp_known = 1;
 	w.exact_pc = 1;
+	/* The window: STACK_WINDOW bytes from sp, or, where they reach past the stack's top, the rest
+	 * of sp's page; nothing when even that cannot be read (each frame then reads for itself). */
+	w.window = scratch->window;
+	w.window_len = &scratch->window_len;
+	w.window_base = w.sp;
+	scratch->window_len = 0;
+	if (!bpf_probe_read_user(scratch->window, STACK_WINDOW, (void *)w.sp)) {
+		scratch->window_len = STACK_WINDOW;
+	} else {
+		__u32 rest = 4096 - (w.sp & 4095);
+
+		if (rest > STACK_WINDOW)
+			rest = STACK_WINDOW;
+		if (rest >= 8 && !bpf_probe_read_user(scratch->window, rest, (void *)w.sp))
+			scratch->window_len = rest;
+	}
 	w.hash = 0xcbf29ce484222325ULL;
 	w.check = 0x84222325cbf29ce4ULL;
 	bpf_loop(MAX_STACK_DEPTH + 1, unwind_step, &w, 0);
