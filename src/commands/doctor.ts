@@ -1,6 +1,6 @@
 import { Flags } from '../cli/oclif.js';
 import { BaseCommand } from '../cli/base.js';
-import { DEFAULTS } from '../doctor/options.js';
+import { DOCTOR_DEFAULTS } from '../doctor/options.js';
 
 export default class Doctor extends BaseCommand {
   static override summary = 'Check what recording needs from this machine, and say how to fix what is missing.';
@@ -9,13 +9,13 @@ export default class Doctor extends BaseCommand {
     '1 otherwise; optional checks (debuginfo, browser) do not change it.';
   static override examples = ['<%= config.bin %> doctor', 'sudo <%= config.bin %> doctor'];
   static override flags = {
-    'no-try': Flags.boolean({ summary: 'Do not load the BPF program for a test.', default: !DEFAULTS.tryRecording }),
+    'no-try': Flags.boolean({ summary: 'Do not load the BPF program for a test.', default: !DOCTOR_DEFAULTS.tryRecording }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Doctor);
     const { runChecks } = await import('../doctor/index.js');
-    const checks = runChecks({ ...DEFAULTS, tryRecording: !flags['no-try'] });
+    const checks = runChecks({ ...DOCTOR_DEFAULTS, tryRecording: !flags['no-try'] });
     for (const check of checks) {
       const mark = check.ok ? '✓' : check.optional ? '!' : '✗';
       const fix = check.ok ? '' : ` — fix: ${check.fix}`;

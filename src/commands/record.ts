@@ -4,7 +4,7 @@ import { BaseCommand, outputFlags } from '../cli/base.js';
 import { agentFlags, agentInterval, parseSize } from '../cli/agent.js';
 import { pushFlags } from '../cli/push.js';
 import { ProfileError, printable } from '../errors.js';
-import { DEFAULTS } from '../record/defaults.js';
+import { RECORD_DEFAULTS } from '../record/defaults.js';
 import type { Progress, RecordHooks, RecordOptions, RecordResult } from '../record/index.js';
 import { CONTAINER_DEFAULTS } from '../symbolize/container.js';
 import { DEMANGLE_DEFAULTS } from '../symbolize/demangle.js';
@@ -90,26 +90,26 @@ export default class RecordCommand extends BaseCommand {
   static override flags = {
     ...outputFlags,
     duration: Flags.string({ char: 'd', summary: 'Stop after SECONDS (default: Ctrl-C, SIGTERM or the command\'s exit).', helpValue: 'SECONDS' }),
-    frequency: Flags.integer({ char: 'F', summary: 'Samples per second on each CPU.', default: DEFAULTS.frequency }),
+    frequency: Flags.integer({ char: 'F', summary: 'Samples per second on each CPU.', default: RECORD_DEFAULTS.frequency }),
     pid: Flags.integer({ char: 'p', summary: 'Only this process (repeatable).', multiple: true }),
     tid: Flags.integer({ summary: 'Only this thread.' }),
     cpu: Flags.string({ char: 'C', summary: 'Only these CPUs, e.g. 0,2-3.', helpValue: 'LIST' }),
-    'user-only': Flags.boolean({ char: 'U', summary: 'User stacks only.', default: DEFAULTS.userOnly }),
-    'kernel-only': Flags.boolean({ char: 'K', summary: 'Kernel stacks only.', default: DEFAULTS.kernelOnly }),
-    'include-idle': Flags.boolean({ char: 'I', summary: 'Keep samples of the idle task.', default: DEFAULTS.includeIdle }),
+    'user-only': Flags.boolean({ char: 'U', summary: 'User stacks only.', default: RECORD_DEFAULTS.userOnly }),
+    'kernel-only': Flags.boolean({ char: 'K', summary: 'Kernel stacks only.', default: RECORD_DEFAULTS.kernelOnly }),
+    'include-idle': Flags.boolean({ char: 'I', summary: 'Keep samples of the idle task.', default: RECORD_DEFAULTS.includeIdle }),
     title: Flags.string({ summary: 'Title of the report.' }),
     'stack-storage-size': Flags.integer({
       summary: 'Distinct stacks each of the two kernel stack maps holds between harvests; stacks beyond it are counted as dropped.',
-      default: DEFAULTS.stackStorageSize,
+      default: RECORD_DEFAULTS.stackStorageSize,
     }),
     unwind: Flags.string({
       summary: 'How user stacks are walked: auto (unwind tables from .eh_frame where a binary has them, frame pointers elsewhere), tables (as auto, but fail when the kernel cannot run the walker), fp (frame pointers only).',
       options: ['auto', 'tables', 'fp'],
-      default: DEFAULTS.unwind,
+      default: RECORD_DEFAULTS.unwind,
     }),
     'unwind-table-rows': Flags.integer({
       summary: 'Rows of unwind tables the kernel holds for all binaries together (12 bytes each, allocated at start); binaries beyond it use frame pointers.',
-      default: DEFAULTS.unwindRows,
+      default: RECORD_DEFAULTS.unwindRows,
       min: 1,
     }),
     demangle: Flags.boolean({ summary: 'Show C++ and Rust names demangled (--no-demangle keeps them as in the symbol table).', default: DEMANGLE_DEFAULTS.demangle, allowNo: true }),
@@ -166,7 +166,7 @@ export default class RecordCommand extends BaseCommand {
     const compiler = new TableCompiler();
     try {
       const options: RecordOptions = {
-        ...DEFAULTS,
+        ...RECORD_DEFAULTS,
         durationSeconds: duration,
         frequency: flags.frequency,
         pids: flags.pid ?? [],

@@ -7,7 +7,7 @@ import { debugBuildIdCount, hasKernelBtf, isPresent, kallsymsHead, kernelSetting
 import { loadLibBpf } from '../record/libbpf.js';
 import { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, effectiveCapabilities, hasCapability } from '../record/privileges.js';
 import { BPF_OBJECT, RecordingSession } from '../record/session.js';
-import { DEFAULTS as RECORD_DEFAULTS } from '../record/index.js';
+import { RECORD_DEFAULTS } from '../record/index.js';
 
 export interface Check {
   readonly name: string;
@@ -20,8 +20,8 @@ export interface Check {
   readonly optional?: boolean;
 }
 
-export { DEFAULTS, type DoctorOptions } from './options.js';
-import { DEFAULTS, type DoctorOptions } from './options.js';
+export { DOCTOR_DEFAULTS, type DoctorOptions } from './options.js';
+import { DOCTOR_DEFAULTS, type DoctorOptions } from './options.js';
 
 function kernelCheck(): Check {
   const version = release();
@@ -167,7 +167,7 @@ function unwindingCheck(): Check {
   }
 }
 
-export function runChecks(options: DoctorOptions = DEFAULTS): Check[] {
+export function runChecks(options: DoctorOptions = DOCTOR_DEFAULTS): Check[] {
   const privileges = privilegeCheck();
   const checks = [kernelCheck(), btfCheck(), privileges, libbpfCheck(), paranoidCheck(privileges.ok), ...kallsymsCheck(), objectCheck()];
   checks.push(unwinderKernelCheck());

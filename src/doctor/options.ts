@@ -5,4 +5,4 @@ export interface DoctorOptions {
   readonly browser: string;
 }
 
-export const DEFAULTS: DoctorOptions = Object.freeze({ tryRecording: true, browser: '/usr/bin/chromium' });
+export const DOCTOR_DEFAULTS: DoctorOptions = Object.freeze({ tryRecording: true, browser: '/usr/bin/chromium' });

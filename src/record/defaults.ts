@@ -2,7 +2,7 @@
  * Recording's defaults, apart so that the CLI's flags load without the recorder; src/record/index.ts
  * checks them against RecordOptions (this module imports nothing, so no cycle).
  */
-export const DEFAULTS = Object.freeze({
+export const RECORD_DEFAULTS = Object.freeze({
   frequency: 99,
   pids: [] as readonly number[],
   userOnly: false,

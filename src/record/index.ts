@@ -12,7 +12,7 @@ import { Harvester, HarvestSchedule, type IntervalHook, type OnStacks } from './
 import { AnnouncementQueue } from './announcements.js';
 import { launchCommand, type LaunchedCommand } from './launch.js';
 import { SampleAccumulator } from './accumulator.js';
-import { DEFAULTS as RECORD_DEFAULTS } from './defaults.js';
+import { RECORD_DEFAULTS as UNTYPED_DEFAULTS } from './defaults.js';
 import { ProcessGenerations } from './generations.js';
 import { RecordingSession, type SeenEvent } from './session.js';
 import { UnwindLoader, type Compile, type LoaderStats } from '../unwind/loader.js';
@@ -69,7 +69,7 @@ export { droppedByReason } from './metadata.js';
 export { HarvestSchedule, type RecordedInterval } from './harvester.js';
 
 /** Every option's default (src/record/defaults.ts, typed here). */
-export const DEFAULTS: RecordOptions = RECORD_DEFAULTS;
+export const RECORD_DEFAULTS: RecordOptions = UNTYPED_DEFAULTS;
 
 export interface Progress {
   readonly elapsedSeconds: number;

@@ -27,7 +27,7 @@ import { Debuginfod } from './debuginfod.js';
 import { BinaryFrames } from './binary-frames.js';
 import { KernelNames } from './kernel-names.js';
 import { executableMappings, fileOffset, mappedInodes, mappedPath, sampledSnapshots } from './mappings.js';
-import { DEFAULTS, type SymbolizeOptions } from './options.js';
+import { SYMBOLIZE_DEFAULTS, type SymbolizeOptions } from './options.js';
 import { PackageOwners } from './packages.js';
 import { hex, type Resolved } from './resolved.js';
 import { GapCounter, reportLines, type SymbolizeReport } from './report.js';
@@ -35,7 +35,7 @@ import { GapCounter, reportLines, type SymbolizeReport } from './report.js';
 export type { ModuleGap, SymbolizeReport } from './report.js';
 export { reportLines } from './report.js';
 
-export { DEFAULTS, type SymbolizeOptions } from './options.js';
+export { SYMBOLIZE_DEFAULTS, type SymbolizeOptions } from './options.js';
 
 interface ProcessView {
   readonly pid: number;
@@ -94,7 +94,7 @@ export class Symbolizer {
     /** `RunMetadata.startTime` of the recording, when known. */
     runStart?: string,
   ) {
-    this.options = { ...DEFAULTS, ...options };
+    this.options = { ...SYMBOLIZE_DEFAULTS, ...options };
     const warn = (message: string): void => {
       this.warnings.push(message);
       this.options.warn(message);

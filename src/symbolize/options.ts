@@ -24,7 +24,7 @@ export interface SymbolizeOptions extends DebuginfodOptions {
   readonly cacheDirectory: string | undefined;
 }
 
-export const DEFAULTS: SymbolizeOptions = Object.freeze({
+export const SYMBOLIZE_DEFAULTS: SymbolizeOptions = Object.freeze({
   ...DEMANGLE_DEFAULTS,
   ...CONTAINER_DEFAULTS,
   ...JIT_DEFAULTS,

@@ -28,7 +28,7 @@ export interface UnwindOptions {
   readonly warn: (message: string) => void;
 }
 
-export const DEFAULTS: UnwindOptions = Object.freeze({
+export const UNWIND_DEFAULTS: UnwindOptions = Object.freeze({
   cacheDirectory: defaultCacheDirectory(),
   debugDirectories: DEBUG_FILE_DEFAULTS.debugDirectories,
   host: HOST,
@@ -125,7 +125,7 @@ function safeBuildId(elf: ElfFile): string | undefined {
  * cannot be read, is no 64-bit ELF file, or its frame section is corrupt.
  */
 export function unwindTableFor(path: string, options: Partial<UnwindOptions> = {}): UnwindTable | undefined {
-  const o: UnwindOptions = { ...DEFAULTS, ...options };
+  const o: UnwindOptions = { ...UNWIND_DEFAULTS, ...options };
   const source = o.host.openFile(path);
   if (!source) throw new ProfileError('cannot open the binary to read its unwind information', { file: path });
   try {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { COUNTERS } from '../../src/record/abi.js';
-import { DEFAULTS, record } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
 import { readFolded } from '../../src/profile/folded.js';
 import { bpfMark, leakedSince, waitForOurProgram } from '../helpers/bpf.js';
 import { ROOT, cliEnv, cliSpawnArgs, runCli } from '../helpers/cli.js';
@@ -173,7 +173,7 @@ if (requiresBpf(t)) {
       ['stack map 1, counts 4', { stackStorageSize: 1, countsSize: 4 }],
       ['stack map 64, counts 2', { stackStorageSize: 64, countsSize: 2 }],
     ] as const) {
-      const result = await record({ ...DEFAULTS, frequency: 999, durationSeconds: 1, includeIdle: false, ...sizes, pids: [busy[0]!.pid!] });
+      const result = await record({ ...RECORD_DEFAULTS, frequency: 999, durationSeconds: 1, includeIdle: false, ...sizes, pids: [busy[0]!.pid!] });
       const c = result.counters;
       const drops = COUNTERS.filter((n) => n.startsWith('DROP_')).reduce((sum, n) => sum + c[n], 0);
       t.equal(c.COLLECTED + drops + c.FILTERED, c.PROBE_FIRINGS, `${label}: ${c.COLLECTED} collected + ${drops} dropped + ${c.FILTERED} filtered = ${c.PROBE_FIRINGS} firings`);

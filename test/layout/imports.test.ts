@@ -42,3 +42,8 @@ t.test('source files stay under 500 lines', async (t) => {
   const long = files.map((f) => [relative(SRC, f), readFileSync(f, 'utf8').split('\n').length] as const).filter(([name, lines]) => lines > 500 && !LONG_FILES.has(name));
   t.same(long, [], 'every file over 500 lines is one named in LONG_FILES');
 });
+
+t.test('defaults are named after their module: export const X_DEFAULTS, never a bare DEFAULTS', async (t) => {
+  const bare = files.filter((f) => /export\s+(const|\{[^}]*)\s*\bDEFAULTS\b/.test(readFileSync(f, 'utf8'))).map((f) => relative(SRC, f));
+  t.same(bare, [], 'no module exports a bare DEFAULTS');
+});

@@ -5,7 +5,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { SampleAccumulator, UNCAPTURED_SPACE } from '../../src/record/accumulator.js';
 import { ProcessGenerations } from '../../src/record/generations.js';
-import { DEFAULTS, record } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
 import type { HarvestedCount } from '../../src/record/session.js';
 import { pack } from '../../src/record/packed-stack.js';
 import type { Mapping, ProcessSnapshot } from '../../src/profile/raw.js';
@@ -137,7 +137,7 @@ if (requiresBpf(t)) {
     const loops = startForkLoops(buildShortLived(), 2);
     // Nothing folded while recording: the recording's own shared spaces would take the pids this
     // second accumulator gives its spaces (both count down from -2).
-    const result = await record({ ...DEFAULTS, frequency: 999, durationSeconds: 5, foldBudget: Number.MAX_SAFE_INTEGER }, { captureProcess });
+    const result = await record({ ...RECORD_DEFAULTS, frequency: 999, durationSeconds: 5, foldBudget: Number.MAX_SAFE_INTEGER }, { captureProcess });
     await loops.stop();
     const raw = result.raw;
     t.equal(result.raw.metadata.extra?.foldedProcesses, 0, 'nothing folded while recording');

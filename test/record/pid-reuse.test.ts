@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS, record } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
 import { captureProcess, closeCapturedFiles } from '../../src/host/index.js';
 import { symbolize } from '../../src/symbolize/index.js';
 import { foldedLines } from '../../src/profile/folded.js';
@@ -64,7 +64,7 @@ if (requiresBpf(t)) {
         await closed(two);
       }
     })();
-    const result = await record({ ...DEFAULTS, frequency: 999, userOnly: true, durationSeconds: 3 }, { captureProcess });
+    const result = await record({ ...RECORD_DEFAULTS, frequency: 999, userOnly: true, durationSeconds: 3 }, { captureProcess });
     await workload;
     t.ok(secondRan, `the second program ran as pid ${reused}, the first one's`);
     t.ok((result.raw.metadata.extra?.reusedPids as number) >= 1, `the recorder saw the pid reused (${result.raw.metadata.extra?.reusedPids})`);

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS, record, type RecordOptions } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record, type RecordOptions } from '../../src/record/index.js';
 import { COUNTERS } from '../../src/record/abi.js';
 import { bpfMark, leakedSince } from '../helpers/bpf.js';
 import { buildProgram, chain, functionSymbols } from './fixtures.js';
@@ -17,7 +17,7 @@ if (requiresBpf(t)) {
   const calltree = buildProgram('calltree');
   const symbols = functionSymbols(calltree);
   const mark = bpfMark();
-  const options = (o: Partial<RecordOptions>): RecordOptions => ({ ...DEFAULTS, ...o });
+  const options = (o: Partial<RecordOptions>): RecordOptions => ({ ...RECORD_DEFAULTS, ...o });
   const children: ChildProcess[] = [];
   t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
   const start = (binary: string, seconds: number): ChildProcess => {

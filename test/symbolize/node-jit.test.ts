@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULTS, record } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
 import { JitSymbolizer } from '../../src/symbolize/jit.js';
 import { PerfMaps } from '../../src/symbolize/perfmap.js';
 import { ROOT, runCli } from '../helpers/cli.js';
@@ -28,7 +28,7 @@ t.teardown(() => {
 
 t.test('samples of a node program are named by its perf map', async (t) => {
   if (!requiresBpf(t)) return;
-  const result = await record({ ...DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, HOT, '700'], commandStdout: 'stderr' });
+  const result = await record({ ...RECORD_DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, HOT, '700'], commandStdout: 'stderr' });
   t.equal(result.commandExitCode, 0);
   const nodePids = new Set(result.raw.samples.filter((s) => s.comm === 'node' || s.comm.startsWith('node')).map((s) => s.pid));
   t.equal(nodePids.size, 1, 'one node process sampled');
@@ -78,7 +78,7 @@ t.test('a TypeScript program profiled: its .ts names and lines through the sourc
   // A package.json of its own: the fixture runs as CommonJS (absolute paths in the perf map).
   writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--sourceMap', '--target', 'es2022', '--module', 'commonjs', '--outDir', join(dir, 'out'), join(dir, 'src', 'shapes.ts')]);
-  const result = await record({ ...DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, join(dir, 'out', 'shapes.js'), '700'], commandStdout: 'stderr' });
+  const result = await record({ ...RECORD_DEFAULTS, frequency: 499, command: [process.execPath, ...NODE_FLAGS, join(dir, 'out', 'shapes.js'), '700'], commandStdout: 'stderr' });
   t.equal(result.commandExitCode, 0);
   const warnings: string[] = [];
   const jit = new JitSymbolizer({}, { warn: (w) => warnings.push(w) });

@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS, record } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
 import { captureProcess, closeCapturedFiles, HOST } from '../../src/host/index.js';
 import { symbolizerForRecording, symbolizeWithReport } from '../../src/symbolize/index.js';
 import { Warmup } from '../../src/symbolize/warmup.js';
@@ -39,7 +39,7 @@ if (requiresBpf(t)) {
     // Without the recorder's CPU budget, which a 3 s run in a test process never leaves room in:
     // this checks what warming names, not when it may run (test/symbolize/warmup.test.ts).
     const warmup = new Warmup(warmed, undefined, 2, 2);
-    const result = await record({ ...DEFAULTS, durationSeconds: 3, frequency: 199 }, { captureProcess, onStacks: (snapshot, stack) => warmup.add(snapshot, stack) });
+    const result = await record({ ...RECORD_DEFAULTS, durationSeconds: 3, frequency: 199 }, { captureProcess, onStacks: (snapshot, stack) => warmup.add(snapshot, stack) });
     warmup.stop();
     const { profile } = await symbolizeWithReport(result.raw, options, warmed);
     // And cold, with nothing looked up ahead (nor on disk): the same profile.

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { DEFAULTS, record } from '../../src/record/index.js';
+import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
 import { captureProcess, parseMaps } from '../../src/host/index.js';
 import { readUnwindMarker } from '../../src/profile/raw.js';
 import { compileRequested, TableCompiler } from '../../src/unwind/compiler.js';
@@ -28,7 +28,7 @@ if (requiresBpf(t) && requiresTools(t, 'gcc')) {
     // The worker thread starts before the recording (under tap it compiles its TypeScript first).
     await compiler.compile({ path: '[vdso]', paths: [] });
     const result = await record(
-      { ...DEFAULTS, frequency: 499, userOnly: true, pids: [pid], durationSeconds: 3 },
+      { ...RECORD_DEFAULTS, frequency: 499, userOnly: true, pids: [pid], durationSeconds: 3 },
       { captureProcess, unwindTables: { compile: (request) => compiler.compile(request) } },
     );
     t.equal(result.unwind.mode, 'tables', 'walked by tables');
