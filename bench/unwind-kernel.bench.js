@@ -110,15 +110,18 @@ async function steadyShare(argv) {
     await sleep(SETTLE_SECONDS * 1000); // the first harvests and the symbol warming of what was running
     const progs = () => bpftool('prog').filter((p) => p.id > mark && p.name === 'do_sample');
     const bpfNs = () => progs().reduce((s, p) => s + (p.run_time_ns ?? 0), 0);
+    const bpfRuns = () => progs().reduce((s, p) => s + (p.run_cnt ?? 0), 0);
     const cpuBefore = cpuNs(profiler.pid);
     const bpfBefore = bpfNs();
+    const runsBefore = bpfRuns();
     const began = process.hrtime.bigint();
     await sleep(STEADY_SECONDS * 1000);
     const windowNs = Number(process.hrtime.bigint() - began);
     const cpu = cpuNs(profiler.pid) - cpuBefore;
     const bpf = bpfNs() - bpfBefore;
+    const runs = bpfRuns() - runsBefore;
     await stop(profiler);
-    return { share: (100 * (cpu + bpf)) / windowNs, process: (100 * cpu) / windowNs, bpf: (100 * bpf) / windowNs };
+    return { share: (100 * (cpu + bpf)) / windowNs, process: (100 * cpu) / windowNs, bpf: (100 * bpf) / windowNs, perRunUs: runs > 0 ? bpf / runs / 1000 : NaN };
   } finally {
     workload.kill('SIGKILL');
   }
@@ -180,6 +183,7 @@ async function main() {
         ? `${median(r.map((x) => (100 * (x.runNs + x.cpu)) / (x.wall * 1e6))).toFixed(3)} %`
         : `${median(r.map((x) => (100 * x.cpu) / (x.wall * 1e6))).toFixed(3)} % (process only)`,
       steady: r.every((x) => x.steady) ? `${median(r.map((x) => x.steady.share)).toFixed(3)} % (process ${median(r.map((x) => x.steady.process)).toFixed(3)} %)` : undefined,
+      steadyUs: r.every((x) => x.steady) ? median(r.map((x) => x.steady.perRunUs)) : undefined,
       memory: memory[name] === undefined ? undefined : `${(memory[name] / 2 ** 20).toFixed(1)} MiB`,
     };
   }
@@ -200,6 +204,12 @@ async function main() {
       target: '≤ frame pointers + 3 µs',
       met: delta === undefined ? undefined : delta <= 3,
       readme: "walking python3's stacks without frame pointers, BPF time per sample",
+    },
+    {
+      what: `BPF time per firing over the steady window (${STEADY_SECONDS} s; the idle CPU's filtered firings included)`,
+      ours: `--unwind tables: ${tables?.steadyUs === undefined ? '—' : us(tables.steadyUs)}`,
+      peer: others('steadyUs', (v) => (v === undefined ? '—' : us(v))),
+      ratio: tables?.steadyUs !== undefined && figures[FP]?.steadyUs !== undefined ? `${(tables.steadyUs - figures[FP].steadyUs).toFixed(2)} µs over frame pointers` : undefined,
     },
     { what: `workload slowdown (no profiler: ${base.toFixed(0)} ms)`, ours: tables?.slowdown, peer: others('slowdown') },
     { what: 'recorder share of one CPU while the workload starts and runs (BPF + process)', ours: tables?.recorder, peer: others('recorder') },
