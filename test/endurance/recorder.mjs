@@ -6,7 +6,7 @@
 // A separate process so that its RSS is the recorder's alone.
 //
 // Usage: node recorder.mjs OUTPUT SECONDS [FREQUENCY]; SIGINT/SIGTERM end the recording early.
-import { DEFAULTS, droppedByReason, record } from '../../dist/record/index.js';
+import { RECORD_DEFAULTS, droppedByReason, record } from '../../dist/record/index.js';
 import { captureProcess, closeCapturedFiles } from '../../dist/host/index.js';
 import { symbolize } from '../../dist/symbolize/index.js';
 import { writeProfile } from '../../dist/output/index.js';
@@ -22,7 +22,7 @@ const sampledPids = new Set();
 const capturedPids = new Set();
 const started = Date.now();
 const result = await record(
-  { ...DEFAULTS, frequency: Number(frequency), durationSeconds: Number(seconds) },
+  { ...RECORD_DEFAULTS, frequency: Number(frequency), durationSeconds: Number(seconds) },
   {
     signal: controller.signal,
     captureProcess: (pid, comm) => {
