@@ -58,6 +58,9 @@ function sortedOrder(keys: Float64Array): Uint32Array {
   return order.sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
+/** Longer than any kernel function: past a table's last symbol, an address further away is in none of them. */
+const MAX_SYMBOL_BYTES = 1 << 20;
+
 export class Kallsyms {
   private readonly names = new Map<number, KernelSymbol>();
 
@@ -153,6 +156,30 @@ export class Kallsyms {
       else hi = mid - 1;
     }
     return lo;
+  }
+
+  /**
+   * Whether symbol `index` (from `indexOf(address)`) can be the one holding `address`. kallsyms
+   * gives no sizes, so an address past the last symbol of the kernel image, or of the whole table,
+   * would take that symbol's name however far away it lies: the code of a BPF program unloaded
+   * since the sample, 1 GB past `_einittext`. No function is MAX_SYMBOL_BYTES long.
+   */
+  holds(index: number, address: bigint): boolean {
+    if (index < 0) return false;
+    const last = index === this.offsets.length - 1 || (!this.hasModule(index) && index === this.lastImageSymbol());
+    return !last || Number(address - this.base) - this.offsets[index]! < MAX_SYMBOL_BYTES;
+  }
+
+  private lastImage: number | undefined;
+
+  /** The number of the kernel image's last symbol (the highest without a module), −1 when none. */
+  private lastImageSymbol(): number {
+    if (this.lastImage === undefined) {
+      let last = -1;
+      for (let i = this.offsets.length - 1; i >= 0 && last < 0; i--) if (!this.hasModule(i)) last = i;
+      this.lastImage = last;
+    }
+    return this.lastImage;
   }
 
   get baseAddress(): bigint {

@@ -117,7 +117,7 @@ export class KernelNames {
       if (!this.kallsyms) this.warn('/proc/kallsyms: unreadable, or every address is 0 (kernel.kptr_restrict): kernel frames keep their addresses');
     }
     const index = this.kallsyms ? this.kallsyms.indexOf(target) : -1;
-    if (index >= 0) {
+    if (index >= 0 && this.kallsyms!.holds(index, target)) {
       resolved = this.kernelResolved[index];
       if (!resolved) {
         const symbol = this.kallsyms!.symbol(index);

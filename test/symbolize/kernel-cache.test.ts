@@ -158,3 +158,18 @@ t.test('an address that is one stack\'s leaf and another\'s return address is na
   t.same(await named([leaf, returned]), expected, 'leaf first');
   t.same(await named([returned, leaf]), expected, 'return address first');
 });
+
+t.test('an address far past the image\'s last symbol, or the table\'s, keeps its address instead of that name', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kernel-past-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const h = host({ text: kallsymsText(0xffffffff81000000n), fullReads: 0 });
+  // The code of a BPF program unloaded since the sample lies between the image and the modules.
+  const between = 0xffffffffa0000000n;
+  const pastAll = 0xffffffffc0002000n + (4n << 20n);
+  const nearEnd = 0xffffffff81000500n + 0x40n;
+  t.same(await names(h, dir, [between, pastAll, nearEnd]), [
+    `0x${between.toString(16)}@[kernel.kallsyms]`,
+    `0x${pastAll.toString(16)}@[kernel.kallsyms]`,
+    '_etext@[kernel.kallsyms]',
+  ]);
+});
