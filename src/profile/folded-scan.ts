@@ -18,6 +18,25 @@ export interface FoldedConsumer {
   stack(frames: readonly string[], length: number, shared: number, count: number, line: number): void;
 }
 
+/**
+ * A consumer of the weighted stack lines only, for readers that draw (flamegraph.pl draws nothing
+ * for a zero count): zero-count lines are skipped, and `fresh` is the first position whose name is
+ * new since the last line passed on, so what the reader derived below it on that call still holds.
+ */
+export function weightedStacks(stack: (frames: readonly string[], length: number, fresh: number, count: number) => void): FoldedConsumer {
+  let valid = 0;
+  return {
+    stack(frames, length, shared, count) {
+      if (count === 0) {
+        valid = Math.min(valid, shared);
+        return;
+      }
+      stack(frames, length, Math.min(valid, shared), count);
+      valid = length;
+    },
+  };
+}
+
 const SEMICOLON = 0x3b;
 const HASH = 0x23;
 const NEWLINE = 0x0a;

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { kindFromAnnotation, processFrameName, type ProcessFrameStyle } from '../profile/folded.js';
-import { scanFolded } from '../profile/folded-scan.js';
+import { scanFolded, weightedStacks } from '../profile/folded-scan.js';
 import type { FrameKind, Profile } from '../profile/model.js';
 
 export interface CallTreeOptions {
@@ -263,26 +263,22 @@ export async function callTreeFromFolded(input: Readable, file: string, options:
   const builder = new CallTreeBuilder();
   const keys = new Map<string, number>();
   let path = builder.scratch(64);
-  // Positions of `path` that hold the keys of the scanner's current names: zero-weight lines are
-  // skipped without making keys, so their names are not in the tree's key table.
-  let valid = 0;
-  await scanFolded(input as AsyncIterable<Buffer | string>, file, {
-    stack(frames, length, shared, count) {
-      if (count === 0) {
-        valid = Math.min(valid, shared);
-        return;
-      }
+  // `path` holds keys only for weighted lines: a zero-weight line's names make no keys, so they
+  // are not in the tree's key table.
+  await scanFolded(
+    input as AsyncIterable<Buffer | string>,
+    file,
+    weightedStacks((frames, length, fresh, count) => {
       if (path.length < length) path = builder.scratch(length);
-      for (let i = Math.min(valid, shared); i < length; i++) {
+      for (let i = fresh; i < length; i++) {
         const name = frames[i]!;
         let key = keys.get(name);
         if (key === undefined) keys.set(name, (key = builder.keyOf(name, kindFromAnnotation(name))));
         path[i] = key;
       }
-      valid = length;
       builder.addPath(path, length, count, options.reverse);
-    },
-  });
+    }),
+  );
   return builder.build();
 }
 

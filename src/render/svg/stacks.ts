@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { kindFromAnnotation, processFrameName, type ProcessFrameStyle } from '../../profile/folded.js';
 import type { FrameKind, Profile } from '../../profile/model.js';
-import { scanFolded } from '../../profile/folded-scan.js';
+import { scanFolded, weightedStacks } from '../../profile/folded-scan.js';
 
 /**
  * Stacks as runs of name ids in one typed array: a 244 MB folded file with 200k stacks is ~7M
@@ -115,19 +115,15 @@ export async function foldedStacks(input: Readable, file: string, opts: StackOpt
   const collector = new StackCollector(opts.reverse);
   // Name ids of the scanner's current names, by position; zero-weight lines make no ids.
   const ids: number[] = [];
-  let valid = 0;
-  await scanFolded(input as AsyncIterable<Buffer | string>, file, {
-    stack(frames, length, shared, count) {
-      if (count === 0) {
-        valid = Math.min(valid, shared);
-        return;
-      }
-      for (let i = Math.min(valid, shared); i < length; i++) ids[i] = collector.nameId(frames[i]!);
-      valid = length;
+  await scanFolded(
+    input as AsyncIterable<Buffer | string>,
+    file,
+    weightedStacks((frames, length, fresh, count) => {
+      for (let i = fresh; i < length; i++) ids[i] = collector.nameId(frames[i]!);
       collector.begin();
       for (let i = 0; i < length; i++) collector.push(ids[i]!);
       collector.end(count);
-    },
-  });
+    }),
+  );
   return collector.finish(opts.flamechart);
 }
