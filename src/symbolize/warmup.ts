@@ -33,10 +33,10 @@ export const RECORDER_CPU_SHARE = 0.007;
 /** Credit saved while there is nothing to warm, ms: a burst of two slices at most. */
 const MAX_CREDIT_MS = 2 * SLICE_MS;
 /**
- * Debt forgiven beyond this, ms: what the process spent more than ten seconds of its share ago
- * (its start-up, a large harvest) does not hold warming back for the rest of a recording.
+ * Debt is forgiven beyond this much wall time's share, ms: what the process spent longer ago (its
+ * start-up, a large harvest) does not hold warming back for the rest of a recording.
  */
-const MIN_CREDIT_MS = -10 * 1000 * RECORDER_CPU_SHARE;
+const DEBT_FORGIVEN_AFTER_MS = 10_000;
 /** The longest wait for credit, ms: a timer is re-armed rather than set beyond what Node allows. */
 const MAX_WAIT_MS = 10_000;
 
@@ -127,7 +127,7 @@ export class Warmup {
     const now = performance.now();
     const cpu = this.cpuUsed();
     const earned = (now - this.creditAt) * this.cpuShare;
-    this.credit = Math.max(MIN_CREDIT_MS, Math.min(MAX_CREDIT_MS, this.credit + earned - (cpu - this.cpuAt)));
+    this.credit = Math.max(-DEBT_FORGIVEN_AFTER_MS * this.cpuShare, Math.min(MAX_CREDIT_MS, this.credit + earned - (cpu - this.cpuAt)));
     this.creditAt = now;
     this.cpuAt = cpu;
   }
