@@ -7,8 +7,7 @@
  */
 import type { FrameId } from '../profile/model.js';
 import { tableOfOpenBinary } from '../unwind/captured.js';
-import { functionStart } from '../unwind/function-start.js';
-import type { UnwindTable } from '../unwind/rows.js';
+import { functionStart, functionStartsOf, type FunctionStarts } from '../unwind/function-start.js';
 import { hasDebugLines, type Binary } from './binaries.js';
 import { FrameTable, type CachedFrame, type SymbolCache } from './cache.js';
 import { IDENTITY_DEMANGLER, isMangled, type Demangler } from './demangle.js';
@@ -27,9 +26,6 @@ export interface BinaryNames {
   readonly gap: Gap;
 }
 
-/** Function starts remembered per binary (for addresses without a symbol). */
-const MAX_STARTS = 65_536;
-
 export interface BinaryFramesOptions {
   readonly demangle: boolean;
   readonly host: SymbolHost;
@@ -44,9 +40,8 @@ export class BinaryFrames {
   private readonly opened = new Set<DwarfFile>();
   /** The binaries whose DWARF is open. */
   private readonly dwarfOf = new Map<Binary, DwarfFile>();
-  /** Unwind tables of stripped binaries (megabytes each), held for one run; the function starts found in them stay. */
-  private readonly unwindTables = new Map<Binary, UnwindTable | null>();
-  private readonly starts = new Map<Binary, Map<number, number | undefined>>();
+  /** FDE starts and spans of stripped binaries, from their unwind tables (read once per binary). */
+  private readonly functionStarts = new Map<Binary, FunctionStarts | null>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
 
@@ -57,28 +52,20 @@ export class BinaryFrames {
     private readonly warn: (message: string) => void,
   ) {}
 
-  /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary and run). */
+  /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary). */
   functionStartOf(binary: Binary, vaddr: number): number | undefined {
-    let known = this.starts.get(binary);
-    if (!known) this.starts.set(binary, (known = new Map()));
-    if (known.has(vaddr)) return known.get(vaddr);
-    const start = this.functionStartByTable(binary, vaddr);
-    if (known.size < MAX_STARTS) known.set(vaddr, start);
-    return start;
-  }
-
-  private functionStartByTable(binary: Binary, vaddr: number): number | undefined {
-    let table = this.unwindTables.get(binary);
-    if (table === undefined) {
+    let known = this.functionStarts.get(binary);
+    if (known === undefined) {
       try {
-        table = tableOfOpenBinary(binary.elf.source, { host: this.options.host, cacheDirectory: this.options.cacheDirectory }) ?? null;
+        const table = tableOfOpenBinary(binary.elf.source, { host: this.options.host, cacheDirectory: this.options.cacheDirectory });
+        known = table ? functionStartsOf(table) : null;
       } catch (error) {
         this.warn(`${binary.elf.source.path}: unwind information unreadable (${(error as Error).message}); unnamed addresses keep their own offsets`);
-        table = null;
+        known = null;
       }
-      this.unwindTables.set(binary, table);
+      this.functionStarts.set(binary, known);
     }
-    return table ? functionStart(table, vaddr) : undefined;
+    return known ? functionStart(known, vaddr) : undefined;
   }
 
   namesOf(binary: Binary, path: string | undefined): BinaryNames {
@@ -108,7 +95,6 @@ export class BinaryFrames {
    */
   nextRun(): void {
     this.names.clear();
-    this.unwindTables.clear();
     // Names of binaries since gone would otherwise pile up; the tables keep what they demangled.
     if (this.demangledNames.size > 50_000) this.demangledNames.clear();
   }
@@ -117,8 +103,7 @@ export class BinaryFrames {
   forget(binary: Binary): void {
     this.names.delete(binary);
     this.ownTables.delete(binary);
-    this.unwindTables.delete(binary);
-    this.starts.delete(binary);
+    this.functionStarts.delete(binary);
     const dwarf = binary.dwarfState as DwarfFile | null | undefined;
     if (dwarf) {
       dwarf.close();

@@ -26,7 +26,7 @@ import { SymbolCache } from './cache.js';
 import { Debuginfod } from './debuginfod.js';
 import { BinaryFrames } from './binary-frames.js';
 import { KernelNames } from './kernel-names.js';
-import { executableMappings, fileOffset, mappedInodes, mappedPath, sampledSnapshots } from './mappings.js';
+import { executableMappings, fileOffset, jitSampledSnapshots, mappedInodes, mappedPath } from './mappings.js';
 import { SYMBOLIZE_DEFAULTS, type SymbolizeOptions } from './options.js';
 import { PackageOwners } from './packages.js';
 import { hex, type Resolved } from './resolved.js';
@@ -191,9 +191,10 @@ export class Symbolizer {
    */
   async prepare(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): Promise<void> {
     this.frames.demangler = await demanglerFor(this.options);
-    // A lasting symbolizer reads again only the perf maps of the processes sampled: the thousands
-    // of short processes of a fork-heavy host's interval would each cost a few system calls.
-    this.jit.finish(this.lasting ? sampledSnapshots(samples, this.snapshots) : this.snapshots);
+    // A lasting symbolizer reads again only the perf maps of the processes sampled in code of no
+    // file: the thousands of short processes of a fork-heavy host's interval would each cost a few
+    // system calls, and a perf map names nothing else.
+    this.jit.finish(this.lasting ? jitSampledSnapshots(samples, this.snapshots) : this.snapshots);
     await Promise.all([this.jit.prepare(samples), this.fetchDebugInfo(samples)]);
   }
 

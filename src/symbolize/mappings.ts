@@ -1,5 +1,5 @@
 /** What the symbolizer reads off process snapshots' memory maps. */
-import { byStart, type Mapping, type ProcessSnapshot } from '../profile/raw.js';
+import { byStart, findMapping, readUnwindMarker, type Mapping, type ProcessSnapshot } from '../profile/raw.js';
 
 /** The inodes of the files the processes map executable. */
 export function mappedInodes(snapshots: ReadonlyMap<number, ProcessSnapshot>): Set<number> {
@@ -14,14 +14,28 @@ export function mappedInodes(snapshots: ReadonlyMap<number, ProcessSnapshot>): S
   return inodes;
 }
 
-/** The snapshots of the processes that have samples. */
-export function sampledSnapshots(samples: Iterable<{ readonly pid: number }>, snapshots: ReadonlyMap<number, ProcessSnapshot>): Map<number, ProcessSnapshot> {
-  const sampled = new Map<number, ProcessSnapshot>();
+/**
+ * The snapshots of the processes with a sampled user address outside every file's executable
+ * mapping: the only ones a perf map can name anything for (JIT code), so the only ones whose perf
+ * map a lasting symbolizer reads again each interval.
+ */
+export function jitSampledSnapshots(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>, snapshots: ReadonlyMap<number, ProcessSnapshot>): Map<number, ProcessSnapshot> {
+  const found = new Map<number, ProcessSnapshot>();
+  const fileCode = new Map<number, Mapping[]>();
   for (const sample of samples) {
+    if (found.has(sample.pid)) continue;
     const snapshot = snapshots.get(sample.pid);
-    if (snapshot && !sampled.has(sample.pid)) sampled.set(sample.pid, snapshot);
+    if (!snapshot) continue;
+    let mappings = fileCode.get(sample.pid);
+    if (!mappings) fileCode.set(sample.pid, (mappings = executableMappings(snapshot).filter((m) => (m.inode !== 0 && m.path.startsWith('/')) || m.path === '[vdso]')));
+    for (const address of sample.userStack) {
+      // The walker's marker (its outcome, past the outermost frame) is no address.
+      if (findMapping(mappings, address) || readUnwindMarker(address) !== undefined) continue;
+      found.set(sample.pid, snapshot);
+      break;
+    }
   }
-  return sampled;
+  return found;
 }
 
 export function executableMappings(snapshot: ProcessSnapshot | undefined): Mapping[] {

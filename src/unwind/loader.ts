@@ -14,7 +14,6 @@
 import { statSync } from 'node:fs';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
 import type { CompiledBinary, CompileFailure, TableRequest } from './compiler.js';
-import type { RowTable } from './walker.js';
 
 /** Most mappings with tables per process (bpf/profile.h UNWIND_MAX_MAPPINGS). */
 export const MAX_MAPPINGS = 64;
@@ -54,9 +53,18 @@ export interface UnwindMappingEntry {
 /** Builds one binary's table (on a worker thread when recording). */
 export type Compile = (request: TableRequest) => Promise<CompiledBinary | CompileFailure>;
 
-interface Placed extends CompiledBinary {
+/**
+ * A binary whose rows are in the kernel: where they are, not the rows themselves (node's are
+ * 4.5 MB; the maps hold them, and a binary is never placed twice).
+ */
+interface Placed {
   readonly firstRow: number;
+  readonly rowCount: number;
   readonly firstBucket: number;
+  readonly bucketCount: number;
+  readonly bucketBase: number;
+  readonly bucketShift: number;
+  readonly segments: CompiledBinary['segments'];
 }
 
 /** Why a binary has no rows in the kernel. */
@@ -208,12 +216,6 @@ export class UnwindLoader {
     this.target.setProcessUnwind(pid, startTime, this.processes.get(pid)!, monotonicNs() + BigInt(wait) * 1_000_000n);
   }
 
-  /** The table placed for the binary of `mapping` (for the reference walker). */
-  tableOf(mapping: Mapping): RowTable | undefined {
-    const placed = this.placed.get(keyOf(mapping));
-    return typeof placed === 'object' ? placed : undefined;
-  }
-
   stats(): LoaderStats {
     let binaries = 0;
     for (const placed of this.placed.values()) if (typeof placed === 'object') binaries++;
@@ -259,7 +261,16 @@ export class UnwindLoader {
       this.unplacedPaths.set(path, why!);
       return why!;
     }
-    const placed: Placed = { ...result, firstRow: this.nextRow, firstBucket: this.nextBucket };
+    const { index } = result;
+    const placed: Placed = {
+      firstRow: this.nextRow,
+      rowCount: result.rowCount,
+      firstBucket: this.nextBucket,
+      bucketCount: index.starts.length - 1,
+      bucketBase: index.base,
+      bucketShift: index.shift,
+      segments: result.segments,
+    };
     this.target.writeUnwindRows(placed.firstRow, result.rows, result.rowCount);
     this.target.writeUnwindBuckets(placed.firstBucket, result.index.starts);
     this.nextRow += result.rowCount;
@@ -288,9 +299,9 @@ export class UnwindLoader {
         firstRow: placed.firstRow,
         rowCount: placed.rowCount,
         firstBucket: placed.firstBucket,
-        bucketCount: placed.index.starts.length - 1,
-        bucketBase: placed.index.base,
-        bucketShift: placed.index.shift,
+        bucketCount: placed.bucketCount,
+        bucketBase: placed.bucketBase,
+        bucketShift: placed.bucketShift,
       });
     }
     entries.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));

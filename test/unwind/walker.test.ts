@@ -4,9 +4,8 @@
 // and memory with the same tables. Both must give the same return addresses and the same outcome.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { RECORD_DEFAULTS, record } from '../../src/record/index.js';
-import { captureProcess, parseMaps } from '../../src/host/index.js';
+import { captureProcess } from '../../src/host/index.js';
 import { readUnwindMarker } from '../../src/profile/raw.js';
 import { compileRequested, TableCompiler } from '../../src/unwind/compiler.js';
 import { UnwindLoader, type UnwindMappingEntry } from '../../src/unwind/loader.js';
@@ -38,18 +37,27 @@ if (requiresBpf(t) && requiresTools(t, 'gcc')) {
 
     // The same tables, placed by the same loader into a target that only keeps what it is given.
     const placed = new Map<number, readonly UnwindMappingEntry[]>();
+    const rowsAt = new Map<number, { rows: Uint8Array; rowCount: number }>();
+    const bucketsAt = new Map<number, Uint32Array>();
     const loader = new UnwindLoader(
-      { unwindRowCapacity: 1 << 24, writeUnwindRows: () => undefined, unwindBucketCapacity: 1 << 24, writeUnwindBuckets: () => undefined, setProcessUnwind: (tgid, _start, entries) => placed.set(tgid, entries).size > 0, deleteProcessUnwind: () => undefined },
+      {
+        unwindRowCapacity: 1 << 24,
+        writeUnwindRows: (first, rows, rowCount) => void rowsAt.set(first, { rows, rowCount }),
+        unwindBucketCapacity: 1 << 24,
+        writeUnwindBuckets: (first, starts) => void bucketsAt.set(first, starts),
+        setProcessUnwind: (tgid, _start, entries) => placed.set(tgid, entries).size > 0,
+        deleteProcessUnwind: () => undefined,
+      },
       async (request) => compileRequested(request),
     );
     const snapshot = captureProcess(pid);
     t.ok(snapshot, 'captured');
     loader.loadProcess(snapshot!, 0);
     await loader.idle();
-    const mappings = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
     const walkMappings: WalkMapping[] = (placed.get(pid) ?? []).map((entry) => {
-      const mapping = mappings.find((m) => m.start === entry.start)!;
-      return { start: entry.start, end: entry.end, bias: entry.bias, table: loader.tableOf(mapping)! };
+      const rows = rowsAt.get(entry.firstRow)!;
+      const starts = bucketsAt.get(entry.firstBucket)!;
+      return { start: entry.start, end: entry.end, bias: entry.bias, table: rows && starts && { ...rows, index: { base: entry.bucketBase, shift: entry.bucketShift, starts } } };
     });
     t.ok(walkMappings.length >= 3 && walkMappings.every((m) => m.table !== undefined), `${walkMappings.length} mappings with tables`);
 
