@@ -6,7 +6,7 @@
  * not decide what we show, so writers are checked the way perf does (owner is the process's user
  * or root, not writable by group or others).
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 
 export type TrustedRead = { readonly ok: true; readonly text: string; readonly size: number; readonly mtimeMs: number } | { readonly ok: false; readonly reason: string; readonly missing?: boolean };
 
@@ -28,6 +28,9 @@ export type TrustedOpen = { readonly ok: true; readonly fd: number } | { readonl
  * Holding the descriptor keeps the file readable after its process and mount namespace are gone.
  */
 export function openTrustedFile(path: string, options: TrustedReadOptions): TrustedOpen {
+  // Most perf maps looked for do not exist (every process of a fork-heavy host is asked): an
+  // lstat that says so without throwing costs a fraction of the failed open's error object.
+  if (!mayExist(path)) return { ok: false, reason: 'not found', missing: true };
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -43,6 +46,15 @@ export function openTrustedFile(path: string, options: TrustedReadOptions): Trus
     return { ok: false, reason: refused };
   }
   return { ok: true, fd };
+}
+
+/** False when `path` surely does not exist; other failures are left to the open, which names them. */
+function mayExist(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 function checkOwner(fd: number, options: TrustedReadOptions): string | undefined {
