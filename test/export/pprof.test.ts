@@ -169,3 +169,32 @@ t.test('a real recording exported as pprof: go tool pprof finds the known call t
   t.ok(Math.abs(cpuMs - (total * 1000) / 99) < 0.01, `cpu = samples × 1/99 s (${cpuMs} ms for ${total} samples)`);
   t.match(top, /^File: calltree$/m, 'the profiled program is the main mapping');
 });
+
+t.test('long fields, deep inline groups and large values decode as written', async (t) => {
+  // Lengths past one varint byte (a 1,000-byte name, a location of 300 inlined lines) move the
+  // content the writer had put after a one-byte length; 2^40 samples of 10 ms pass 2^53 ns.
+  const b = new ProfileBuilder();
+  const long = 'f'.repeat(1000);
+  const outer = { name: long, kind: 'user' as const, module: '/usr/bin/deep', file: 'deep.c', line: 1 };
+  const inlined = Array.from({ length: 300 }, (_, i) => ({ name: `inl${i}`, kind: 'inline' as const, module: '/usr/bin/deep', file: 'deep.h', line: i + 1 }));
+  b.addFrames([outer, ...inlined], 2 ** 40, { comm: 'deep', pid: 4_000_000, tid: 4_000_001 });
+  b.addFrames([outer], 3, { comm: 'é\u2603', pid: 1 });
+  const message = PprofProfile.decode(gunzipSync(encodePprof(b.build({ frequencyHz: 100, startTime: '2030-01-01T00:00:00.000Z', durationSeconds: 7200 }))));
+  const strings = message.stringTable.strings;
+  const deepest = message.sample.find((s) => Number(s.value[0]) === 2 ** 40)!;
+  t.ok(deepest, 'the large sample');
+  t.equal(BigInt(deepest.value[1]!), 2n ** 40n * 10_000_000n, 'cpu nanoseconds past 2^53');
+  t.equal(deepest.locationId.length, 1, 'one location for the frame and its inlined callees');
+  const location = message.location[Number(deepest.locationId[0]) - 1]!;
+  const names = location.line.map((l) => strings[Number(message.function[Number(l.functionId) - 1]!.name)]);
+  t.equal(names.length, 301);
+  t.equal(names[0], 'inl299', 'innermost first');
+  t.equal(names[300], long, 'the outer function last, its 1,000-byte name whole');
+  t.same(location.line.slice(0, 3).map((l) => Number(l.line)), [300, 299, 298]);
+  const labels = (s: (typeof message.sample)[number]) => s.label.map((l) => `${strings[Number(l.key)]}=${l.str ? strings[Number(l.str)] : Number(l.num)}`);
+  t.same(labels(deepest), ['comm=deep', 'pid=4000000', 'tid=4000001']);
+  t.same(labels(message.sample.find((s) => Number(s.value[0]) === 3)!), ['comm=é\u2603', 'pid=1'], 'UTF-8 strings');
+  t.equal(BigInt(message.timeNanos), BigInt(Date.parse('2030-01-01T00:00:00.000Z')) * 1_000_000n);
+  t.equal(BigInt(message.durationNanos), 7200n * 1_000_000_000n);
+  t.equal(Number(message.period), 10_000_000);
+});
