@@ -45,9 +45,10 @@ export class PerfSamples {
   private readonly sequences = new IntSequenceInterner();
   private sequenceNodes = new Int32Array(0);
   /**
-   * Per element + 1 (0: the start of a sample), the element that followed it last time, plus one.
-   * Checking that guess needs no hash and touches a small table: it is right for 77 % of the
-   * corpus's stack lines (a guess per trie node was right for 57 %).
+   * Per element + 1 (0: the start of a sample), at 2 × (element + 1) the element that followed it
+   * last time, plus one, and after it the one that followed it before that. Checking these guesses
+   * needs no hash and touches a small table: one or the other is right for 85 % of the corpus's
+   * stack lines (the last one alone for 77 %, a guess per trie node for 57 %).
    */
   protected successors = new Int32Array(0);
   /** (thread, node) → index into `weights`. */
@@ -105,18 +106,21 @@ export class PerfSamples {
     this.stackHash = hashInt(this.stackHash, element);
   }
 
-  /** Like `append`, for an element the guess missed: it becomes the guess after the previous one. */
+  /** Like `append`, for an element the first guess missed: it becomes the first guess after the previous one. */
   protected appendNew(element: number): void {
-    const previous = this.stackLength > 0 ? this.stack[this.stackLength - 1]! + 1 : 0;
+    const previous = 2 * (this.stackLength > 0 ? this.stack[this.stackLength - 1]! + 1 : 0);
     if (previous >= this.successors.length) {
-      const successors = new Int32Array(Math.max(previous + 1, this.successors.length * 2));
+      const successors = new Int32Array(Math.max(previous + 2, this.successors.length * 2));
       successors.set(this.successors);
       this.successors = successors;
     }
-    this.successors[previous] = element + 1;
+    const first = this.successors[previous]!;
+    if (first !== element + 1) {
+      this.successors[previous + 1] = first;
+      this.successors[previous] = element + 1;
+    }
     this.append(element);
   }
-
 
   /** The index of a thread in `threads`, added when new. */
   protected thread(comm: string, pid: string, tid: string | undefined): number {
