@@ -7,13 +7,15 @@ import { availableParallelism } from 'node:os';
 export const PARALLEL_DEFAULTS = Object.freeze({
   /** Files smaller than this are read by one parser: starting the workers would cost more than they save. */
   minBytes: 64 << 20,
-  /**
-   * At most this many threads. Each thread reads one part, as long as the file is divided by
-   * threads: a parser is fast once its tables hold the input's distinct lines and stacks, and each
-   * new part starts with empty tables (32 MB parts of the 400 MB benchmark input took twice the
-   * CPU of one parser).
-   */
+  /** At most this many threads. */
   maxThreads: 8,
+  /**
+   * Parts per thread: threads take parts one at a time, so one on a core that something else
+   * keeps busy takes fewer; the last part of each thread is what the others may wait for.
+   */
+  partsPerThread: 8,
+  /** Parts no smaller than this: each costs a message, a merge and a look for a blank line. */
+  minPartBytes: 4 << 20,
 });
 
 export interface ParallelPlan {
@@ -28,5 +30,6 @@ export function parallelPlan(path: string, size: number, partBytes?: number): Pa
   const threads = availableParallelism();
   if (partBytes === undefined && (size < PARALLEL_DEFAULTS.minBytes || threads < 2)) return undefined;
   const used = Math.max(2, Math.min(threads, PARALLEL_DEFAULTS.maxThreads));
-  return { path, size, partBytes: partBytes ?? Math.ceil(size / used), threads: used };
+  const { partsPerThread, minPartBytes } = PARALLEL_DEFAULTS;
+  return { path, size, partBytes: partBytes ?? Math.max(minPartBytes, Math.ceil(size / (used * partsPerThread))), threads: used };
 }

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PERF_DEFAULTS, PerfParser } from '../../src/collapse/perf.js';
-import { firstEvent, partBoundaries, PartMerger, serializePart } from '../../src/collapse/parallel.js';
+import { firstEvent, partBoundaries, PartMerger } from '../../src/collapse/parallel.js';
 import { foldedLines } from '../../src/profile/folded.js';
 import type { Profile } from '../../src/profile/model.js';
 import { ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
@@ -39,18 +39,31 @@ function onePass(file: string, bytes: Buffer, eventFilter = ''): Profile {
   return parser.end({ extra: { inputFormat: 'perf' } });
 }
 
+/**
+ * How parts go to parsers (threads): all to one, taking turns, or unevenly, as threads that take
+ * the next part when they are done would. A parser keeps its tables from one part to the next.
+ */
+const ASSIGNMENTS: readonly { readonly name: string; readonly source: (part: number) => number }[] = [
+  { name: 'one parser', source: () => 0 },
+  { name: 'two parsers taking turns', source: (part) => part % 2 },
+  { name: 'three parsers unevenly', source: (part) => [0, 0, 1, 2, 1, 0, 0, 0, 2][part % 9]! },
+];
+
 /** The parallel path's split and merge, each part parsed here instead of on a thread. */
-async function inParts(file: string, bytes: Buffer, partBytes: number, eventFilter = ''): Promise<{ profile: Profile; parts: number } | undefined> {
+async function inParts(file: string, bytes: Buffer, partBytes: number, eventFilter = '', source = ASSIGNMENTS[1]!.source): Promise<{ profile: Profile; parts: number } | undefined> {
   const event = eventFilter || firstEvent(bytes.subarray(0, 1 << 20));
   if (event === undefined) return undefined;
   const boundaries = await partBoundaries(file, bytes.length, partBytes);
   const merger = new PartMerger();
+  const parsers = new Map<number, PerfParser>();
   for (let i = 0; i + 1 < boundaries.length; i++) {
-    const parser = new PerfParser(file, { ...PERF_DEFAULTS, eventFilter: event });
+    const number = source(i);
+    let parser = parsers.get(number);
+    if (parser === undefined) parsers.set(number, (parser = new PerfParser(file, { ...PERF_DEFAULTS, eventFilter: event })));
     parser.write(bytes.subarray(boundaries[i], boundaries[i + 1]));
-    const { profile, part } = parser.endPart();
+    const { stacks, part } = parser.takePart();
     // Through structured clone, as from a worker.
-    merger.add(structuredClone(serializePart(i, profile, part)));
+    merger.add(number, structuredClone({ index: i, stacks, part }));
   }
   return { profile: merger.build({ ...PERF_DEFAULTS, eventFilter }, { extra: { inputFormat: 'perf' } }), parts: boundaries.length - 1 };
 }
@@ -61,20 +74,22 @@ t.test('parts merged in order equal one parser: stacks, frames, order, notes', a
     const bytes = readFileSync(file);
     const whole = onePass(file, bytes);
     for (const partBytes of [64, 1000, 4096, Math.ceil(bytes.length / 2)]) {
-      const parted = await inParts(file, bytes, partBytes);
-      if (parted === undefined) {
-        t.ok(whole.metadata.extra?.event === undefined, `${basename(file)}: no event in the head, and none in the file`);
-        continue;
+      for (const { name, source } of ASSIGNMENTS) {
+        const parted = await inParts(file, bytes, partBytes, '', source);
+        if (parted === undefined) {
+          t.ok(whole.metadata.extra?.event === undefined, `${basename(file)}: no event in the head, and none in the file`);
+          continue;
+        }
+        const label = `${basename(file)} in ${parted.parts} parts of ~${partBytes} bytes, ${name}`;
+        t.equal(foldedLines(parted.profile).join('\n'), foldedLines(whole).join('\n'), `${label}: same folded lines`);
+        t.same(parted.profile.frames, whole.frames, `${label}: same frames in the same order`);
+        t.same(parted.profile.stacks, whole.stacks, `${label}: same stacks in the same order`);
+        t.same(parted.profile.metadata, whole.metadata, `${label}: same metadata and notes`);
+        compared++;
       }
-      const label = `${basename(file)} in ${parted.parts} parts of ~${partBytes} bytes`;
-      t.equal(foldedLines(parted.profile).join('\n'), foldedLines(whole).join('\n'), `${label}: same folded lines`);
-      t.same(parted.profile.frames, whole.frames, `${label}: same frames in the same order`);
-      t.same(parted.profile.stacks, whole.stacks, `${label}: same stacks in the same order`);
-      t.same(parted.profile.metadata, whole.metadata, `${label}: same metadata and notes`);
-      compared++;
     }
   }
-  t.ok(compared >= 8, `${compared} splits compared`);
+  t.ok(compared >= 24, `${compared} splits compared`);
 });
 
 t.test('a chosen event and a cut-off last sample survive the split', async (t) => {
