@@ -339,7 +339,10 @@ export class LineMemo {
       slots[3 * id + 2] = length;
       this.used += length;
     }
-    this.arena.set(bytes.subarray(start, end), slots[3 * id]!);
+    // A loop, not arena.set(bytes.subarray(…)): lines are short, and a subarray is an object each.
+    const arena = this.arena;
+    const offset = slots[3 * id]! - start;
+    for (let i = start; i < end; i++) arena[offset + i] = bytes[i]!;
     slots[3 * id + 1] = length;
   }
 }
