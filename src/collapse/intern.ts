@@ -11,21 +11,20 @@ export const HASH_SEED = 0x811c9dc5 | 0;
 export const hashByte = (hash: number, byte: number): number => Math.imul(hash ^ byte, 0x01000193);
 
 /**
- * A hash of `bytes[start, end)` (`bytes` as a DataView), four bytes a step (MurmurHash3's mixing:
- * a table looks keys up by the low bits, which FNV's multiply leaves untouched by a word's high
- * bytes). Tables keyed by it must hash every key with it.
+ * A step of a hash over four bytes read as a little-endian int32 (MurmurHash3's mixing): a table
+ * looks keys up by the low bits of their hash, which FNV's multiply alone would leave untouched
+ * by a word's high bytes. End with `hashEnd`.
  */
-export function hashRun(bytes: DataView, start: number, end: number): number {
-  let hash = HASH_SEED;
-  let i = start;
-  for (; i + 4 <= end; i += 4) {
-    let k = Math.imul(bytes.getInt32(i, true), 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    hash ^= k;
-    hash = (Math.imul((hash << 13) | (hash >>> 19), 5) + 0xe6546b64) | 0;
-  }
-  for (; i < end; i++) hash = hashByte(hash, bytes.getUint8(i));
-  hash ^= end - start;
+export function hashWord(hash: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  hash ^= k;
+  return (Math.imul((hash << 13) | (hash >>> 19), 5) + 0xe6546b64) | 0;
+}
+
+/** The last step of a hash made of `hashWord` and `hashByte` steps over `length` bytes. */
+export function hashEnd(hash: number, length: number): number {
+  hash ^= length;
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
   return hash ^ (hash >>> 16);
