@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PERF_DEFAULTS, PerfParser } from '../../src/collapse/perf.js';
 import { firstEvent, partBoundaries, PartMerger } from '../../src/collapse/parallel.js';
+import { PARALLEL_DEFAULTS, parallelPlan, usefulThreads } from '../../src/collapse/parallel-plan.js';
 import { foldedLines } from '../../src/profile/folded.js';
 import type { Profile } from '../../src/profile/model.js';
 import { ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
@@ -67,6 +68,21 @@ async function inParts(file: string, bytes: Buffer, partBytes: number, eventFilt
   }
   return { profile: merger.build({ ...PERF_DEFAULTS, eventFilter }, { extra: { inputFormat: 'perf' } }), parts: boundaries.length - 1 };
 }
+
+t.test('threads only for big files and for cores the machine leaves free', async (t) => {
+  const big = PARALLEL_DEFAULTS.minBytes * 4;
+  t.equal(usefulThreads({ cores: 2, load: 0.3 }), 2, '2 cores at load 0.3: both');
+  t.equal(usefulThreads({ cores: 2, load: 1.5 }), 1, '2 cores at load 1.5: one');
+  t.equal(usefulThreads({ cores: 2, load: 7 }), 1, '2 cores at load 7: one, never none');
+  t.equal(usefulThreads({ cores: 64, load: 60.2 }), 4, '64 cores at load 60.2: the ~4 left free');
+  t.equal(usefulThreads({ cores: 64, load: 0 }), PARALLEL_DEFAULTS.maxThreads, `64 idle cores: at most ${PARALLEL_DEFAULTS.maxThreads}`);
+  t.equal(parallelPlan('f', big, undefined, { cores: 2, load: 4 }), undefined, 'a busy machine reads with one parser');
+  t.equal(parallelPlan('f', PARALLEL_DEFAULTS.minBytes - 1, undefined, { cores: 8, load: 0 }), undefined, 'a small file reads with one parser');
+  const plan = parallelPlan('f', big, undefined, { cores: 2, load: 0.2 });
+  t.equal(plan?.threads, 2, 'an idle 2-core machine: two threads');
+  t.equal(plan?.partBytes, Math.ceil(big / (2 * PARALLEL_DEFAULTS.partsPerThread)), `${PARALLEL_DEFAULTS.partsPerThread} parts per thread`);
+  t.equal(parallelPlan('f', 1000, 300, { cores: 2, load: 9 })?.threads, 2, 'forced parts: two threads even on a busy machine');
+});
 
 t.test('parts merged in order equal one parser: stacks, frames, order, notes', async (t) => {
   let compared = 0;
