@@ -4,15 +4,23 @@
  * added up here part by part, in input order, into one profile: the same stacks, weights, notes
  * and order of first appearance as one parser reading the whole file.
  *
+ * There are several parts per thread, handed out one at a time, so that a thread whose core is
+ * busy with something else takes fewer of them: with one part per thread, a thread slowed down
+ * held up the whole command. Each thread keeps one parser for all its parts, whose tables (the
+ * distinct stack lines, frames and stacks it learnt) carry over, so a part costs no more than the
+ * same bytes read by one parser; only stacks, frames and threads new to that parser are sent.
+ *
  * Only what a part cannot know is settled first: the event kept when none was chosen is the first
  * one in the file, read from its head. Everything else a parser carries from one sample to the
- * next is reset by the blank line a part starts after, except whether stack lines had a dso; a
- * part that read stack lines without one is read again by one parser (see `collapseInParallel`).
+ * next is reset by the blank line a part starts after, or by `PerfParser.takePart`, except whether
+ * stack lines had a dso; a part that read stack lines without one is read again by one parser
+ * (see `collapseInParallel`).
  */
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { ProfileBuilder } from '../profile/builder.js';
-import type { Frame, FrameId, Profile, RunMetadata, ThreadInfo } from '../profile/model.js';
+import type { FrameId, Profile, RunMetadata, ThreadInfo } from '../profile/model.js';
+import type { PartStacks } from './perf-samples.js';
 import { perfMetadata, type PerfPart } from './perf-metadata.js';
 import { parseEvent, parseHeader } from './perf-grammar.js';
 import type { PerfOptions } from './perf-options.js';
@@ -31,66 +39,58 @@ export interface PartRequest {
   readonly end: number;
 }
 
-/** A part's stacks as a worker sends them: runs of [thread, depth, frame ids…] with their weights. */
+/** A part's stacks as a worker sends them, in the ids of its parser (see PartStacks). */
 export interface SerializedPart {
   readonly index: number;
-  readonly frames: readonly Frame[];
-  readonly threads: readonly ThreadInfo[];
-  readonly stacks: Int32Array;
-  readonly weights: Float64Array;
+  readonly stacks: PartStacks;
   readonly part: PerfPart;
 }
 
 export type WorkerReply = SerializedPart | { readonly index: number; readonly error: string };
 
-export function serializePart(index: number, profile: Profile, part: PerfPart): SerializedPart {
-  const threads: ThreadInfo[] = [];
-  const threadIndex = new Map<ThreadInfo, number>();
-  let length = 0;
-  for (const stack of profile.stacks) length += 2 + stack.frames.length;
-  const stacks = new Int32Array(length);
-  const weights = new Float64Array(profile.stacks.length);
-  let at = 0;
-  profile.stacks.forEach((stack, i) => {
-    let thread = -1;
-    if (stack.thread !== undefined) {
-      thread = threadIndex.get(stack.thread) ?? -1;
-      if (thread < 0) {
-        thread = threads.length;
-        threads.push(stack.thread);
-        threadIndex.set(stack.thread, thread);
-      }
-    }
-    stacks[at++] = thread;
-    stacks[at++] = stack.frames.length;
-    for (const id of stack.frames) stacks[at++] = id;
-    weights[i] = stack.weight;
-  });
-  return { index, frames: profile.frames, threads, stacks, weights, part };
+/** The parts `add` got from one parser so far: its ids, and what they are in the merged profile. */
+interface Source {
+  readonly frames: FrameId[];
+  readonly threads: (ThreadInfo | undefined)[];
+  /** Per stack id of the parser: its frames and thread until the merged profile has it, then its index there. */
+  readonly stacks: ({ readonly frames: FrameId[]; readonly thread: ThreadInfo | undefined } | number)[];
 }
 
-/** Adds parts, in input order, into one profile; integer weights add up exactly below 2^53. */
+/**
+ * Adds parts, in input order, into one profile; integer weights add up exactly below 2^53.
+ * A part's new stacks join the profile in the order they first appear in it, as with one parser.
+ */
 export class PartMerger {
   private readonly builder = new ProfileBuilder();
   private readonly parts: PerfPart[] = [];
   private readonly threads = new Map<string, ThreadInfo>();
+  private readonly sources = new Map<number, Source>();
 
-  add(serialized: SerializedPart): void {
-    const ids = serialized.frames.map((frame) => this.builder.internFrame(frame));
-    // One object per thread across parts, so the builder finds a thread by identity.
-    const threads = serialized.threads.map((thread) => {
+  /** Adds the next part in input order, read by the parser numbered `source`. */
+  add(source: number, serialized: SerializedPart): void {
+    let known = this.sources.get(source);
+    if (known === undefined) this.sources.set(source, (known = { frames: [], threads: [], stacks: [] }));
+    const { frames, threads, stacks, touched, weights } = serialized.stacks;
+    for (const frame of frames) known.frames.push(this.builder.internFrame(frame));
+    // One object per thread across parsers, so the builder finds a thread by identity.
+    for (const thread of threads) {
       const key = `${thread.comm}\0${thread.pid ?? ''}\0${thread.tid ?? ''}`;
-      let known = this.threads.get(key);
-      if (known === undefined) this.threads.set(key, (known = thread));
-      return known;
-    });
-    const { stacks, weights } = serialized;
-    for (let at = 0, i = 0; at < stacks.length; i++) {
-      const thread = stacks[at++]!;
+      let same = this.threads.get(key);
+      if (same === undefined) this.threads.set(key, (same = thread));
+      known.threads.push(same);
+    }
+    for (let at = 0; at < stacks.length; ) {
+      const thread = known.threads[stacks[at++]!];
       const depth = stacks[at++]!;
-      const frames: FrameId[] = new Array(depth);
-      for (let d = 0; d < depth; d++) frames[d] = ids[stacks[at++]!]!;
-      this.builder.addStack(frames, weights[i]!, thread < 0 ? undefined : threads[thread], true);
+      const ids: FrameId[] = new Array(depth);
+      for (let d = 0; d < depth; d++) ids[d] = known.frames[stacks[at++]!]!;
+      known.stacks.push({ frames: ids, thread });
+    }
+    for (let i = 0; i < touched.length; i++) {
+      const id = touched[i]!;
+      const stack = known.stacks[id]!;
+      if (typeof stack === 'number') this.builder.addWeight(stack, weights[i]!);
+      else known.stacks[id] = this.builder.addStack(stack.frames, weights[i]!, stack.thread, true);
     }
     this.parts.push(serialized.part);
   }
@@ -164,14 +164,14 @@ export async function collapseInParallel(plan: ParallelPlan, options: PerfOption
   const requests: PartRequest[] = boundaries.slice(1).map((end, index) => ({ index, start: boundaries[index]!, end }));
   const setup: WorkerSetup = { path: plan.path, options: { ...options, eventFilter } };
   const merger = new PartMerger();
-  const done = new Map<number, SerializedPart>();
+  const done = new Map<number, { readonly source: number; readonly reply: SerializedPart }>();
   let merged = 0;
   let next = 0;
   let failed = false;
   let finished = false;
   const workerUrl = new URL('./collapse-worker.js', import.meta.url);
   // A worker that fails, or stops without answering (out of memory), leaves the file to one parser.
-  const run = (worker: Worker): Promise<void> =>
+  const run = (worker: Worker, source: number): Promise<void> =>
     new Promise((resolve) => {
       const fail = (): void => {
         if (finished) return;
@@ -192,11 +192,11 @@ export async function collapseInParallel(plan: ParallelPlan, options: PerfOption
           fail();
           return;
         }
-        done.set(reply.index, reply);
+        done.set(reply.index, { source, reply });
         // Merged as soon as every part before it is: memory holds the parts out of order only.
         for (let part = done.get(merged); part !== undefined; part = done.get(merged)) {
           done.delete(merged++);
-          merger.add(part);
+          merger.add(part.source, part.reply);
         }
         send();
       });
@@ -204,7 +204,7 @@ export async function collapseInParallel(plan: ParallelPlan, options: PerfOption
     });
   const workers = Array.from({ length: Math.min(plan.threads, requests.length) }, () => new Worker(workerUrl, { workerData: setup }));
   try {
-    await Promise.all(workers.map(run));
+    await Promise.all(workers.map((worker, source) => run(worker, source)));
   } finally {
     finished = true;
     await Promise.all(workers.map((w) => w.terminate()));

@@ -5,12 +5,12 @@
 import { InputError, excerpt } from '../errors.js';
 import type { Profile, RunMetadata } from '../profile/model.js';
 import { LINE_DEFAULTS, lineTooLong } from '../io/lines.js';
-import { ByteInterner, HASH_SEED, hashByte } from './intern.js';
+import { ByteInterner, HASH_SEED, hashByte, hashEnd, hashWord, LineMemo, viewOf } from './intern.js';
 import type { InputFormat, LineParser } from './types.js';
 import { perfMetadata, type PerfPart } from './perf-metadata.js';
 import { PERF_DEFAULTS, type PerfOptions } from './perf-options.js';
 import { Char, isDigit, isSpace, isWord, looksLikePerf, parseBareStackLine, parseEvent, parseHeader, parseStackLine, parseStackLineFields, type PerfHeader } from './perf-grammar.js';
-import { PerfSamples } from './perf-samples.js';
+import { PerfSamples, type PartStacks } from './perf-samples.js';
 
 export { PERF_DEFAULTS, type PerfOptions } from './perf-options.js';
 
@@ -34,17 +34,27 @@ function skipWord(bytes: Uint8Array, p: number): number {
 /** The hash of the bytes from `p` to the end of the line, set by `hashLine`. */
 let lineHash = 0;
 
-/** Hashes the bytes from `p` up to the next newline into `lineHash`; returns the newline's index, or the length when there is none. */
-function hashLine(bytes: Uint8Array, p: number): number {
+/**
+ * Hashes the bytes from `p` up to the next newline into `lineHash`; returns the newline's index,
+ * or the length when there is none. Four bytes a step (`hashWord`), the newline found in them by a
+ * bit trick (a zero byte in word ^ 0x0a0a0a0a), then the last few bytes one by one: the same
+ * bytes always hash the same, wherever they lie in a chunk.
+ */
+function hashLine(bytes: Uint8Array, view: DataView, p: number): number {
   const length = bytes.length;
   let hash = HASH_SEED;
-  let c = 0;
-  while (p < length && (c = bytes[p]!) !== Char.LineFeed) {
-    hash = hashByte(hash, c);
-    p++;
+  let i = p;
+  for (; i + 4 <= length; i += 4) {
+    const word = view.getInt32(i, true);
+    const x = word ^ 0x0a0a0a0a;
+    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+    hash = hashWord(hash, word);
   }
-  lineHash = hash;
-  return p;
+  let end = i;
+  while (end < length && bytes[end] !== Char.LineFeed) end++;
+  for (; i < end; i++) hash = hashByte(hash, bytes[i]!);
+  lineHash = hashEnd(hash, end - p);
+  return end;
 }
 
 /**
@@ -75,6 +85,10 @@ export class PerfParser extends PerfSamples implements LineParser {
   private carry: Buffer[] = [];
   private carryLength = 0;
   private lineNumber = 0;
+  /** The chunk being scanned, as a DataView for comparisons four bytes at a time. */
+  private view = viewOf(EMPTY);
+  /** Per stack line element (key id × 2 + java), the last whole line it was read from. */
+  private readonly lines = new LineMemo();
 
   constructor(private readonly file: string, options: Partial<PerfOptions> = {}) {
     super({ ...PERF_DEFAULTS, ...options });
@@ -93,6 +107,8 @@ export class PerfParser extends PerfSamples implements LineParser {
     this.eventFilterBytes = Buffer.alloc(0);
     this.eventFilterBytes = Buffer.from(this.eventFilter, 'utf8');
     this.carry = [];
+    this.view = viewOf(Buffer.alloc(1));
+    this.view = viewOf(EMPTY);
     this.carryLength = 1;
     this.carryLength = 0;
     this.lineNumber = 1;
@@ -167,6 +183,7 @@ export class PerfParser extends PerfSamples implements LineParser {
   /** Reads the complete lines of `bytes` from `pos`; returns where the first incomplete one starts. */
   private scan(bytes: Buffer, pos = 0): number {
     const length = bytes.length;
+    this.view = viewOf(bytes);
     while (pos < length) {
       const c = bytes[pos]!;
       if (c === Char.Tab || c === Char.Space) {
@@ -198,31 +215,56 @@ export class PerfParser extends PerfSamples implements LineParser {
 
   /** The stack line at `start`; returns where the next line starts, or -1 when this one is incomplete. */
   private stackLineBytes(bytes: Buffer, start: number): number {
-    const pcStart = skipBlanks(bytes, start);
-    const pcEnd = skipWord(bytes, pcStart);
-    const keyStart = this.addrs ? pcStart : skipBlanks(bytes, pcEnd);
-    if (this.pending && pcEnd > pcStart) {
-      const previous = this.stackLength > 0 ? this.stack[this.stackLength - 1]! + 1 : 0;
-      const guess = previous < this.successors.length ? this.successors[previous]! - 1 : -1;
-      if (guess >= 0 && (guess & 1) === this.pendingJava) {
-        const end = this.frameKeys[guess & 1]!.matchLine(guess >> 1, bytes, keyStart);
-        if (end >= 0) {
-          this.lineNumber++;
-          this.append(guess);
-          return end + 1;
+    const view = this.view;
+    // The line that followed the previous one last time, compared whole, then by its key.
+    let guess = -1;
+    if (this.pending) {
+      const previous = 2 * (this.stackLength > 0 ? this.stack[this.stackLength - 1]! + 1 : 0);
+      if (previous < this.successors.length) {
+        guess = this.successors[previous]! - 1;
+        if (guess >= 0 && (guess & 1) === this.pendingJava) {
+          const end = this.lines.matchLine(guess, view, start);
+          if (end >= 0) {
+            this.lineNumber++;
+            this.append(guess);
+            return end + 1;
+          }
+          const other = this.successors[previous + 1]! - 1;
+          if (other >= 0 && (other & 1) === this.pendingJava) {
+            const otherEnd = this.lines.matchLine(other, view, start);
+            if (otherEnd >= 0) {
+              this.lineNumber++;
+              this.appendNew(other);
+              return otherEnd + 1;
+            }
+          }
+        } else {
+          guess = -1;
         }
       }
     }
-    const end = hashLine(bytes, keyStart);
+    const pcStart = skipBlanks(bytes, start);
+    const pcEnd = skipWord(bytes, pcStart);
+    const keyStart = this.addrs ? pcStart : skipBlanks(bytes, pcEnd);
+    if (guess >= 0 && pcEnd > pcStart) {
+      const end = this.frameKeys[guess & 1]!.matchLine(guess >> 1, view, keyStart);
+      if (end >= 0) {
+        this.lines.set(guess, bytes, start, end);
+        this.lineNumber++;
+        this.append(guess);
+        return end + 1;
+      }
+    }
+    const end = hashLine(bytes, view, keyStart);
     if (end === bytes.length) return -1;
     this.lineNumber++;
     if (pcEnd > pcStart && end > keyStart && bytes[end - 1] === Char.CloseParen) {
       const java = this.pending ? this.pendingJava : 0;
-      const id = this.frameKeys[java]!.find(bytes, keyStart, end, lineHash);
+      const id = this.frameKeys[java]!.find(view, keyStart, end, lineHash);
       if (id >= 0) {
         if (!this.pending) return end + 1;
         if (this.frameKeyIds[java]![id] !== undefined) {
-          this.appendNew(id * 2 + java);
+          this.appendLine(id * 2 + java, bytes, start, end);
           return end + 1;
         }
       }
@@ -230,6 +272,12 @@ export class PerfParser extends PerfSamples implements LineParser {
     }
     this.slowLine(bytes, start, end);
     return end + 1;
+  }
+
+  /** `appendNew` for a line the guess missed, which becomes the whole line of `element` if it has none. */
+  private appendLine(element: number, bytes: Buffer, start: number, end: number): void {
+    if (!this.lines.has(element)) this.lines.set(element, bytes, start, end);
+    this.appendNew(element);
   }
 
   /** A stack line whose bytes were not seen before (or only in a skipped sample); false when the line path must read it. */
@@ -244,7 +292,7 @@ export class PerfParser extends PerfSamples implements LineParser {
     } else {
       this.frameKeyIds[java]![id] = ids;
     }
-    if (ids !== undefined) this.appendNew(id * 2 + java);
+    if (ids !== undefined) this.appendLine(id * 2 + java, bytes, start, end);
     return true;
   }
 
@@ -336,7 +384,7 @@ export class PerfParser extends PerfSamples implements LineParser {
     // The thread is known by the bytes from the comm to the tid.
     let hash = HASH_SEED;
     for (let b = start; b < tidEnd; b++) hash = hashByte(hash, bytes[b]!);
-    let key = this.threadKeys.find(bytes, start, tidEnd, hash);
+    let key = this.threadKeys.find(this.view, start, tidEnd, hash);
     if (key < 0) {
       key = this.threadKeys.add(bytes, start, tidEnd, hash);
       const comm = bytes.toString('utf8', start, commEnd);
@@ -376,15 +424,30 @@ export class PerfParser extends PerfSamples implements LineParser {
   }
 
   /**
-   * Ends the parse of one part of an input (src/collapse/parallel.ts): its stacks, and what
-   * `perfMetadata` needs to describe all parts together.
+   * Ends one part of an input (src/collapse/parallel.ts): its stacks, and what `perfMetadata`
+   * needs to describe all parts together. The parser then reads the next part given to it as a
+   * fresh one would, only faster: its tables carry over.
    */
-  endPart(): { profile: Profile; part: PerfPart } {
-    const part = this.finish();
-    return { profile: this.builder.build({}), part };
+  takePart(): { stacks: PartStacks; part: PerfPart } {
+    const part = this.endInput();
+    const stacks = this.takeStacks();
+    this.skippedEvents.clear();
+    this.lineNumber = 0;
+    this.lastHeaderLine = 0;
+    this.sawPeriod = false;
+    this.sawDso = false;
+    this.sawBare = false;
+    return { stacks, part };
   }
 
   private finish(): PerfPart {
+    const part = this.endInput();
+    this.addStacks();
+    return part;
+  }
+
+  /** Reads a last line left without its newline; what the input held besides its stacks. */
+  private endInput(): PerfPart {
     if (this.carryLength > 0) {
       const last = Buffer.concat([...this.carry, Buffer.of(Char.LineFeed)]);
       this.carry = [];
@@ -395,7 +458,6 @@ export class PerfParser extends PerfSamples implements LineParser {
     // the sample may be cut off mid-stack. stackcollapse-perf.pl never counts such a sample;
     // neither does this, but a note says so.
     const cutOff = this.pending ? this.lastHeaderLine : 0;
-    this.addStacks();
     return {
       samples: this.samples,
       lines: this.lineNumber,

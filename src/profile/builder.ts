@@ -66,11 +66,17 @@ export class ProfileBuilder {
     return id;
   }
 
+  /** The frames interned so far from id `first` on, for a caller that hands them on as it goes. */
+  framesFrom(first: number): Frame[] {
+    return this.frames.slice(first);
+  }
+
   /**
-   * Adds `weight` to the stack `frames` (root first). A zero weight still records the stack.
-   * `owned`: the caller hands `frames` over and never changes it again, so it is kept, not copied.
+   * Adds `weight` to the stack `frames` (root first) and returns the stack's index, for
+   * `addWeight`. A zero weight still records the stack. `owned`: the caller hands `frames` over
+   * and never changes it again, so it is kept, not copied.
    */
-  addStack(frames: readonly FrameId[], weight: number, thread?: ThreadInfo, owned = false): void {
+  addStack(frames: readonly FrameId[], weight: number, thread?: ThreadInfo, owned = false): number {
     if (this.built) throw new Error('ProfileBuilder used after build()');
     let interned: { readonly info: ThreadInfo; readonly number: number } | undefined;
     if (thread) {
@@ -97,13 +103,13 @@ export class ProfileBuilder {
       if (typeof found === 'number') {
         if (this.sameStack(found, frames, interned?.info)) {
           this.stacks[found]!.weight += weight;
-          return;
+          return found;
         }
       } else {
         for (const index of found) {
           if (this.sameStack(index, frames, interned?.info)) {
             this.stacks[index]!.weight += weight;
-            return;
+            return index;
           }
         }
       }
@@ -114,6 +120,13 @@ export class ProfileBuilder {
     else found.push(index);
     const kept = Object.freeze(owned ? frames : frames.slice());
     this.stacks.push(interned ? { frames: kept, weight, thread: interned.info } : { frames: kept, weight });
+    return index;
+  }
+
+  /** Adds `weight` to the stack `addStack` returned `index` for. */
+  addWeight(index: number, weight: number): void {
+    if (this.built) throw new Error('ProfileBuilder used after build()');
+    this.stacks[index]!.weight += weight;
   }
 
   private sameStack(index: number, frames: readonly FrameId[], thread: ThreadInfo | undefined): boolean {

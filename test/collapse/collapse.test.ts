@@ -126,7 +126,7 @@ t.test('stackcollapse-perf.pl as the oracle', async (t) => {
 });
 
 t.test('the shared corpus, byte for byte through the CLI', async (t) => {
-  const data = join(ROOT, '..', 'shared', 'data');
+  const data = process.env.PROFILE_SHARED_DATA || join(ROOT, '..', 'shared', 'data');
   const input = join(data, 'perf-script-mixed.txt.zst');
   if (!requiresTools(t, 'zstd') || !requiresFile(t, input, 'the shared perf-script corpus beside the repository')) return;
   const run = spawnSync('sh', ['-c', `zstd -dc "$1" | "$2" "$3" collapse`, 'sh', input, process.execPath, BIN], { maxBuffer: 1 << 28, env: cliEnv() });

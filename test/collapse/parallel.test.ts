@@ -11,7 +11,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PERF_DEFAULTS, PerfParser } from '../../src/collapse/perf.js';
-import { firstEvent, partBoundaries, PartMerger, serializePart } from '../../src/collapse/parallel.js';
+import { firstEvent, partBoundaries, PartMerger } from '../../src/collapse/parallel.js';
+import { PARALLEL_DEFAULTS, parallelPlan, usefulThreads } from '../../src/collapse/parallel-plan.js';
 import { foldedLines } from '../../src/profile/folded.js';
 import type { Profile } from '../../src/profile/model.js';
 import { ROOT, cliEnv, cliSpawnArgs } from '../helpers/cli.js';
@@ -39,21 +40,49 @@ function onePass(file: string, bytes: Buffer, eventFilter = ''): Profile {
   return parser.end({ extra: { inputFormat: 'perf' } });
 }
 
+/**
+ * How parts go to parsers (threads): all to one, taking turns, or unevenly, as threads that take
+ * the next part when they are done would. A parser keeps its tables from one part to the next.
+ */
+const ASSIGNMENTS: readonly { readonly name: string; readonly source: (part: number) => number }[] = [
+  { name: 'one parser', source: () => 0 },
+  { name: 'two parsers taking turns', source: (part) => part % 2 },
+  { name: 'three parsers unevenly', source: (part) => [0, 0, 1, 2, 1, 0, 0, 0, 2][part % 9]! },
+];
+
 /** The parallel path's split and merge, each part parsed here instead of on a thread. */
-async function inParts(file: string, bytes: Buffer, partBytes: number, eventFilter = ''): Promise<{ profile: Profile; parts: number } | undefined> {
+async function inParts(file: string, bytes: Buffer, partBytes: number, eventFilter = '', source = ASSIGNMENTS[1]!.source): Promise<{ profile: Profile; parts: number } | undefined> {
   const event = eventFilter || firstEvent(bytes.subarray(0, 1 << 20));
   if (event === undefined) return undefined;
   const boundaries = await partBoundaries(file, bytes.length, partBytes);
   const merger = new PartMerger();
+  const parsers = new Map<number, PerfParser>();
   for (let i = 0; i + 1 < boundaries.length; i++) {
-    const parser = new PerfParser(file, { ...PERF_DEFAULTS, eventFilter: event });
+    const number = source(i);
+    let parser = parsers.get(number);
+    if (parser === undefined) parsers.set(number, (parser = new PerfParser(file, { ...PERF_DEFAULTS, eventFilter: event })));
     parser.write(bytes.subarray(boundaries[i], boundaries[i + 1]));
-    const { profile, part } = parser.endPart();
+    const { stacks, part } = parser.takePart();
     // Through structured clone, as from a worker.
-    merger.add(structuredClone(serializePart(i, profile, part)));
+    merger.add(number, structuredClone({ index: i, stacks, part }));
   }
   return { profile: merger.build({ ...PERF_DEFAULTS, eventFilter }, { extra: { inputFormat: 'perf' } }), parts: boundaries.length - 1 };
 }
+
+t.test('threads only for big files and for cores the machine leaves free', async (t) => {
+  const big = PARALLEL_DEFAULTS.minBytes * 4;
+  t.equal(usefulThreads({ cores: 2, load: 0.3 }), 2, '2 cores at load 0.3: both');
+  t.equal(usefulThreads({ cores: 2, load: 1.5 }), 1, '2 cores at load 1.5: one');
+  t.equal(usefulThreads({ cores: 2, load: 7 }), 1, '2 cores at load 7: one, never none');
+  t.equal(usefulThreads({ cores: 64, load: 60.2 }), 4, '64 cores at load 60.2: the ~4 left free');
+  t.equal(usefulThreads({ cores: 64, load: 0 }), PARALLEL_DEFAULTS.maxThreads, `64 idle cores: at most ${PARALLEL_DEFAULTS.maxThreads}`);
+  t.equal(parallelPlan('f', big, undefined, { cores: 2, load: 4 }), undefined, 'a busy machine reads with one parser');
+  t.equal(parallelPlan('f', PARALLEL_DEFAULTS.minBytes - 1, undefined, { cores: 8, load: 0 }), undefined, 'a small file reads with one parser');
+  const plan = parallelPlan('f', big, undefined, { cores: 2, load: 0.2 });
+  t.equal(plan?.threads, 2, 'an idle 2-core machine: two threads');
+  t.equal(plan?.partBytes, Math.ceil(big / (2 * PARALLEL_DEFAULTS.partsPerThread)), `${PARALLEL_DEFAULTS.partsPerThread} parts per thread`);
+  t.equal(parallelPlan('f', 1000, 300, { cores: 2, load: 9 })?.threads, 2, 'forced parts: two threads even on a busy machine');
+});
 
 t.test('parts merged in order equal one parser: stacks, frames, order, notes', async (t) => {
   let compared = 0;
@@ -61,20 +90,22 @@ t.test('parts merged in order equal one parser: stacks, frames, order, notes', a
     const bytes = readFileSync(file);
     const whole = onePass(file, bytes);
     for (const partBytes of [64, 1000, 4096, Math.ceil(bytes.length / 2)]) {
-      const parted = await inParts(file, bytes, partBytes);
-      if (parted === undefined) {
-        t.ok(whole.metadata.extra?.event === undefined, `${basename(file)}: no event in the head, and none in the file`);
-        continue;
+      for (const { name, source } of ASSIGNMENTS) {
+        const parted = await inParts(file, bytes, partBytes, '', source);
+        if (parted === undefined) {
+          t.ok(whole.metadata.extra?.event === undefined, `${basename(file)}: no event in the head, and none in the file`);
+          continue;
+        }
+        const label = `${basename(file)} in ${parted.parts} parts of ~${partBytes} bytes, ${name}`;
+        t.equal(foldedLines(parted.profile).join('\n'), foldedLines(whole).join('\n'), `${label}: same folded lines`);
+        t.same(parted.profile.frames, whole.frames, `${label}: same frames in the same order`);
+        t.same(parted.profile.stacks, whole.stacks, `${label}: same stacks in the same order`);
+        t.same(parted.profile.metadata, whole.metadata, `${label}: same metadata and notes`);
+        compared++;
       }
-      const label = `${basename(file)} in ${parted.parts} parts of ~${partBytes} bytes`;
-      t.equal(foldedLines(parted.profile).join('\n'), foldedLines(whole).join('\n'), `${label}: same folded lines`);
-      t.same(parted.profile.frames, whole.frames, `${label}: same frames in the same order`);
-      t.same(parted.profile.stacks, whole.stacks, `${label}: same stacks in the same order`);
-      t.same(parted.profile.metadata, whole.metadata, `${label}: same metadata and notes`);
-      compared++;
     }
   }
-  t.ok(compared >= 8, `${compared} splits compared`);
+  t.ok(compared >= 24, `${compared} splits compared`);
 });
 
 t.test('a chosen event and a cut-off last sample survive the split', async (t) => {
