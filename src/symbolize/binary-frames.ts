@@ -7,6 +7,7 @@
  */
 import type { FrameId } from '../profile/model.js';
 import { tableOfOpenBinary } from '../unwind/captured.js';
+import { EhFrameIndex } from '../unwind/eh-frame-index.js';
 import { functionStart } from '../unwind/function-start.js';
 import type { UnwindTable } from '../unwind/rows.js';
 import { hasDebugLines, type Binary } from './binaries.js';
@@ -46,6 +47,8 @@ export class BinaryFrames {
   private readonly dwarfOf = new Map<Binary, DwarfFile>();
   /** Unwind tables of stripped binaries (megabytes each), held for one run; the function starts found in them stay. */
   private readonly unwindTables = new Map<Binary, UnwindTable | null>();
+  /** `.eh_frame_hdr` indexes (null: none usable, the unwind table answers): a binary search instead of compiling every FDE. */
+  private readonly frameIndexes = new Map<Binary, EhFrameIndex | null>();
   private readonly starts = new Map<Binary, Map<number, number | undefined>>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
@@ -68,6 +71,16 @@ export class BinaryFrames {
   }
 
   private functionStartByTable(binary: Binary, vaddr: number): number | undefined {
+    let index = this.frameIndexes.get(binary);
+    if (index === undefined) {
+      try {
+        index = EhFrameIndex.of(binary.elf) ?? null;
+      } catch {
+        index = null;
+      }
+      this.frameIndexes.set(binary, index);
+    }
+    if (index) return index.functionStart(vaddr);
     let table = this.unwindTables.get(binary);
     if (table === undefined) {
       try {
@@ -109,6 +122,7 @@ export class BinaryFrames {
   nextRun(): void {
     this.names.clear();
     this.unwindTables.clear();
+    this.frameIndexes.clear();
     // Names of binaries since gone would otherwise pile up; the tables keep what they demangled.
     if (this.demangledNames.size > 50_000) this.demangledNames.clear();
   }
@@ -118,6 +132,7 @@ export class BinaryFrames {
     this.names.delete(binary);
     this.ownTables.delete(binary);
     this.unwindTables.delete(binary);
+    this.frameIndexes.delete(binary);
     this.starts.delete(binary);
     const dwarf = binary.dwarfState as DwarfFile | null | undefined;
     if (dwarf) {
