@@ -160,7 +160,7 @@ export class BinaryFrames {
       };
       if (file !== null) shown.file = file;
       if (line > 0) shown.line = line;
-      id = this.naming.builder.internFrame(shown);
+      id = this.naming.builder.internFrame(shown, true);
       ids[frame] = id;
     }
     return id;

@@ -209,9 +209,15 @@ export class Kallsyms {
     return this.nameEnd(index) < this.lineEnds[index]!;
   }
 
-  /** The bytes of the symbol's name (without its module). */
-  nameBytes(index: number): Buffer {
-    return this.text.subarray(this.nameStarts[index]!, this.nameEnd(index));
+  /** The length of a kernel image symbol's name in bytes; −1 for a module's symbol. */
+  nameLength(index: number): number {
+    const end = this.nameEnd(index);
+    return end < this.lineEnds[index]! ? -1 : end - this.nameStarts[index]!;
+  }
+
+  /** Copies the bytes of a kernel image symbol's name (see nameLength) into `target` at `at`. */
+  copyName(index: number, target: Buffer, at: number): void {
+    this.text.copy(target, at, this.nameStarts[index]!, this.lineEnds[index]!);
   }
 
   /** Where the name ends: at the tab before a module, else at the end of the line (a short scan, not `indexOf` across the file). */
@@ -303,22 +309,32 @@ export class KernelSymbols {
 
   /** The vmlinux part of a full table (symbols without a module), with the anchor of its text. */
   static of(full: Kallsyms, anchor: string): KernelSymbols {
-    const kept: number[] = [];
-    for (let i = 0; i < full.size; i++) if (!full.hasModule(i)) kept.push(i);
-    const offsets = new Float64Array(kept.length);
-    const names: Buffer[] = [];
-    const starts = new Uint32Array(kept.length);
-    const ends = new Uint32Array(kept.length);
+    // Two passes over the table, no object per symbol: 120k names are copied into one buffer.
+    let count = 0;
+    let bytes = 0;
+    for (let i = 0; i < full.size; i++) {
+      const length = full.nameLength(i);
+      if (length >= 0) {
+        count++;
+        bytes += length;
+      }
+    }
+    const offsets = new Float64Array(count);
+    const starts = new Uint32Array(count);
+    const ends = new Uint32Array(count);
+    const names = Buffer.allocUnsafe(bytes);
     let at = 0;
-    kept.forEach((i, k) => {
-      const name = full.nameBytes(i);
+    for (let i = 0, k = 0; i < full.size; i++) {
+      const length = full.nameLength(i);
+      if (length < 0) continue;
       offsets[k] = full.offsetOf(i);
       starts[k] = at;
-      at += name.length;
+      full.copyName(i, names, at);
+      at += length;
       ends[k] = at;
-      names.push(name);
-    });
-    return new KernelSymbols(new Kallsyms(Buffer.concat(names), full.baseAddress, offsets, starts, ends), anchor);
+      k++;
+    }
+    return new KernelSymbols(new Kallsyms(names, full.baseAddress, offsets, starts, ends), anchor);
   }
 
   /** The cache file: header, anchor, Float64 offsets, Uint32 name ends, name bytes. */
