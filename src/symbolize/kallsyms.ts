@@ -43,6 +43,14 @@ function hex8(text: Uint8Array, at: number): number {
 /** Indices of `keys` in ascending order; packing key and index in one double lets the sort run natively. */
 function sortedOrder(keys: Float64Array): Uint32Array {
   const n = keys.length;
+  // The kernel image's part comes in address order: a table without modules needs no sort.
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) if (keys[i]! < keys[i - 1]!) sorted = false;
+  if (sorted) {
+    const identity = new Uint32Array(n);
+    for (let i = 0; i < n; i++) identity[i] = i;
+    return identity;
+  }
   const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
   let max = 0;
   for (let i = 0; i < n; i++) if (keys[i]! > max) max = keys[i]!;

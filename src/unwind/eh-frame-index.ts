@@ -46,9 +46,13 @@ export class EhFrameIndex {
     const starts = new Float64Array(count);
     const fdeOffsets = new Float64Array(count);
     const base = header.addr;
-    for (let i = 0, at = 12; i < count; i++, at += 8) {
-      starts[i] = base + bytes.readInt32LE(at);
-      fdeOffsets[i] = base + bytes.readInt32LE(at + 4) - frame.addr;
+    // The table as 32-bit words (the section is 4-byte aligned in the file; copied when the Buffer is not).
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
+    const words = new Int32Array(aligned.buffer, aligned.byteOffset + 12, count * 2);
+    const frameBase = base - frame.addr;
+    for (let i = 0; i < count; i++) {
+      starts[i] = base + words[2 * i]!;
+      fdeOffsets[i] = frameBase + words[2 * i + 1]!;
     }
     for (let i = 1; i < count; i++) if (starts[i]! < starts[i - 1]!) return undefined;
     const data = elf.sectionData(frame);
