@@ -16,6 +16,7 @@ import { IDENTITY_DEMANGLER, isMangled, type Demangler } from './demangle.js';
 import { DwarfFile } from './dwarf/index.js';
 import type { KernelNaming } from './kernel-names.js';
 import type { Gap } from './report.js';
+import type { Resolved } from './resolved.js';
 import type { SymbolHost } from './source.js';
 
 /** A binary's frame table (from the on-disk cache or built in this run) and its frames' ids in this profile. */
@@ -26,6 +27,8 @@ export interface BinaryNames {
   readonly userIds: (FrameId | undefined)[];
   readonly inlineIds: (FrameId | undefined)[];
   readonly gap: Gap;
+  /** By frame number: what an address whose one frame has no file:line resolves to (the same for all of them). */
+  readonly withoutDebug: (Resolved | undefined)[];
 }
 
 /** Function starts remembered per binary (for addresses without a symbol). */
@@ -103,6 +106,7 @@ export class BinaryFrames {
         userIds: [],
         inlineIds: [],
         gap: this.naming.gaps.gap(binary.module, path),
+        withoutDebug: [],
       };
       this.names.set(binary, names);
     }

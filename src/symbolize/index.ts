@@ -283,9 +283,9 @@ export class Symbolizer {
         const named = i > 0 ? view.resolved : view.leaves;
         let resolved = named.get(address);
         if (resolved === undefined) {
-          resolved = this.resolveUser(view, address, i > 0);
           // Most addresses are one named frame: kept as its id, with no objects for the collector to trace.
-          named.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
+          resolved = this.resolveUser(view, address, i > 0);
+          named.set(address, resolved);
         }
         if (typeof resolved === 'number') {
           frames.push(resolved);
@@ -353,7 +353,7 @@ export class Symbolizer {
     return { ids: [this.currentBuilder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: path !== undefined };
   }
 
-  private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {
+  private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved | FrameId {
     let mapping = findMapping(view.mappings, address);
     // JIT step: code in anonymous memory, or in memory mapped after the process was captured.
     if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) {
@@ -379,8 +379,8 @@ export class Symbolizer {
     return this.resolveIn(binary, path, offset, isReturnAddress);
   }
 
-  /** An address in a binary, given as its file offset. */
-  private resolveIn(binary: Binary, path: string | undefined, fileOffset: number, isReturnAddress: boolean): Resolved {
+  /** An address in a binary, given as its file offset: its frame's id when it is one frame with nothing to report. */
+  private resolveIn(binary: Binary, path: string | undefined, fileOffset: number, isReturnAddress: boolean): Resolved | FrameId {
     const vaddr = binary.elf.vaddrOfOffset(fileOffset);
     if (vaddr === undefined) return this.unnamed(offsetName(binary.module, fileOffset), binary.module, path);
     const names = this.frames.namesOf(binary, path);
@@ -396,6 +396,15 @@ export class Symbolizer {
       return this.unnamed(offsetName(names.module, start ?? vaddr), names.module, names.gap.path);
     }
     const count = this.options.inline ? length : 1;
+    if (count === 1) {
+      // No array or object per address: the id itself, or one Resolved per frame of a binary without debug info.
+      const frame = table.recordFrame(record, 0);
+      const id = this.frames.frameId(names, frame, true);
+      if (table.file(frame) !== null) return id;
+      let resolved = names.withoutDebug[frame];
+      if (!resolved) names.withoutDebug[frame] = resolved = { ids: [id], gap: names.gap, unnamed: false, noDebug: true };
+      return resolved;
+    }
     const ids: FrameId[] = new Array<FrameId>(count);
     for (let k = 0; k < count; k++) ids[k] = this.frames.frameId(names, table.recordFrame(record, k), k === 0);
     const noDebug = table.file(table.recordFrame(record, 0)) === null;
