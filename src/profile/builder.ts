@@ -95,7 +95,8 @@ export class ProfileBuilder {
     const threadNumber = interned ? interned.number : -1;
     let hash = Math.imul(threadNumber ^ 0x9e3779b9, 0x85ebca6b);
     for (let i = 0; i < frames.length; i++) hash = Math.imul(hash ^ frames[i]!, 0x01000193);
-    hash = (hash ^ frames.length) >>> 0;
+    // A signed 32-bit key is a small integer to the Map (an unsigned one above 2^31 is a heap number).
+    hash = (hash ^ frames.length) | 0;
     const found = this.stackIndex.get(hash);
     if (found !== undefined) {
       if (typeof found === 'number') {

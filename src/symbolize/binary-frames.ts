@@ -153,12 +153,11 @@ export class BinaryFrames {
     let id = ids[frame];
     if (id === undefined) {
       const table = names.table;
-      const name = table.name(frame);
       const file = table.file(frame);
       const line = table.line(frame);
       // Built field by field: object spreads go through a slow generic copy (64k frames).
       const shown: { name: string; kind: 'user' | 'inline'; module: string; file?: string; line?: number } = {
-        name: name === null ? '[inlined]' : this.display(table, frame, name),
+        name: this.shownName(table, frame),
         kind: outermost ? 'user' : 'inline',
         module: names.module,
       };
@@ -170,14 +169,20 @@ export class BinaryFrames {
     return id;
   }
 
-  /** A name as shown: demangled once, and the result kept in the cache so the next run skips the demangler. */
-  private display(table: FrameTable, frame: number, name: string): string {
-    if (!this.options.demangle) return name;
-    let shown = table.demangled(frame);
-    if (shown === undefined) {
-      shown = this.demangled(name);
-      table.setDemangled(frame, shown);
+  /**
+   * A frame's name as shown: demangled once, and the result kept in the cache so the next run
+   * skips the demangler (and the mangled name is not even read).
+   */
+  private shownName(table: FrameTable, frame: number): string {
+    if (this.options.demangle) {
+      const known = table.demangled(frame);
+      if (known !== undefined) return known;
     }
+    const name = table.name(frame);
+    if (name === null) return '[inlined]';
+    if (!this.options.demangle) return name;
+    const shown = this.demangled(name);
+    table.setDemangled(frame, shown);
     return shown;
   }
 
