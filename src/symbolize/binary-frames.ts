@@ -31,6 +31,8 @@ export interface BinaryNames {
   readonly withoutDebug: (Resolved | undefined)[];
 }
 
+const NO_FRAMES: readonly never[] = [];
+
 /** Function starts remembered per binary (for addresses without a symbol). */
 const MAX_STARTS = 65_536;
 
@@ -206,13 +208,13 @@ export class BinaryFrames {
     const cached = table.find(vaddr);
     if (cached >= 0) return cached;
     const symbol = binary.symbols.lookup(vaddr);
-    const source = this.dwarf(binary)?.frames(vaddr, true) ?? [];
+    const dwarf = this.dwarf(binary);
+    const source = dwarf ? dwarf.frames(vaddr, true) : NO_FRAMES;
     const name = symbol?.name ?? source[0]?.name;
-    let frames: CachedFrame[];
-    if (name === undefined) frames = [];
-    else if (source.length === 0) frames = [[name, null, 0]];
-    else frames = source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]);
-    return table.add(vaddr, frames);
+    if (name === undefined) return table.add(vaddr, NO_FRAMES);
+    // One frame without file:line (a binary without DWARF): no arrays made per address.
+    if (source.length === 0) return table.addOne(vaddr, name);
+    return table.add(vaddr, source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]));
   }
 
   /** The DWARF of a binary (its debug file's, else its own), opened on first use. */

@@ -112,6 +112,16 @@ export class FrameTable {
     return this.addedRecords[this.addedStarts[record - base]! + k]!;
   }
 
+  /** Adds `vaddr` with one frame, `name` without file:line; returns its record. */
+  addOne(vaddr: number, name: string): number {
+    this.addedRecords.push(this.frameOf(name, null, 0));
+    this.addedStarts.push(this.addedRecords.length);
+    const record = this.addresses.length + this.added.size;
+    this.added.set(vaddr, this.added.size);
+    this.dirty = true;
+    return record;
+  }
+
   /** Adds `vaddr`'s frames; returns its record. */
   add(vaddr: number, frames: readonly CachedFrame[]): number {
     for (let k = 0; k < frames.length; k++) {
