@@ -40,29 +40,46 @@ function hex8(text: Uint8Array, at: number): number {
   return value;
 }
 
-/** Indices of `keys` in ascending order; packing key and index in one double lets the sort run natively. */
+/**
+ * Indices of `keys` in ascending order (equal keys by index). The kernel image's part comes first
+ * and in address order, so only what follows its sorted run (modules, BPF programs: a few hundred
+ * lines) is sorted, then merged with it.
+ */
 function sortedOrder(keys: Float64Array): Uint32Array {
   const n = keys.length;
-  // The kernel image's part comes in address order: a table without modules needs no sort.
-  let sorted = true;
-  for (let i = 1; i < n && sorted; i++) if (keys[i]! < keys[i - 1]!) sorted = false;
-  if (sorted) {
-    const identity = new Uint32Array(n);
-    for (let i = 0; i < n; i++) identity[i] = i;
-    return identity;
+  let run = 1;
+  while (run < n && keys[run]! >= keys[run - 1]!) run++;
+  const order = new Uint32Array(n);
+  if (run >= n) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order;
   }
-  const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  const tail = sortedTail(keys, run);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < n; k++) {
+    // At equal keys the run's index is the lower one: it goes first.
+    if (j >= tail.length || (i < run && keys[i]! <= keys[tail[j]!]!)) order[k] = i++;
+    else order[k] = tail[j++]!;
+  }
+  return order;
+}
+
+/** Indices `from`…n−1 of `keys` in ascending order; packing key and index in one double lets the sort run natively. */
+function sortedTail(keys: Float64Array, from: number): Uint32Array {
+  const n = keys.length - from;
+  const bits = Math.max(1, Math.ceil(Math.log2(keys.length + 1)));
   let max = 0;
-  for (let i = 0; i < n; i++) if (keys[i]! > max) max = keys[i]!;
+  for (let i = from; i < keys.length; i++) if (keys[i]! > max) max = keys[i]!;
   const order = new Uint32Array(n);
   if (max * 2 ** bits < Number.MAX_SAFE_INTEGER) {
     const packed = new Float64Array(n);
-    for (let i = 0; i < n; i++) packed[i] = keys[i]! * 2 ** bits + i;
+    for (let i = 0; i < n; i++) packed[i] = keys[from + i]! * 2 ** bits + from + i;
     packed.sort();
     for (let i = 0; i < n; i++) order[i] = packed[i]! % 2 ** bits;
     return order;
   }
-  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = 0; i < n; i++) order[i] = from + i;
   return order.sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
