@@ -13,6 +13,7 @@ import type { UnwindTable } from '../unwind/rows.js';
 import { hasDebugLines, type Binary } from './binaries.js';
 import { FrameTable, type CachedFrame, type SymbolCache } from './cache.js';
 import { IDENTITY_DEMANGLER, isMangled, type Demangler } from './demangle.js';
+import type { DemangleAhead } from './demangle-ahead.js';
 import { DwarfFile } from './dwarf/index.js';
 import type { KernelNaming } from './kernel-names.js';
 import type { Gap } from './report.js';
@@ -57,6 +58,8 @@ export class BinaryFrames {
   private readonly starts = new Map<Binary, Map<number, number | undefined>>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
+  /** Names being demangled on a worker thread (set by the symbolizer for a run with many new ones). */
+  ahead: DemangleAhead | undefined;
 
   constructor(
     private readonly naming: KernelNaming,
@@ -194,7 +197,7 @@ export class BinaryFrames {
     if (!isMangled(name)) return name;
     let result = this.demangledNames.get(name);
     if (result === undefined) {
-      result = this.demangler.demangle(name);
+      result = this.ahead?.get(name) ?? this.demangler.demangle(name);
       this.demangledNames.set(name, result);
     }
     return result;
@@ -239,8 +242,15 @@ export class BinaryFrames {
     this.close();
   }
 
+  /** Ends the demangling worker of this run, if any. */
+  endAhead(): void {
+    this.ahead?.close();
+    this.ahead = undefined;
+  }
+
   /** Closes the DWARF opened (before the binaries whose descriptors libdw reads through). */
   close(): void {
+    this.endAhead();
     for (const dwarf of this.opened) dwarf.close();
     this.opened.clear();
     this.dwarfOf.clear();

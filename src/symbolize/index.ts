@@ -21,6 +21,7 @@ import { STOP_NAMES } from '../unwind/walker.js';
 import { Binaries, type Binary } from './binaries.js';
 import { containerFrame } from './container.js';
 import { demanglerFor } from './demangle.js';
+import { demangleAhead } from './demangle-ahead.js';
 import { JitSymbolizer } from './jit.js';
 import { SymbolCache } from './cache.js';
 import { Debuginfod } from './debuginfod.js';
@@ -195,6 +196,35 @@ export class Symbolizer {
     // of short processes of a fork-heavy host's interval would each cost a few system calls.
     this.jit.finish(this.lasting ? sampledSnapshots(samples, this.snapshots) : this.snapshots);
     await Promise.all([this.jit.prepare(samples), this.fetchDebugInfo(samples)]);
+    this.demangleAhead(samples);
+  }
+
+  /** Mangled names demangled on a worker thread while this one names the rest (demangle-ahead.ts). */
+  private demangleAhead(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): void {
+    if (!this.options.demangle || this.frames.ahead) return;
+    const list = Array.isArray(samples) ? (samples as readonly { readonly pid: number; readonly userStack: readonly bigint[] }[]) : [...samples];
+    this.frames.ahead = demangleAhead((step, visit) => this.newSymbolNames(list, step, visit));
+  }
+
+  /** The symbol's name (or undefined) of every `step`-th user address that its binary's frame table does not know. */
+  private newSymbolNames(samples: readonly { readonly pid: number; readonly userStack: readonly bigint[] }[], step: number, visit: (name: string | undefined) => void): void {
+    let k = 0;
+    for (const sample of samples) {
+      const stack = sample.userStack;
+      if (stack.length === 0) continue;
+      const view = this.view(sample.pid);
+      for (let i = 0; i < stack.length; i++) {
+        if (k++ % step !== 0) continue;
+        const address = stack[i]!;
+        const mapping = findMapping(view.mappings, address);
+        if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) continue;
+        const binary = this.binaryOf(view, mapping);
+        const found = binary?.elf.vaddrOfOffset(fileOffset(mapping, address));
+        if (binary === undefined || found === undefined) continue;
+        const vaddr = i > 0 ? found - 1 : found;
+        if (this.frames.namesOf(binary, mappedPath(mapping)).table.find(vaddr) < 0) visit(binary.symbols.lookup(vaddr)?.name);
+      }
+    }
   }
 
   /** Debug files from debuginfod for every sampled binary that has no DWARF, all at once. */
@@ -245,6 +275,7 @@ export class Symbolizer {
   /** The end of a run: a lasting symbolizer keeps what it holds (and writes the on-disk cache now and then), any other closes. */
   runDone(): void {
     if (!this.lasting) return this.close();
+    this.frames.endAhead();
     if (++this.runs % FLUSH_EVERY_RUNS === 0) {
       this.cache.flush();
       // libdw's caches grow with every address looked up: now and then they start afresh (few
