@@ -3,9 +3,12 @@
 // on-disk cache; the OS page cache is warm in every case) and warm (on-disk cache filled by an
 // earlier run), medians of 5 runs, each in a fresh process, timing symbolize() only.
 // Peers: eu-addr2line -f -i and addr2line -f -i on the same user addresses, given all at once on
-// standard input; they take minutes on 100k, so they run on a random sample per binary and their
-// per-address cost is extrapolated to the same 80k user addresses (kernel addresses excluded for
-// them; ours include them). Memory: peak RSS of the symbolizing process.
+// standard input (kernel addresses excluded for them; ours include them). eu-addr2line needs about
+// 2 minutes for node's 50k alone, so each tool runs per binary on the first 1,000 and the first
+// 2,000 of its addresses (a random sample: the addresses are drawn at random): the difference is
+// the cost of 1,000 more addresses, what is left of the 1,000 run is its fixed cost (process start,
+// reading symbols and DWARF), and a binary's figure is fixed cost + marginal cost × its count.
+// Each timing is the median of PEER_RUNS runs. Memory: peak RSS of the symbolizing process.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 5;
 const COUNTS = { kernel: 20_000, libc: 30_000, node: 50_000 };
 const PEER_SAMPLE = 1000;
+const PEER_RUNS = 3;
 
 function rng(seed) {
   let s = seed >>> 0;
@@ -54,7 +58,7 @@ async function worker(inline, cacheDirectory) {
       samples.push({ pid: process.pid, tid: process.pid, comm: 'bench', userStack: [runtime], kernelStack: [], count: 1 });
       vaddrs.push(elf.vaddrOfOffset(Number(mapping.offset) + at));
     }
-    peers[name] = { path: mapping.path, vaddrs: vaddrs.slice(0, PEER_SAMPLE) };
+    peers[name] = { path: mapping.path, vaddrs: vaddrs.filter((v) => v !== undefined).slice(0, 2 * PEER_SAMPLE) };
   }
   const kallsyms = readFileSync('/proc/kallsyms', 'utf8').split('\n').filter((l) => / [tT] /.test(l) && !l.startsWith('0000000000000000'));
   const kernel = new Set();
@@ -84,7 +88,22 @@ function peer(tool, args, path, vaddrs) {
   const started = process.hrtime.bigint();
   const r = spawnSync(tool, [...args, '-e', path], { input, encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return r.error ? undefined : seconds / vaddrs.length;
+  return r.error || r.status !== 0 ? undefined : seconds;
+}
+
+/** A peer's seconds for `count` addresses of one binary: fixed + marginal cost, from runs on 1k and 2k. */
+function peerEstimate(tool, args, path, vaddrs, count) {
+  const time = (n) => {
+    const runs = [];
+    for (let i = 0; i < PEER_RUNS; i++) runs.push(peer(tool, args, path, vaddrs.slice(0, n)));
+    return runs.includes(undefined) ? undefined : median(runs);
+  };
+  const one = time(PEER_SAMPLE);
+  const two = time(2 * PEER_SAMPLE);
+  if (one === undefined || two === undefined) return undefined;
+  const marginal = Math.max(0, (two - one) / PEER_SAMPLE);
+  const fixed = Math.max(0, one - marginal * PEER_SAMPLE);
+  return { seconds: fixed + marginal * count, fixed, marginal };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -125,12 +144,16 @@ async function main() {
   for (const [tool, args] of [['eu-addr2line', ['-f', '-i']], ['addr2line', ['-f', '-i']]]) {
     let total = 0;
     let ok = true;
+    const parts = [];
     for (const [name, info] of Object.entries(peers)) {
-      const perAddress = peer(tool, args, info.path, info.vaddrs);
-      if (perAddress === undefined) ok = false;
-      else total += perAddress * COUNTS[name];
+      const estimate = peerEstimate(tool, args, info.path, info.vaddrs, COUNTS[name]);
+      if (estimate === undefined) ok = false;
+      else {
+        total += estimate.seconds;
+        parts.push(`${name} ${estimate.fixed.toFixed(2)} s + ${(estimate.marginal * 1e3).toFixed(3)} ms × ${COUNTS[name]}`);
+      }
     }
-    peerTimes.push({ tool: `${tool} ${args.join(' ')}`, seconds: ok ? total : undefined });
+    peerTimes.push({ tool: `${tool} ${args.join(' ')}`, seconds: ok ? total : undefined, parts });
   }
   const [eu] = peerTimes;
   const peerCell = peerTimes.map((p) => `${p.tool}: ${p.seconds === undefined ? 'absent' : `${p.seconds.toFixed(1)} s`}`).join('; ');
@@ -152,7 +175,7 @@ async function main() {
     }),
     notes: [
       `${rows[0].addresses} distinct addresses (${COUNTS.kernel} kernel, ${COUNTS.libc} libc, ${COUNTS.node} node); symbolize() timed in a fresh process per run, medians of ${RUNS}; ${cpus().length} CPUs; CPU is user + sys of the symbolizing process (V8's collector and compiler threads run beside the main one).`,
-      `Peers: given ${PEER_SAMPLE} addresses per binary at once on standard input, their per-address cost extrapolated to the ${userAddresses} user addresses (no kernel addresses for them); ratio: how many times faster than each.`,
+      `Peers: timed per binary on the first ${PEER_SAMPLE} and the first ${2 * PEER_SAMPLE} of its (randomly drawn) addresses, given at once on standard input, medians of ${PEER_RUNS}; the difference is the cost of ${PEER_SAMPLE} more addresses, the rest of the ${PEER_SAMPLE} run the fixed cost (process start, symbols, DWARF), and the figure is fixed + marginal cost × the binary's count, for the ${userAddresses} user addresses (no kernel addresses for them): ${peerTimes.map((p) => `${p.tool}: ${p.parts.join(', ') || 'absent'}`).join('; ')}. Ratio: how many times faster than each.`,
     ],
   });
 }

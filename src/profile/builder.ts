@@ -1,9 +1,5 @@
 import { Profile, type Frame, type FrameId, type RunMetadata, type ThreadInfo, type WeightedStack } from './model.js';
 
-function frameKey(frame: Frame): string {
-  return `${frame.kind}\0${frame.name}\0${frame.module ?? ''}\0${frame.file ?? ''}\0${frame.line ?? ''}`;
-}
-
 /** A frozen copy with the same fields; spreading (`{ ...frame }`) and freezing was ~3 µs a frame. */
 function copyFrame(frame: Frame): Frame {
   const copy: { name: string; kind: Frame['kind']; module?: string; file?: string; line?: number } = { name: frame.name, kind: frame.kind };
@@ -17,6 +13,13 @@ function sameFrame(a: Frame, b: Frame): boolean {
   return a.kind === b.kind && (a.module ?? '') === (b.module ?? '') && (a.file ?? '') === (b.file ?? '') && a.line === b.line;
 }
 
+function addAtLine(byLine: Map<number, FrameId | FrameId[]>, line: number, id: FrameId): void {
+  const known = byLine.get(line);
+  if (known === undefined) byLine.set(line, id);
+  else if (typeof known === 'number') byLine.set(line, [known, id]);
+  else known.push(id);
+}
+
 function threadKey(thread: ThreadInfo): string {
   return `${thread.comm}\0${thread.pid ?? ''}\0${thread.tid ?? ''}\0${thread.group ?? ''}`;
 }
@@ -27,7 +30,7 @@ function threadKey(thread: ThreadInfo): string {
  */
 export class ProfileBuilder {
   private readonly frames: Frame[] = [];
-  private readonly byName = new Map<string, FrameId | FrameId[] | Map<string, FrameId>>();
+  private readonly byName = new Map<string, FrameId | FrameId[] | Map<number, FrameId | FrameId[]>>();
   /** In their final shape (no `thread` key without a thread), frozen in place by `build`. */
   private readonly stacks: { readonly frames: readonly FrameId[]; weight: number; readonly thread?: ThreadInfo }[] = [];
   private readonly stackIndex = new Map<number, number | number[]>();
@@ -36,7 +39,11 @@ export class ProfileBuilder {
   private readonly threadObjects = new WeakMap<ThreadInfo, { readonly info: ThreadInfo; readonly number: number }>();
   private built = false;
 
-  internFrame(frame: Frame): FrameId {
+  /**
+   * The id of `frame`, added if new. `owned`: the caller made `frame` for this call, with no key
+   * set to undefined, and never touches it again: a new frame is frozen as it is, not copied.
+   */
+  internFrame(frame: Frame, owned = false): FrameId {
     // Looked up by name first: a name string keeps its hash, while a key joining five fields is
     // built and hashed anew per call (64k symbolized frames: ~0.3 s of concatenation and GC).
     const found = this.byName.get(frame.name);
@@ -46,23 +53,27 @@ export class ProfileBuilder {
       } else if (Array.isArray(found)) {
         for (const id of found) if (sameFrame(this.frames[id]!, frame)) return id;
       } else {
-        const id = found.get(frameKey(frame));
-        if (id !== undefined) return id;
+        const atLine = found.get(frame.line ?? -1);
+        if (typeof atLine === 'number') {
+          if (sameFrame(this.frames[atLine]!, frame)) return atLine;
+        } else if (atLine !== undefined) {
+          for (const id of atLine) if (sameFrame(this.frames[id]!, frame)) return id;
+        }
       }
     }
     const id = this.frames.length;
-    this.frames.push(copyFrame(frame));
+    this.frames.push(owned ? Object.freeze(frame) : copyFrame(frame));
     if (found === undefined) this.byName.set(frame.name, id);
     else if (typeof found === 'number') this.byName.set(frame.name, [found, id]);
     else if (Array.isArray(found)) {
       if (found.length < 8) found.push(id);
       else {
-        // One name at many lines (an inlined helper): a map by the whole key keeps look-ups flat.
-        const byKey = new Map<string, FrameId>();
-        for (const other of [...found, id]) byKey.set(frameKey(this.frames[other]!), other);
-        this.byName.set(frame.name, byKey);
+        // One name at many lines (an inlined helper, a long function): by line, a number as key.
+        const byLine = new Map<number, FrameId | FrameId[]>();
+        for (const other of [...found, id]) addAtLine(byLine, this.frames[other]!.line ?? -1, other);
+        this.byName.set(frame.name, byLine);
       }
-    } else found.set(frameKey(frame), id);
+    } else addAtLine(found, frame.line ?? -1, id);
     return id;
   }
 
@@ -97,7 +108,8 @@ export class ProfileBuilder {
     const threadNumber = interned ? interned.number : -1;
     let hash = Math.imul(threadNumber ^ 0x9e3779b9, 0x85ebca6b);
     for (let i = 0; i < frames.length; i++) hash = Math.imul(hash ^ frames[i]!, 0x01000193);
-    hash = (hash ^ frames.length) >>> 0;
+    // A signed 32-bit key is a small integer to the Map (an unsigned one above 2^31 is a heap number).
+    hash = (hash ^ frames.length) | 0;
     const found = this.stackIndex.get(hash);
     if (found !== undefined) {
       if (typeof found === 'number') {

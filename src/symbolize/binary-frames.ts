@@ -7,13 +7,16 @@
  */
 import type { FrameId } from '../profile/model.js';
 import { tableOfOpenBinary } from '../unwind/captured.js';
+import { EhFrameIndex } from '../unwind/eh-frame-index.js';
 import { functionStart, functionStartsOf, type FunctionStarts } from '../unwind/function-start.js';
 import { hasDebugLines, type Binary } from './binaries.js';
 import { FrameTable, type CachedFrame, type SymbolCache } from './cache.js';
 import { IDENTITY_DEMANGLER, isMangled, type Demangler } from './demangle.js';
+import type { DemangleAhead } from './demangle-ahead.js';
 import { DwarfFile } from './dwarf/index.js';
 import type { KernelNaming } from './kernel-names.js';
 import type { Gap } from './report.js';
+import type { Resolved } from './resolved.js';
 import type { SymbolHost } from './source.js';
 
 /** A binary's frame table (from the on-disk cache or built in this run) and its frames' ids in this profile. */
@@ -24,7 +27,11 @@ export interface BinaryNames {
   readonly userIds: (FrameId | undefined)[];
   readonly inlineIds: (FrameId | undefined)[];
   readonly gap: Gap;
+  /** By frame number: what an address whose one frame has no file:line resolves to (the same for all of them). */
+  readonly withoutDebug: (Resolved | undefined)[];
 }
+
+const NO_FRAMES: readonly never[] = [];
 
 export interface BinaryFramesOptions {
   readonly demangle: boolean;
@@ -40,10 +47,14 @@ export class BinaryFrames {
   private readonly opened = new Set<DwarfFile>();
   /** The binaries whose DWARF is open. */
   private readonly dwarfOf = new Map<Binary, DwarfFile>();
-  /** FDE starts and spans of stripped binaries, from their unwind tables (read once per binary). */
+  /** FDE starts and spans of stripped binaries without a usable `.eh_frame_hdr`, from their unwind tables (read once per binary). */
   private readonly functionStarts = new Map<Binary, FunctionStarts | null>();
+  /** `.eh_frame_hdr` indexes (null: none usable, the unwind table answers): a binary search instead of compiling every FDE. */
+  private readonly frameIndexes = new Map<Binary, EhFrameIndex | null>();
   /** Names stay as the symbol tables have them until the symbolizer has loaded the demangler. */
   demangler: Demangler = IDENTITY_DEMANGLER;
+  /** Names being demangled on a worker thread (set by the symbolizer for a run with many new ones). */
+  ahead: DemangleAhead | undefined;
 
   constructor(
     private readonly naming: KernelNaming,
@@ -54,6 +65,16 @@ export class BinaryFrames {
 
   /** The start of the function holding `vaddr` by the binary's unwind table (read once per binary). */
   functionStartOf(binary: Binary, vaddr: number): number | undefined {
+    let index = this.frameIndexes.get(binary);
+    if (index === undefined) {
+      try {
+        index = EhFrameIndex.of(binary.elf) ?? null;
+      } catch {
+        index = null;
+      }
+      this.frameIndexes.set(binary, index);
+    }
+    if (index) return index.functionStart(vaddr);
     let known = this.functionStarts.get(binary);
     if (known === undefined) {
       try {
@@ -77,6 +98,7 @@ export class BinaryFrames {
         userIds: [],
         inlineIds: [],
         gap: this.naming.gaps.gap(binary.module, path),
+        withoutDebug: [],
       };
       this.names.set(binary, names);
     }
@@ -95,6 +117,7 @@ export class BinaryFrames {
    */
   nextRun(): void {
     this.names.clear();
+    this.frameIndexes.clear();
     // Names of binaries since gone would otherwise pile up; the tables keep what they demangled.
     if (this.demangledNames.size > 50_000) this.demangledNames.clear();
   }
@@ -104,6 +127,7 @@ export class BinaryFrames {
     this.names.delete(binary);
     this.ownTables.delete(binary);
     this.functionStarts.delete(binary);
+    this.frameIndexes.delete(binary);
     const dwarf = binary.dwarfState as DwarfFile | null | undefined;
     if (dwarf) {
       dwarf.close();
@@ -119,31 +143,36 @@ export class BinaryFrames {
     let id = ids[frame];
     if (id === undefined) {
       const table = names.table;
-      const name = table.name(frame);
       const file = table.file(frame);
       const line = table.line(frame);
       // Built field by field: object spreads go through a slow generic copy (64k frames).
       const shown: { name: string; kind: 'user' | 'inline'; module: string; file?: string; line?: number } = {
-        name: name === null ? '[inlined]' : this.display(table, frame, name),
+        name: this.shownName(table, frame),
         kind: outermost ? 'user' : 'inline',
         module: names.module,
       };
       if (file !== null) shown.file = file;
       if (line > 0) shown.line = line;
-      id = this.naming.builder.internFrame(shown);
+      id = this.naming.builder.internFrame(shown, true);
       ids[frame] = id;
     }
     return id;
   }
 
-  /** A name as shown: demangled once, and the result kept in the cache so the next run skips the demangler. */
-  private display(table: FrameTable, frame: number, name: string): string {
-    if (!this.options.demangle) return name;
-    let shown = table.demangled(frame);
-    if (shown === undefined) {
-      shown = this.demangled(name);
-      table.setDemangled(frame, shown);
+  /**
+   * A frame's name as shown: demangled once, and the result kept in the cache so the next run
+   * skips the demangler (and the mangled name is not even read).
+   */
+  private shownName(table: FrameTable, frame: number): string {
+    if (this.options.demangle) {
+      const known = table.demangled(frame);
+      if (known !== undefined) return known;
     }
+    const name = table.name(frame);
+    if (name === null) return '[inlined]';
+    if (!this.options.demangle) return name;
+    const shown = this.demangled(name);
+    table.setDemangled(frame, shown);
     return shown;
   }
 
@@ -153,7 +182,7 @@ export class BinaryFrames {
     if (!isMangled(name)) return name;
     let result = this.demangledNames.get(name);
     if (result === undefined) {
-      result = this.demangler.demangle(name);
+      result = this.ahead?.get(name) ?? this.demangler.demangle(name);
       this.demangledNames.set(name, result);
     }
     return result;
@@ -167,13 +196,13 @@ export class BinaryFrames {
     const cached = table.find(vaddr);
     if (cached >= 0) return cached;
     const symbol = binary.symbols.lookup(vaddr);
-    const source = this.dwarf(binary)?.frames(vaddr, true) ?? [];
+    const dwarf = this.dwarf(binary);
+    const source = dwarf ? dwarf.frames(vaddr, true) : NO_FRAMES;
     const name = symbol?.name ?? source[0]?.name;
-    let frames: CachedFrame[];
-    if (name === undefined) frames = [];
-    else if (source.length === 0) frames = [[name, null, 0]];
-    else frames = source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]);
-    return table.add(vaddr, frames);
+    if (name === undefined) return table.add(vaddr, NO_FRAMES);
+    // One frame without file:line (a binary without DWARF): no arrays made per address.
+    if (source.length === 0) return table.addOne(vaddr, name);
+    return table.add(vaddr, source.map((f, i): CachedFrame => [i === 0 ? name : (f.name ?? null), f.file ?? null, f.line ?? 0]));
   }
 
   /** The DWARF of a binary (its debug file's, else its own), opened on first use. */
@@ -198,8 +227,15 @@ export class BinaryFrames {
     this.close();
   }
 
+  /** Ends the demangling worker of this run, if any. */
+  endAhead(): void {
+    this.ahead?.close();
+    this.ahead = undefined;
+  }
+
   /** Closes the DWARF opened (before the binaries whose descriptors libdw reads through). */
   close(): void {
+    this.endAhead();
     for (const dwarf of this.opened) dwarf.close();
     this.opened.clear();
     this.dwarfOf.clear();

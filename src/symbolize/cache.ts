@@ -35,7 +35,8 @@ export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
 
 /** The key of frames without a name (an inlined call DWARF names nowhere): no string can equal it. */
 const UNNAMED = Symbol('unnamed');
-const placeKey = (file: string | null, line: number): string => (file === null ? `${line}` : `${line}\0${file}`);
+/** One number per (file, line) of a name's frames: the file's number in the table, and the line. */
+const placeKey = (fileId: number, line: number): number => fileId * 0x1_0000_0000 + line;
 
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_U32 = new Uint32Array(0);
@@ -66,7 +67,13 @@ export class FrameTable {
    * Frames added in this run by name: the frame, or the frames (differing in file or line) of
    * that name. No key string is built per frame (80k addresses: ~0.25 s of concatenation and GC).
    */
-  private readonly nameIndex = new Map<string | typeof UNNAMED, number | number[] | Map<string, number>>();
+  private readonly nameIndex = new Map<string | typeof UNNAMED, number | number[] | Map<number, number>>();
+  /**
+   * Files by number, and the number of each added frame's file: places compare as numbers. DWARF
+   * hands each file name over as a new string, and comparing two such strings reads them whole.
+   */
+  private readonly fileIds = new Map<string | null, number>();
+  private readonly frameFileIds: number[] = [];
   dirty = false;
 
   constructor(readonly withDwarf: boolean) {}
@@ -105,6 +112,16 @@ export class FrameTable {
     return this.addedRecords[this.addedStarts[record - base]! + k]!;
   }
 
+  /** Adds `vaddr` with one frame, `name` without file:line; returns its record. */
+  addOne(vaddr: number, name: string): number {
+    this.addedRecords.push(this.frameOf(name, null, 0));
+    this.addedStarts.push(this.addedRecords.length);
+    const record = this.addresses.length + this.added.size;
+    this.added.set(vaddr, this.added.size);
+    this.dirty = true;
+    return record;
+  }
+
   /** Adds `vaddr`'s frames; returns its record. */
   add(vaddr: number, frames: readonly CachedFrame[]): number {
     for (let k = 0; k < frames.length; k++) {
@@ -122,16 +139,20 @@ export class FrameTable {
   private frameOf(name: string | null, file: string | null, line: number): number {
     const base = this.baseNames.length;
     const key = name ?? UNNAMED;
+    let fileId = this.fileIds.get(file);
+    if (fileId === undefined) this.fileIds.set(file, (fileId = this.fileIds.size));
+    const ids = this.frameFileIds;
+    const lines = this.lines;
     const found = this.nameIndex.get(key);
     if (typeof found === 'number') {
-      if (this.files[found - base] === file && this.lines[found - base] === line) return found;
+      if (ids[found - base] === fileId && lines[found - base] === line) return found;
     } else if (Array.isArray(found)) {
       for (let i = 0; i < found.length; i++) {
         const f = found[i]!;
-        if (this.files[f - base] === file && this.lines[f - base] === line) return f;
+        if (ids[f - base] === fileId && lines[f - base] === line) return f;
       }
     } else if (found !== undefined) {
-      const f = found.get(placeKey(file, line));
+      const f = found.get(placeKey(fileId, line));
       if (f !== undefined) return f;
     }
     const frame = base + this.names.length;
@@ -139,14 +160,15 @@ export class FrameTable {
     this.demangledNames.push(undefined);
     this.files.push(file);
     this.lines.push(line);
+    ids.push(fileId);
     if (found === undefined) this.nameIndex.set(key, frame);
     else if (typeof found === 'number') this.nameIndex.set(key, [found, frame]);
-    else if (!Array.isArray(found)) found.set(placeKey(file, line), frame);
+    else if (!Array.isArray(found)) found.set(placeKey(fileId, line), frame);
     else if (found.length < 16) found.push(frame);
     else {
       // One name at many places (an inlined helper): a map by place keeps look-ups flat.
-      const byPlace = new Map<string, number>();
-      for (const f of [...found, frame]) byPlace.set(placeKey(this.files[f - base]!, this.lines[f - base]!), f);
+      const byPlace = new Map<number, number>();
+      for (const f of [...found, frame]) byPlace.set(placeKey(ids[f - base]!, lines[f - base]!), f);
       this.nameIndex.set(key, byPlace);
     }
     return frame;

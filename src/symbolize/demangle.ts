@@ -25,8 +25,9 @@ declare namespace WebAssembly {
   interface Instance {
     readonly exports: Exports;
   }
-  function compile(bytes: Uint8Array): Promise<Module>;
-  function instantiate(module: Module, imports: Record<string, ModuleImports>): Promise<Instance>;
+  // Synchronous compilation: allowed for any size outside browsers' main threads.
+  const Module: new (bytes: Uint8Array) => Module;
+  const Instance: new (module: Module, imports: Record<string, ModuleImports>) => Instance;
 }
 
 /** What the wasm-bindgen glue module exports (it has no type declarations of its own). */
@@ -58,7 +59,10 @@ export function demanglerFor(options: Partial<DemangleOptions> = {}): Promise<De
 
 let loading: Promise<Demangler> | undefined;
 
-/** The demangler, loaded once per process (~15 ms to compile the 0.5 MB module). */
+/**
+ * The demangler, loaded once per process. Its 0.5 MB module is compiled on the first name to
+ * demangle (~10 ms): a run whose names all come demangled from the on-disk cache never compiles it.
+ */
 export function loadDemangler(): Promise<Demangler> {
   loading ??= instantiate();
   return loading;
@@ -72,12 +76,22 @@ async function instantiate(): Promise<Demangler> {
   const gluePath = require.resolve('gecko-profiler-demangle/index_bg.js');
   const wasmPath = require.resolve('gecko-profiler-demangle/index_bg.wasm');
   const glue = (await import(pathToFileURL(gluePath).href)) as Glue;
-  const module = await WebAssembly.compile(readFileSync(wasmPath));
-  // The module imports its helpers from the glue under the name the bundler would have used.
-  const instance = await WebAssembly.instantiate(module, { './index_bg.js': glue as unknown as WebAssembly.ModuleImports });
-  glue.__wbg_set_wasm(instance.exports);
-  (instance.exports.__wbindgen_start as () => void)();
-  return Object.freeze({ demangle: (name: string) => demangleWith(glue, name) });
+  let ready = false;
+  const start = (): void => {
+    const module = new WebAssembly.Module(readFileSync(wasmPath));
+    // The module imports its helpers from the glue under the name the bundler would have used.
+    const instance = new WebAssembly.Instance(module, { './index_bg.js': glue as unknown as WebAssembly.ModuleImports });
+    glue.__wbg_set_wasm(instance.exports);
+    (instance.exports.__wbindgen_start as () => void)();
+    ready = true;
+  };
+  return Object.freeze({
+    demangle: (name: string) => {
+      if (!isMangled(name)) return name;
+      if (!ready) start();
+      return demangleWith(glue, name);
+    },
+  });
 }
 
 function demangleWith(glue: Glue, name: string): string {

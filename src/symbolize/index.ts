@@ -21,6 +21,7 @@ import { STOP_NAMES } from '../unwind/walker.js';
 import { Binaries, type Binary } from './binaries.js';
 import { containerFrame } from './container.js';
 import { demanglerFor } from './demangle.js';
+import { demangleAhead } from './demangle-ahead.js';
 import { JitSymbolizer } from './jit.js';
 import { SymbolCache } from './cache.js';
 import { Debuginfod } from './debuginfod.js';
@@ -196,6 +197,35 @@ export class Symbolizer {
     // system calls, and a perf map names nothing else.
     this.jit.finish(this.lasting ? jitSampledSnapshots(samples, this.snapshots) : this.snapshots);
     await Promise.all([this.jit.prepare(samples), this.fetchDebugInfo(samples)]);
+    this.demangleAhead(samples);
+  }
+
+  /** Mangled names demangled on a worker thread while this one names the rest (demangle-ahead.ts). */
+  private demangleAhead(samples: Iterable<{ readonly pid: number; readonly userStack: readonly bigint[] }>): void {
+    if (!this.options.demangle || this.frames.ahead) return;
+    const list = Array.isArray(samples) ? (samples as readonly { readonly pid: number; readonly userStack: readonly bigint[] }[]) : [...samples];
+    this.frames.ahead = demangleAhead((step, visit) => this.newSymbolNames(list, step, visit));
+  }
+
+  /** The symbol's name (or undefined) of every `step`-th user address that its binary's frame table does not know. */
+  private newSymbolNames(samples: readonly { readonly pid: number; readonly userStack: readonly bigint[] }[], step: number, visit: (name: string | undefined) => void): void {
+    let k = 0;
+    for (const sample of samples) {
+      const stack = sample.userStack;
+      if (stack.length === 0) continue;
+      const view = this.view(sample.pid);
+      for (let i = 0; i < stack.length; i++) {
+        if (k++ % step !== 0) continue;
+        const address = stack[i]!;
+        const mapping = findMapping(view.mappings, address);
+        if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) continue;
+        const binary = this.binaryOf(view, mapping);
+        const found = binary?.elf.vaddrOfOffset(fileOffset(mapping, address));
+        if (binary === undefined || found === undefined) continue;
+        const vaddr = i > 0 ? found - 1 : found;
+        if (this.frames.namesOf(binary, mappedPath(mapping)).table.find(vaddr) < 0) visit(binary.symbols.lookup(vaddr)?.name);
+      }
+    }
   }
 
   /** Debug files from debuginfod for every sampled binary that has no DWARF, all at once. */
@@ -246,6 +276,7 @@ export class Symbolizer {
   /** The end of a run: a lasting symbolizer keeps what it holds (and writes the on-disk cache now and then), any other closes. */
   runDone(): void {
     if (!this.lasting) return this.close();
+    this.frames.endAhead();
     if (++this.runs % FLUSH_EVERY_RUNS === 0) {
       this.cache.flush();
       // libdw's caches grow with every address looked up: now and then they start afresh (few
@@ -284,9 +315,9 @@ export class Symbolizer {
         const named = i > 0 ? view.resolved : view.leaves;
         let resolved = named.get(address);
         if (resolved === undefined) {
-          resolved = this.resolveUser(view, address, i > 0);
           // Most addresses are one named frame: kept as its id, with no objects for the collector to trace.
-          named.set(address, resolved.gap === undefined && resolved.ids.length === 1 ? resolved.ids[0]! : resolved);
+          resolved = this.resolveUser(view, address, i > 0);
+          named.set(address, resolved);
         }
         if (typeof resolved === 'number') {
           frames.push(resolved);
@@ -354,7 +385,7 @@ export class Symbolizer {
     return { ids: [this.currentBuilder.internFrame({ name, kind: 'user', module })], gap: this.gaps.gap(module, path), unnamed: true, noDebug: path !== undefined };
   }
 
-  private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved {
+  private resolveUser(view: ProcessView, address: bigint, isReturnAddress: boolean): Resolved | FrameId {
     let mapping = findMapping(view.mappings, address);
     // JIT step: code in anonymous memory, or in memory mapped after the process was captured.
     if (!mapping || mapping.inode === 0 || !mapping.path.startsWith('/')) {
@@ -380,8 +411,8 @@ export class Symbolizer {
     return this.resolveIn(binary, path, offset, isReturnAddress);
   }
 
-  /** An address in a binary, given as its file offset. */
-  private resolveIn(binary: Binary, path: string | undefined, fileOffset: number, isReturnAddress: boolean): Resolved {
+  /** An address in a binary, given as its file offset: its frame's id when it is one frame with nothing to report. */
+  private resolveIn(binary: Binary, path: string | undefined, fileOffset: number, isReturnAddress: boolean): Resolved | FrameId {
     const vaddr = binary.elf.vaddrOfOffset(fileOffset);
     if (vaddr === undefined) return this.unnamed(offsetName(binary.module, fileOffset), binary.module, path);
     const names = this.frames.namesOf(binary, path);
@@ -397,6 +428,15 @@ export class Symbolizer {
       return this.unnamed(offsetName(names.module, start ?? vaddr), names.module, names.gap.path);
     }
     const count = this.options.inline ? length : 1;
+    if (count === 1) {
+      // No array or object per address: the id itself, or one Resolved per frame of a binary without debug info.
+      const frame = table.recordFrame(record, 0);
+      const id = this.frames.frameId(names, frame, true);
+      if (table.file(frame) !== null) return id;
+      let resolved = names.withoutDebug[frame];
+      if (!resolved) names.withoutDebug[frame] = resolved = { ids: [id], gap: names.gap, unnamed: false, noDebug: true };
+      return resolved;
+    }
     const ids: FrameId[] = new Array<FrameId>(count);
     for (let k = 0; k < count; k++) ids[k] = this.frames.frameId(names, table.recordFrame(record, k), k === 0);
     const noDebug = table.file(table.recordFrame(record, 0)) === null;

@@ -40,21 +40,46 @@ function hex8(text: Uint8Array, at: number): number {
   return value;
 }
 
-/** Indices of `keys` in ascending order; packing key and index in one double lets the sort run natively. */
+/**
+ * Indices of `keys` in ascending order (equal keys by index). The kernel image's part comes first
+ * and in address order, so only what follows its sorted run (modules, BPF programs: a few hundred
+ * lines) is sorted, then merged with it.
+ */
 function sortedOrder(keys: Float64Array): Uint32Array {
   const n = keys.length;
-  const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  let run = 1;
+  while (run < n && keys[run]! >= keys[run - 1]!) run++;
+  const order = new Uint32Array(n);
+  if (run >= n) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order;
+  }
+  const tail = sortedTail(keys, run);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < n; k++) {
+    // At equal keys the run's index is the lower one: it goes first.
+    if (j >= tail.length || (i < run && keys[i]! <= keys[tail[j]!]!)) order[k] = i++;
+    else order[k] = tail[j++]!;
+  }
+  return order;
+}
+
+/** Indices `from`…n−1 of `keys` in ascending order; packing key and index in one double lets the sort run natively. */
+function sortedTail(keys: Float64Array, from: number): Uint32Array {
+  const n = keys.length - from;
+  const bits = Math.max(1, Math.ceil(Math.log2(keys.length + 1)));
   let max = 0;
-  for (let i = 0; i < n; i++) if (keys[i]! > max) max = keys[i]!;
+  for (let i = from; i < keys.length; i++) if (keys[i]! > max) max = keys[i]!;
   const order = new Uint32Array(n);
   if (max * 2 ** bits < Number.MAX_SAFE_INTEGER) {
     const packed = new Float64Array(n);
-    for (let i = 0; i < n; i++) packed[i] = keys[i]! * 2 ** bits + i;
+    for (let i = 0; i < n; i++) packed[i] = keys[from + i]! * 2 ** bits + from + i;
     packed.sort();
     for (let i = 0; i < n; i++) order[i] = packed[i]! % 2 ** bits;
     return order;
   }
-  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = 0; i < n; i++) order[i] = from + i;
   return order.sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
@@ -209,9 +234,15 @@ export class Kallsyms {
     return this.nameEnd(index) < this.lineEnds[index]!;
   }
 
-  /** The bytes of the symbol's name (without its module). */
-  nameBytes(index: number): Buffer {
-    return this.text.subarray(this.nameStarts[index]!, this.nameEnd(index));
+  /** The length of a kernel image symbol's name in bytes; −1 for a module's symbol. */
+  nameLength(index: number): number {
+    const end = this.nameEnd(index);
+    return end < this.lineEnds[index]! ? -1 : end - this.nameStarts[index]!;
+  }
+
+  /** Copies the bytes of a kernel image symbol's name (see nameLength) into `target` at `at`. */
+  copyName(index: number, target: Buffer, at: number): void {
+    this.text.copy(target, at, this.nameStarts[index]!, this.lineEnds[index]!);
   }
 
   /** Where the name ends: at the tab before a module, else at the end of the line (a short scan, not `indexOf` across the file). */
@@ -303,22 +334,32 @@ export class KernelSymbols {
 
   /** The vmlinux part of a full table (symbols without a module), with the anchor of its text. */
   static of(full: Kallsyms, anchor: string): KernelSymbols {
-    const kept: number[] = [];
-    for (let i = 0; i < full.size; i++) if (!full.hasModule(i)) kept.push(i);
-    const offsets = new Float64Array(kept.length);
-    const names: Buffer[] = [];
-    const starts = new Uint32Array(kept.length);
-    const ends = new Uint32Array(kept.length);
+    // Two passes over the table, no object per symbol: 120k names are copied into one buffer.
+    let count = 0;
+    let bytes = 0;
+    for (let i = 0; i < full.size; i++) {
+      const length = full.nameLength(i);
+      if (length >= 0) {
+        count++;
+        bytes += length;
+      }
+    }
+    const offsets = new Float64Array(count);
+    const starts = new Uint32Array(count);
+    const ends = new Uint32Array(count);
+    const names = Buffer.allocUnsafe(bytes);
     let at = 0;
-    kept.forEach((i, k) => {
-      const name = full.nameBytes(i);
+    for (let i = 0, k = 0; i < full.size; i++) {
+      const length = full.nameLength(i);
+      if (length < 0) continue;
       offsets[k] = full.offsetOf(i);
       starts[k] = at;
-      at += name.length;
+      full.copyName(i, names, at);
+      at += length;
       ends[k] = at;
-      names.push(name);
-    });
-    return new KernelSymbols(new Kallsyms(Buffer.concat(names), full.baseAddress, offsets, starts, ends), anchor);
+      k++;
+    }
+    return new KernelSymbols(new Kallsyms(names, full.baseAddress, offsets, starts, ends), anchor);
   }
 
   /** The cache file: header, anchor, Float64 offsets, Uint32 name ends, name bytes. */

@@ -103,7 +103,7 @@ export class KernelNames {
         resolved = this.copyResolved[index];
         if (!resolved) {
           const symbol = copy.symbols.symbol(index);
-          resolved = { ids: [builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module })], gap: undefined, unnamed: false, noDebug: false };
+          resolved = { ids: [builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module }, true)], gap: undefined, unnamed: false, noDebug: false };
           this.copyResolved[index] = resolved;
         }
         named.set(address, resolved);
@@ -121,7 +121,7 @@ export class KernelNames {
       resolved = this.kernelResolved[index];
       if (!resolved) {
         const symbol = this.kallsyms!.symbol(index);
-        resolved = { ids: [builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module })], gap: undefined, unnamed: false, noDebug: false };
+        resolved = { ids: [builder.internFrame({ name: symbol.name, kind: 'kernel', module: symbol.module }, true)], gap: undefined, unnamed: false, noDebug: false };
         this.kernelResolved[index] = resolved;
       }
     } else {

@@ -41,17 +41,15 @@ interface Counts {
   stoppedInByReason: Map<string, Map<string, number>>;
 }
 
-const moduleOf = (mappings: readonly Mapping[] | undefined, address: bigint): string => {
-  const mapping = mappings && findMapping(mappings, address);
-  if (!mapping) return '[unknown]';
-  return mapping.path.startsWith('/') ? basename(mapping.path.replace(/ \(deleted\)$/, '')) : mapping.path || '[anon]';
-};
+const moduleOfMapping = (mapping: Mapping): string => (mapping.path.startsWith('/') ? basename(mapping.path.replace(/ \(deleted\)$/, '')) : mapping.path || '[anon]');
 
 const mostFirst = (counts: ReadonlyMap<string, number>): string[] => [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([m]) => m);
 
 export class StackQualityCounter {
   private readonly byModule = new Map<string, Counts>();
   private readonly sorted = new Map<number, readonly Mapping[]>();
+  /** Module names by mapping: made once per mapping, not once per sample. */
+  private readonly modules = new Map<Mapping, string>();
 
   constructor(private readonly processes: ReadonlyMap<number, ProcessSnapshot>) {}
 
@@ -66,13 +64,21 @@ export class StackQualityCounter {
     return sorted;
   }
 
+  private moduleOf(mappings: readonly Mapping[] | undefined, address: bigint): string {
+    const mapping = mappings && findMapping(mappings, address);
+    if (!mapping) return '[unknown]';
+    let module = this.modules.get(mapping);
+    if (module === undefined) this.modules.set(mapping, (module = moduleOfMapping(mapping)));
+    return module;
+  }
+
   add(pid: number, userStack: readonly bigint[], weight: number): void {
     if (userStack.length === 0) return;
     const marker = readUnwindMarker(userStack[userStack.length - 1]!);
     const depth = marker ? userStack.length - 1 : userStack.length;
     if (depth === 0) return;
     const mappings = this.mappings(pid);
-    const module = moduleOf(mappings, userStack[0]!);
+    const module = this.moduleOf(mappings, userStack[0]!);
     let counts = this.byModule.get(module);
     if (!counts) this.byModule.set(module, (counts = { samples: 0, complete: 0, framePointers: 0, stopped: {}, stoppedIn: new Map(), stoppedInByReason: new Map() }));
     counts.samples += weight;
@@ -81,7 +87,7 @@ export class StackQualityCounter {
     else {
       const reason = STOP_NAMES[marker.stop] ?? `stop-${marker.stop}`;
       counts.stopped[reason] = (counts.stopped[reason] ?? 0) + weight;
-      const last = moduleOf(mappings, userStack[depth - 1]!);
+      const last = this.moduleOf(mappings, userStack[depth - 1]!);
       counts.stoppedIn.set(last, (counts.stoppedIn.get(last) ?? 0) + weight);
       let byReason = counts.stoppedInByReason.get(reason);
       if (!byReason) counts.stoppedInByReason.set(reason, (byReason = new Map()));

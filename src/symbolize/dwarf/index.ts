@@ -12,6 +12,7 @@ import { ElfFile } from '../elf/file.js';
 import type { ByteSource } from '../source.js';
 import { readAranges, unitOf, type AddressRanges } from './aranges.js';
 import {
+  C_LANGUAGES,
   DW_AT_call_file,
   DW_AT_call_line,
   DW_TAG_class_type,
@@ -64,6 +65,8 @@ export class DwarfFile {
   private readonly dies: unknown[] = [];
   private closed = false;
   private cuRanges?: { lows: Float64Array; highs: Float64Array; offsets: number[] };
+  /** Whether the CU being indexed may define functions inside classes and structures (not C). */
+  private intoTypes = true;
   /** CU DIE offset by CU header offset (what .debug_aranges names). */
   private unitDies?: Map<number, number>;
 
@@ -203,6 +206,8 @@ export class DwarfFile {
   /** Walks a CU's DIEs once: functions, inlined calls, and what may contain them. */
   private index(cudie: unknown): CompileUnit {
     const top: Scope[] = [];
+    // C structures hold only members: a quarter of libc's DIEs, each a native call or two, skipped.
+    this.intoTypes = !C_LANGUAGES.has(this.dw.srclang(cudie));
     this.walk(cudie, 0, top, 0);
     const entries: { low: number; high: number; scope: Scope }[] = [];
     for (const scope of top) for (let i = 0; i < scope.ranges.length; i += 2) entries.push({ low: scope.ranges[i]!, high: scope.ranges[i + 1]!, scope });
@@ -238,7 +243,7 @@ export class DwarfFile {
           else this.walk(die, depth + 1, scope.children, inFunction + 1);
           into.push(scope);
         }
-      } else if (tag === DW_TAG_lexical_block || ((tag === DW_TAG_namespace || tag === DW_TAG_class_type || tag === DW_TAG_structure_type) && inFunction === 0)) {
+      } else if (tag === DW_TAG_lexical_block || (inFunction === 0 && (tag === DW_TAG_namespace || ((tag === DW_TAG_class_type || tag === DW_TAG_structure_type) && this.intoTypes)))) {
         this.walk(die, depth + 1, into, inFunction);
       }
     } while (dw.sibling(die, die) === 0);

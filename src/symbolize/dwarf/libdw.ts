@@ -19,6 +19,8 @@ export interface Libdw {
   sibling(die: unknown, result: unknown): number;
   tag(die: unknown): number;
   dieoffset(die: unknown): number;
+  /** DW_AT_language of a CU DIE, or −1. */
+  srclang(cudie: unknown): number;
   /** Every [low, high) range of a DIE. */
   ranges(die: unknown): number[];
   name(die: unknown): string | null;
@@ -39,6 +41,8 @@ export const DW_TAG_lexical_block = 0x0b;
 export const DW_TAG_namespace = 0x39;
 export const DW_TAG_class_type = 0x02;
 export const DW_TAG_structure_type = 0x13;
+/** The C dialects (DW_LANG_C89, C, C99, C11, C17): their structures hold no functions. */
+export const C_LANGUAGES: ReadonlySet<number> = new Set([0x0001, 0x0002, 0x000c, 0x001d, 0x002c]);
 export const DW_AT_call_file = 0x58;
 export const DW_AT_call_line = 0x59;
 const DW_AT_linkage_name = 0x6e;
@@ -73,6 +77,7 @@ function bind(): Libdw {
   const dwarf_siblingof = f('int dwarf_siblingof(void *die, void *result)');
   const dwarf_tag = f('int dwarf_tag(void *die)');
   const dwarf_dieoffset = f('uint64_t dwarf_dieoffset(void *die)');
+  const dwarf_srclang = f('int dwarf_srclang(void *die)');
   const dwarf_ranges = f('int64_t dwarf_ranges(void *die, int64_t offset, void *basep, void *startp, void *endp)');
   const dwarf_diename = f('const char *dwarf_diename(void *die)');
   const dwarf_attr_integrate = f('void *dwarf_attr_integrate(void *die, unsigned int name, void *attr)');
@@ -121,6 +126,7 @@ function bind(): Libdw {
     sibling: (die, result) => dwarf_siblingof(die, result) as number,
     tag: (die) => dwarf_tag(die) as number,
     dieoffset: (die) => num(dwarf_dieoffset(die)),
+    srclang: (cudie) => dwarf_srclang(cudie) as number,
     ranges: (die) => {
       const result: number[] = [];
       out64[0] = 0n;
