@@ -72,9 +72,10 @@ async function inParts(file: string, bytes: Buffer, partBytes: number, eventFilt
 t.test('threads only for big files and for cores the machine leaves free', async (t) => {
   const big = PARALLEL_DEFAULTS.minBytes * 4;
   t.equal(usefulThreads({ cores: 2, load: 0.3 }), 2, '2 cores at load 0.3: both');
-  t.equal(usefulThreads({ cores: 2, load: 1.5 }), 1, '2 cores at load 1.5: one');
+  t.equal(usefulThreads({ cores: 2, load: 1.2 }), 2, '2 cores at load 1.2: both (more than half a core free)');
+  t.equal(usefulThreads({ cores: 2, load: 1.6 }), 1, '2 cores at load 1.6: one');
   t.equal(usefulThreads({ cores: 2, load: 7 }), 1, '2 cores at load 7: one, never none');
-  t.equal(usefulThreads({ cores: 64, load: 60.2 }), 4, '64 cores at load 60.2: the ~4 left free');
+  t.equal(usefulThreads({ cores: 64, load: 60.2 }), 5, '64 cores at load 60.2: the ~4 left free, and this one');
   t.equal(usefulThreads({ cores: 64, load: 0 }), PARALLEL_DEFAULTS.maxThreads, `64 idle cores: at most ${PARALLEL_DEFAULTS.maxThreads}`);
   t.equal(parallelPlan('f', big, undefined, { cores: 2, load: 4 }), undefined, 'a busy machine reads with one parser');
   t.equal(parallelPlan('f', PARALLEL_DEFAULTS.minBytes - 1, undefined, { cores: 8, load: 0 }), undefined, 'a small file reads with one parser');
