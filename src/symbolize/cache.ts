@@ -33,6 +33,14 @@ export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'profile');
 }
 
+/**
+ * Addresses one build-id's table may hold on disk (12 bytes each, plus their frames and names).
+ * Runs add the addresses they meet and every run that meets the binary reads the whole file, so
+ * without a bound a long-lived host's tables would only grow (node's here: 110k addresses with
+ * 82k frames, 20 MB, most of it C++ names).
+ */
+export const MAX_CACHED_ADDRESSES = 500_000;
+
 /** The key of frames without a name (an inlined call DWARF names nowhere): no string can equal it. */
 const UNNAMED = Symbol('unnamed');
 /** One number per (file, line) of a name's frames: the file's number in the table, and the line. */
@@ -213,8 +221,11 @@ export class FrameTable {
   }
 
   /** Reads a cache file; false (and nothing kept) when it is not a valid file for `buildId`. */
-  load(bytes: Buffer, buildId: string): boolean {
+  load(bytes: Buffer, buildId: string, maxAddresses = MAX_CACHED_ADDRESSES): boolean {
     if (bytes.length < HEADER) return false;
+    // A table past the bound is not read: the run starts empty and writes back only what it
+    // looked up, so one binary's file (and what every run that meets it holds) stays bounded.
+    if (bytes.readUInt32LE(12) > maxAddresses) return false;
     // Typed views need aligned offsets; a pooled Buffer may not be.
     const buffer = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
     const u32 = (at: number): number => buffer.readUInt32LE(at);

@@ -164,6 +164,10 @@ function run(): void {
     const otherId = `${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`;
     t.notOk(new FrameTable(withDwarf).load(readFileSync(file), otherId), 'refused for another build-id');
     t.notOk(new FrameTable(!withDwarf).load(readFileSync(file), id), 'refused when DWARF availability differs');
+    const held = readFileSync(file).readUInt32LE(12);
+    t.ok(held > 1, `${held} addresses in the file`);
+    t.notOk(new FrameTable(withDwarf).load(readFileSync(file), id, held - 1), 'a table past the bound is not read (the run starts empty)');
+    t.ok(new FrameTable(withDwarf).load(readFileSync(file), id, held), 'one at the bound is');
     const second = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory });
     t.same(render(second.profile), render(first.profile), 'same frames from the cache');
     const noInline = await symbolizeWithReport(rawProfile(live.pid, snapshot, stacks), { cacheDirectory, inline: false });
