@@ -3,7 +3,7 @@
  * `captureProcess`; the symbolizer reads through `HOST`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { download } from './download.js';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
@@ -90,10 +90,22 @@ export const HOST: SymbolHost = {
     mkdirSync(dirname(path), { recursive: true });
     const temporary = `${path}.${process.pid}.tmp`;
     try {
-      writeFileSync(temporary, data);
+      if (typeof data === 'string' || data instanceof Uint8Array) writeFileSync(temporary, data);
+      else writeParts(temporary, data);
       renameSync(temporary, path);
     } finally {
       rmSync(temporary, { force: true });
     }
   },
 };
+
+function writeParts(path: string, parts: Iterable<Uint8Array>): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const part of parts) {
+      for (let done = 0; done < part.length; ) done += writeSync(fd, part, done, part.length - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -4,9 +4,11 @@
  * and demangling for every address seen before.
  *
  * Frames are deduplicated (name, file, line) and addresses point at runs of frame numbers, so the
- * symbolizer interns each distinct frame once per binary, not once per address. The file is one
- * buffer of typed arrays read with a single `readFileSync` and no per-entry objects: the JSON of
- * version 1 cost ~0.65 s to read and 1.3 s of garbage collection for 80k addresses.
+ * symbolizer interns each distinct frame once per binary, not once per address. The tables are
+ * typed arrays read with one read and no per-entry objects: the JSON of version 1 cost ~0.65 s to
+ * read and 1.3 s of garbage collection for 80k addresses. The string bytes, most of a file (node's:
+ * 17 MB of C++ names), stay on disk: names are read one by one as frames are asked for, and a run
+ * that asks for many reads them all at once.
  *
  * A build-id names exact bytes, so entries never go stale — except when debug info appears later
  * (a -dbgsym package installed): each file records whether DWARF was used, and a file written
@@ -20,13 +22,14 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { SymbolHost } from './source.js';
+import type { ByteSource } from './source.js';
 
 /** One frame: name (null when unnamed), file, line; root first, inlined calls after. */
 export type CachedFrame = readonly [name: string | null, file: string | null, line: number];
 
 const MAGIC = 0x4d59_5350; // "PSYM"
-const VERSION = 2;
+/** The format's version, also the cache directory's subdirectory (`v2/`). */
+export const VERSION = 2;
 const HEADER = 40;
 
 export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
@@ -46,6 +49,24 @@ const UNNAMED = Symbol('unnamed');
 /** One number per (file, line) of a name's frames: the file's number in the table, and the line. */
 const placeKey = (fileId: number, line: number): number => fileId * 0x1_0000_0000 + line;
 
+/** Names read one by one before a table reads all its string bytes at once (~1.5 µs a read). */
+const STRING_READS_BEFORE_WHOLE = 2048;
+/** Bytes copied at a time from the old file when a table is written again. */
+const COPY_CHUNK = 1 << 20;
+
+/** A file's bytes already in memory, as a ByteSource. */
+class BufferSource implements ByteSource {
+  readonly path = '<memory>';
+  constructor(private readonly bytes: Buffer) {}
+  get size(): number {
+    return this.bytes.length;
+  }
+  read(offset: number, length: number): Buffer {
+    return this.bytes.subarray(offset, Math.min(this.bytes.length, offset + length));
+  }
+  close(): void {}
+}
+
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_I32 = new Int32Array(0);
@@ -61,7 +82,12 @@ export class FrameTable {
   private baseFiles: Int32Array = EMPTY_I32;
   private baseLines: Int32Array = EMPTY_I32;
   private stringEnds: Uint32Array = EMPTY_U32;
-  private stringBytes: Buffer = Buffer.alloc(0);
+  /** The string bytes: `stringsLength` bytes of `stringSource` from `stringsAt`, or all of `stringBytes` once read. */
+  private stringSource: ByteSource | undefined;
+  private stringsAt = 0;
+  private stringsLength = 0;
+  private stringBytes: Buffer | undefined = Buffer.alloc(0);
+  private stringReads = 0;
   private decoded: (string | undefined)[] = [];
   // Added in this run: frames after the base ones, records after the base ones.
   private readonly added = new Map<number, number>();
@@ -214,27 +240,59 @@ export class FrameTable {
     if (index < 0) return null;
     let s = this.decoded[index];
     if (s === undefined) {
-      s = this.stringBytes.toString('utf8', index === 0 ? 0 : this.stringEnds[index - 1]!, this.stringEnds[index]!);
+      const start = index === 0 ? 0 : this.stringEnds[index - 1]!;
+      const end = this.stringEnds[index]!;
+      if (this.stringBytes === undefined && ++this.stringReads > STRING_READS_BEFORE_WHOLE) this.stringBytes = this.readStrings(0, this.stringsLength);
+      s = this.stringBytes ? this.stringBytes.toString('utf8', start, end) : this.readStrings(start, end - start).toString('utf8');
       this.decoded[index] = s;
     }
     return s;
   }
 
-  /** Reads a cache file; false (and nothing kept) when it is not a valid file for `buildId`. */
+  /**
+   * String bytes from the file. The descriptor keeps the file that was checked even when another
+   * run replaces it; one cut short since (by hand) reads as NULs: wrong names, never a crash.
+   */
+  private readStrings(offset: number, length: number): Buffer {
+    if (!this.stringSource) throw new Error('frame table used after close()');
+    const bytes = this.stringSource.read(this.stringsAt + offset, length);
+    return bytes.length === length ? bytes : Buffer.alloc(length);
+  }
+
+  /** Closes the cache file names are read from: the table is not used after this. */
+  close(): void {
+    this.stringSource?.close();
+    this.stringSource = undefined;
+  }
+
+  /** Reads a cache file's bytes; false (and nothing kept) when it is not a valid file for `buildId`. */
   load(bytes: Buffer, buildId: string, maxAddresses = MAX_CACHED_ADDRESSES): boolean {
-    if (bytes.length < HEADER) return false;
+    return this.open(new BufferSource(bytes), buildId, maxAddresses);
+  }
+
+  /**
+   * Reads a cache file's tables, leaving its string bytes in the file (read as names are asked
+   * for); false (and nothing kept) when it is not a valid file for `buildId`. On true the table
+   * owns `source` (closed by `close()`); on false the caller still does.
+   */
+  open(source: ByteSource, buildId: string, maxAddresses = MAX_CACHED_ADDRESSES): boolean {
+    const header = source.read(0, HEADER);
+    if (header.length < HEADER) return false;
     // A table past the bound is not read: the run starts empty and writes back only what it
     // looked up, so one binary's file (and what every run that meets it holds) stays bounded.
-    if (bytes.readUInt32LE(12) > maxAddresses) return false;
+    if (header.readUInt32LE(12) > maxAddresses) return false;
+    const word = (at: number): number => header.readUInt32LE(at);
+    if (word(0) !== MAGIC || word(4) !== VERSION || (word(8) & 1) !== (this.withDwarf ? 1 : 0)) return false;
+    const [nAddresses, nRecords, nFrames, nStrings, nBytes, idLength] = [word(12), word(16), word(20), word(24), word(28), word(32)];
+    const tablesAt = HEADER + Math.ceil(idLength / 8) * 8;
+    const stringsAt = tablesAt + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4;
+    if (stringsAt + nBytes !== source.size) return false;
+    const read = source.read(0, stringsAt);
+    if (read.length !== stringsAt) return false;
     // Typed views need aligned offsets; a pooled Buffer may not be.
-    const buffer = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
-    const u32 = (at: number): number => buffer.readUInt32LE(at);
-    if (u32(0) !== MAGIC || u32(4) !== VERSION || (u32(8) & 1) !== (this.withDwarf ? 1 : 0)) return false;
-    const [nAddresses, nRecords, nFrames, nStrings, nBytes, idLength] = [u32(12), u32(16), u32(20), u32(24), u32(28), u32(32)];
+    const buffer = read.byteOffset % 8 === 0 ? read : Buffer.from(read);
     if (buffer.toString('latin1', HEADER, HEADER + idLength) !== buildId) return false;
-    let at = HEADER + Math.ceil(idLength / 8) * 8;
-    const size = at + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4 + nBytes;
-    if (size !== buffer.length) return false;
+    let at = tablesAt;
     const take = <T>(make: (b: ArrayBufferLike, o: number, n: number) => T, n: number, width: number): T => {
       const view = make(buffer.buffer, buffer.byteOffset + at, n);
       at += n * width;
@@ -264,13 +322,19 @@ export class FrameTable {
     this.baseFiles = files;
     this.baseLines = lines;
     this.stringEnds = stringEnds;
-    this.stringBytes = buffer.subarray(at, at + nBytes);
+    this.stringSource = source;
+    this.stringsAt = stringsAt;
+    this.stringsLength = nBytes;
+    this.stringBytes = source instanceof BufferSource ? this.readStrings(0, nBytes) : undefined;
     this.decoded = new Array<string | undefined>(nStrings);
     return true;
   }
 
-  /** The whole table, old and new entries, in the file format. */
-  serialize(buildId: string): Buffer {
+  /**
+   * The whole table, old and new entries, in the file format: its parts in order, the old string
+   * bytes copied from the old file a chunk at a time rather than held whole.
+   */
+  serialize(buildId: string): Iterable<Uint8Array> {
     const baseAddresses = this.addresses.length;
     const addedOrder = Float64Array.from(this.added.keys()).sort();
     const nAddresses = baseAddresses + addedOrder.length;
@@ -313,15 +377,15 @@ export class FrameTable {
     for (let k = 0, from = 0; k < pending.length; k++) {
       const nul = joined.indexOf(0, from);
       const end = nul < 0 ? joined.length : nul;
-      newEnds[k] = this.stringBytes.length + end - k;
+      newEnds[k] = this.stringsLength + end - k;
       from = end + 1;
     }
-    const bytes = this.stringBytes.length + joined.length - Math.max(0, pending.length - 1);
+    const newBytes = joined.length - Math.max(0, pending.length - 1);
+    const bytes = this.stringsLength + newBytes;
     const nStrings = nBaseStrings + pending.length;
     const idBytes = Buffer.from(buildId, 'latin1');
     const idPadded = Math.ceil(idBytes.length / 8) * 8;
-    const size = HEADER + idPadded + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4 + bytes;
-    const out = Buffer.alloc(size);
+    const out = Buffer.alloc(HEADER + idPadded + nAddresses * 8 + (nAddresses + 1) * 4 + nRecords * 4 + nFrames * 16 + nStrings * 4);
     [MAGIC, VERSION, this.withDwarf ? 1 : 0, nAddresses, nRecords, nFrames, nStrings, bytes, idBytes.length].forEach((v, i) => out.writeUInt32LE(v, i * 4));
     idBytes.copy(out, HEADER);
     let at = HEADER + idPadded;
@@ -357,91 +421,19 @@ export class FrameTable {
     const ends = new Uint32Array(out.buffer, out.byteOffset + at, nStrings);
     ends.set(this.stringEnds);
     for (let k = 0; k < newEnds.length; k++) ends[nBaseStrings + k] = newEnds[k]!;
-    at += nStrings * 4;
-    this.stringBytes.copy(out, at);
-    at += this.stringBytes.length;
-    for (let k = 0, from = 0; k < pending.length; k++) {
-      const end = newEnds[k]! - this.stringBytes.length + k;
-      joined.copy(out, at, from, end);
-      at += end - from;
+    const added = Buffer.alloc(newBytes);
+    for (let k = 0, from = 0, to = 0; k < pending.length; k++) {
+      const end = newEnds[k]! - this.stringsLength + k;
+      to += joined.copy(added, to, from, end);
       from = end + 1;
     }
-    return out;
-  }
-}
-
-export class SymbolCache {
-  private readonly tables = new Map<string, FrameTable>();
-
-  constructor(
-    private readonly directory: string | undefined,
-    private readonly host: SymbolHost,
-  ) {}
-
-  private path(buildId: string): string {
-    return join(this.directory!, `v${VERSION}`, `${buildId}.bin`);
+    return this.parts(out, added);
   }
 
-  /** The table of a build-id, read from disk on first use (empty when there is none). */
-  table(buildId: string, withDwarf: boolean): FrameTable {
-    let table = this.tables.get(buildId);
-    if (!table || table.withDwarf !== withDwarf) {
-      table = new FrameTable(withDwarf);
-      if (this.directory !== undefined && /^[0-9a-f]+$/.test(buildId)) {
-        const bytes = this.host.readFile(this.path(buildId));
-        try {
-          if (bytes && !table.load(bytes, buildId)) table = new FrameTable(withDwarf);
-        } catch {
-          table = new FrameTable(withDwarf); // corrupt: rewritten at the end of the run
-        }
-      }
-      this.tables.set(buildId, table);
-    }
-    return table;
-  }
-
-  /** Another cached file of this version (`kernel-<build-id>.bin`), or undefined. */
-  readFile(name: string): Buffer | undefined {
-    if (this.directory === undefined || !/^[0-9a-z.-]+$/.test(name)) return undefined;
-    return this.host.readFile(join(this.directory, `v${VERSION}`, name));
-  }
-
-  /** Keeps `bytes` under `name` for the next run; false when there is no (writable) cache. */
-  writeFile(name: string, bytes: Uint8Array): boolean {
-    if (this.directory === undefined || !/^[0-9a-z.-]+$/.test(name)) return false;
-    try {
-      this.host.writeFileAtomic(join(this.directory, `v${VERSION}`, name), bytes);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Writes every build-id that gained addresses; failures only cost the next run its speed. */
-  flush(): void {
-    for (const [buildId, table] of this.tables) this.write(buildId, table);
-  }
-
-  /** Writes a build-id's table if it gained addresses, and drops it from memory (its binary is gone). */
-  forget(buildId: string): void {
-    const table = this.tables.get(buildId);
-    if (!table) return;
-    this.write(buildId, table);
-    this.tables.delete(buildId);
-  }
-
-  /** Tables held in memory. */
-  get size(): number {
-    return this.tables.size;
-  }
-
-  private write(buildId: string, table: FrameTable): void {
-    if (this.directory === undefined || !table.dirty || !/^[0-9a-f]+$/.test(buildId)) return;
-    try {
-      this.host.writeFileAtomic(this.path(buildId), table.serialize(buildId));
-      table.dirty = false;
-    } catch {
-      // read-only or full cache directory
-    }
+  private *parts(head: Buffer, added: Buffer): Iterable<Uint8Array> {
+    yield head;
+    if (this.stringBytes) yield this.stringBytes;
+    else for (let at = 0; at < this.stringsLength; at += COPY_CHUNK) yield this.readStrings(at, Math.min(COPY_CHUNK, this.stringsLength - at));
+    yield added;
   }
 }

@@ -4,7 +4,7 @@
  * samples all fall in the kernel image reads a few KB of /proc/kallsyms instead of all of it.
  */
 import type { ProfileBuilder } from '../profile/builder.js';
-import type { SymbolCache } from './cache.js';
+import type { SymbolCache } from './symbol-cache.js';
 import { Kallsyms, kallsymsAnchor, kernelBuildId, KernelSymbols, KERNEL_MODULE } from './kallsyms.js';
 import type { GapCounter } from './report.js';
 import { hex, type Resolved } from './resolved.js';

@@ -35,8 +35,11 @@ export interface SymbolHost {
   exists(path: string): boolean;
   /** A small file's bytes (caches), or undefined. */
   readFile(path: string): Buffer | undefined;
-  /** Writes through a temporary file and a rename, creating directories; throws on failure. */
-  writeFileAtomic(path: string, data: string | Uint8Array): void;
+  /**
+   * Writes through a temporary file and a rename, creating directories; throws on failure. Parts
+   * (an iterable of byte arrays) are written one after another as they are produced.
+   */
+  writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): void;
   /**
    * The Debian packages owning `paths` (`dpkg -S`), for advice; paths no package owns are left
    * out. May answer asynchronously (a child process must not stop the event loop).

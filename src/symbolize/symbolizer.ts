@@ -13,7 +13,7 @@ import { containerFrame } from './container.js';
 import { demanglerFor } from './demangle.js';
 import { demangleAhead } from './demangle-ahead.js';
 import { JitSymbolizer } from './jit.js';
-import { SymbolCache } from './cache.js';
+import { SymbolCache } from './symbol-cache.js';
 import { Debuginfod } from './debuginfod.js';
 import { BinaryFrames } from './binary-frames.js';
 import { KernelNames } from './kernel-names.js';
@@ -273,7 +273,7 @@ export class Symbolizer {
 
   /** Releases what `prepare` holds (perf map descriptors, source-map parsers). */
   close(): void {
-    this.cache.flush();
+    this.cache.close();
     this.kernel.keep(this.options.cacheDirectory);
     this.jit.close();
     this.frames.close();

@@ -70,7 +70,7 @@ function host(state: { text: string; fullReads: number; buildId?: string }): Sym
     },
     writeFileAtomic: (path, data) => {
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, data);
+      writeFileSync(path, typeof data === 'string' || data instanceof Uint8Array ? data : Buffer.concat([...data]));
     },
     packageOf: () => new Map(),
   };
