@@ -23,6 +23,8 @@ class FileSource implements ByteSource {
   }
 
   read(offset: number, length: number): Buffer {
+    // After close() the descriptor number may be another file's by now.
+    if (this.closed) throw new Error(`${this.path}: read after close`);
     const end = Math.min(this.size, offset + length);
     if (offset < 0 || offset >= end) return Buffer.alloc(0);
     const buffer = Buffer.allocUnsafe(end - offset);
