@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import type { ProcessSnapshot } from '../profile/raw.js';
 import { findLocalDebugFile, verifyDebugFile, type DebugFile, type DebugFileOptions } from './debuginfo.js';
 import { ElfError, ElfFile } from './elf/file.js';
+import { loadSymbols, serializeSymbols } from './elf/symbol-file.js';
 import { readSymbols, SymbolTable } from './elf/symbols.js';
 import type { ByteSource, SymbolHost } from './source.js';
 
@@ -28,7 +29,15 @@ export interface Binary {
 
 export interface BinaryLoaderOptions extends DebugFileOptions {
   readonly warn: (message: string) => void;
+  /** Files kept between runs (the symbol cache directory), by name; absent: every run sorts its symbols. */
+  readonly kept?: {
+    read(name: string): Buffer | undefined;
+    write(name: string, bytes: Uint8Array): boolean;
+  };
 }
+
+/** Smaller tables sort in a millisecond or two: not worth a file each. */
+const MIN_KEPT_SYMBOLS = 4096;
 
 export function hasDebugLines(elf: ElfFile): boolean {
   const section = elf.section('.debug_line');
@@ -120,7 +129,7 @@ export class Binaries {
     }
     binary.debug = { elf: verified, path, how };
     try {
-      binary.symbols = readSymbols([verified, binary.elf]);
+      binary.symbols = this.symbolsOf(binary.buildId, [verified, binary.elf]);
     } catch (error) {
       this.warnOnce(path, `${path}: ${error instanceof ElfError ? error.message : String(error)}; its symbols are not used`);
     }
@@ -183,7 +192,7 @@ export class Binaries {
       if (symbols) return symbols;
       symbols = SymbolTable.EMPTY;
       try {
-        symbols = readSymbols(files);
+        symbols = this.symbolsOf(buildId, files);
       } catch (error) {
         const message = error instanceof ElfError ? error.message : String(error);
         // One bad table must not cost the good one: retry with the binary alone.
@@ -215,6 +224,22 @@ export class Binaries {
     };
     if (buildId !== undefined) this.byBuildId.set(buildId, binary);
     return binary;
+  }
+
+  /**
+   * The function symbols of `files`: sorted once per build-id and kept in the cache directory,
+   * where a later run finds them for the same files. Throws ElfError as readSymbols does.
+   */
+  private symbolsOf(buildId: string | undefined, files: readonly ElfFile[]): SymbolTable {
+    const kept = buildId !== undefined && /^[0-9a-f]+$/.test(buildId) ? this.options.kept : undefined;
+    const name = `symbols-${buildId}.bin`;
+    const bytes = kept?.read(name);
+    const loaded = bytes && loadSymbols(bytes, files);
+    if (loaded) return loaded;
+    const symbols = readSymbols(files);
+    const serialized = kept && symbols.length >= MIN_KEPT_SYMBOLS ? serializeSymbols(symbols, files) : undefined;
+    if (serialized) kept!.write(name, serialized);
+    return symbols;
   }
 
   private warnOnce(key: string, message: string): void {

@@ -85,8 +85,9 @@ export class Symbolizer {
       this.warnings.push(message);
       this.options.warn(message);
     };
-    this.binaries = new Binaries(this.options.host, { debugDirectories: this.options.debugDirectories, warn });
     this.cache = new SymbolCache(this.options.cacheDirectory, this.options.host);
+    const kept = { read: (name: string) => this.cache.readFile(name), write: (name: string, bytes: Uint8Array) => this.cache.writeFile(name, bytes) };
+    this.binaries = new Binaries(this.options.host, { debugDirectories: this.options.debugDirectories, warn, kept });
     const host = this.options.host;
     this.packages = new PackageOwners(host, this.options.cacheDirectory);
     this.kernel = new KernelNames(this, host, this.cache, warn);

@@ -3,7 +3,7 @@
  * search. Arrays rather than objects: libc has ~3k functions, a big binary 100k+, and the arrays
  * are also what the on-disk cache stores.
  */
-import { ElfError, type ElfFile, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB } from './file.js';
+import { ElfError, type ElfFile, type Section, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB } from './file.js';
 
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
@@ -23,7 +23,7 @@ class ArrayNames implements NameSource {
 }
 
 /** Where one string table lies in its file. */
-interface StringTableFile {
+export interface StringTableFile {
   readonly elf: ElfFile;
   readonly offset: number;
   readonly size: number;
@@ -37,14 +37,15 @@ const READS_BEFORE_WHOLE = 2048;
  * `.dynstr` are 12 MB, and a profile names a few hundred of its functions. A run that asks for
  * many reads the tables whole.
  */
-class StringTableNames implements NameSource {
+export class StringTableNames implements NameSource {
   private readonly decoded: (string | undefined)[] = [];
   private whole: (Buffer | undefined)[] | undefined;
   private reads = 0;
   constructor(
-    private readonly files: readonly StringTableFile[],
-    private readonly table: Uint8Array,
-    private readonly offsets: Uint32Array,
+    readonly files: readonly StringTableFile[],
+    /** Per symbol: its string table, and its name's offset there. */
+    readonly table: Uint8Array,
+    readonly offsets: Uint32Array,
   ) {}
   name(index: number): string {
     let name = this.decoded[index];
@@ -118,6 +119,30 @@ export class SymbolTable {
   }
 }
 
+/** A symbol table of one of the files, the string table of its names, and its rank at equal addresses. */
+export interface SymbolSection {
+  readonly fileIndex: number;
+  readonly elf: ElfFile;
+  readonly symtab: Section;
+  readonly strtab: Section;
+  readonly rank: number;
+}
+
+/** The symbol tables `readSymbols` reads, in its order; throws ElfError on entries of another size. */
+export function symbolSections(files: readonly ElfFile[]): SymbolSection[] {
+  const found: SymbolSection[] = [];
+  files.forEach((elf, fileIndex) => {
+    for (const symtab of elf.sections) {
+      if ((symtab.type !== SHT_SYMTAB && symtab.type !== SHT_DYNSYM) || symtab.size === 0) continue;
+      if (symtab.entsize !== 24) throw new ElfError(`symbol table ${symtab.name} has entries of ${symtab.entsize} bytes, not 24`);
+      const strtab = elf.sections[symtab.link];
+      if (!strtab || strtab.type === SHT_NOBITS) continue;
+      found.push({ fileIndex, elf, symtab, strtab, rank: fileIndex * 8 + (symtab.type === SHT_SYMTAB ? 0 : 4) });
+    }
+  });
+  return found;
+}
+
 /**
  * Function symbols of `.symtab` and `.dynsym` of each file, earlier files first at equal
  * addresses (a debug file's .symtab before the binary's .dynsym). Throws ElfError on a table
@@ -126,18 +151,12 @@ export class SymbolTable {
 export function readSymbols(files: readonly ElfFile[]): SymbolTable {
   const strings: StringTableFile[] = [];
   const tables: { table: Buffer; names: Buffer; rank: number; index: number }[] = [];
-  files.forEach((elf, fileRank) => {
-    for (const section of elf.sections) {
-      if ((section.type !== SHT_SYMTAB && section.type !== SHT_DYNSYM) || section.size === 0) continue;
-      if (section.entsize !== 24) throw new ElfError(`symbol table ${section.name} has entries of ${section.entsize} bytes, not 24`);
-      const strtabSection = elf.sections[section.link];
-      if (!strtabSection || strtabSection.type === SHT_NOBITS) continue;
-      const table = elf.sectionData(section);
-      const names = elf.sectionData(strtabSection);
-      tables.push({ table, names, rank: fileRank * 8 + (section.type === SHT_SYMTAB ? 0 : 4), index: strings.length });
-      strings.push({ elf, offset: strtabSection.offset, size: names.length });
-    }
-  });
+  for (const { elf, symtab, strtab, rank } of symbolSections(files)) {
+    const table = elf.sectionData(symtab);
+    const names = elf.sectionData(strtab);
+    tables.push({ table, names, rank, index: strings.length });
+    strings.push({ elf, offset: strtab.offset, size: names.length });
+  }
   let capacity = 0;
   for (const t of tables) capacity += Math.floor(t.table.length / 24);
   const scan: Scan = {
