@@ -116,6 +116,47 @@ export class FrameTable {
     return this.baseNames.length + this.names.length;
   }
 
+  /** Addresses read from the table's file. */
+  get baseCount(): number {
+    return this.addresses.length;
+  }
+
+  /** Addresses added since: from the file of additions (`adopt`) and by this run. */
+  get addedCount(): number {
+    return this.added.size;
+  }
+
+  /** Takes the addresses of `additions` (a file of additions) that this table lacks, as already written. */
+  adopt(additions: FrameTable): void {
+    for (let record = 0; record < additions.addresses.length; record++) {
+      const vaddr = additions.addresses[record]!;
+      if (this.find(vaddr) < 0) this.copyEntry(additions, record, vaddr);
+    }
+    this.dirty = false;
+  }
+
+  /** The addresses added since the file was read, as a table of their own in the file format. */
+  serializeAdded(buildId: string): Iterable<Uint8Array> {
+    const additions = new FrameTable(this.withDwarf);
+    const base = this.addresses.length;
+    for (const [vaddr, added] of this.added) additions.copyEntry(this, base + added, vaddr);
+    return additions.serialize(buildId);
+  }
+
+  private copyEntry(from: FrameTable, record: number, vaddr: number): void {
+    const frames: CachedFrame[] = [];
+    const length = from.recordLength(record);
+    for (let k = 0; k < length; k++) {
+      const frame = from.recordFrame(record, k);
+      frames.push([from.name(frame), from.file(frame), from.line(frame)]);
+    }
+    const copied = this.add(vaddr, frames);
+    for (let k = 0; k < length; k++) {
+      const demangled = from.demangled(from.recordFrame(record, k));
+      if (demangled !== undefined) this.setDemangled(this.recordFrame(copied, k), demangled);
+    }
+  }
+
   /** The record of `vaddr`, or −1. */
   find(vaddr: number): number {
     const a = this.addresses;

@@ -1,12 +1,13 @@
 // The on-disk frame table read lazily: names come from the file as they are asked for, a run that
 // asks for many reads the string bytes whole, a rewrite copies the old bytes from the old file, and
 // another run replacing the file meanwhile changes nothing for a table already open.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { HOST, openFile } from '../../src/host/index.js';
 import { FrameTable, type CachedFrame } from '../../src/symbolize/cache.js';
+import { SymbolCache } from '../../src/symbolize/symbol-cache.js';
 
 const BUILD_ID = '5f1e0c2a9b8d7766554433221100ffeeddccbbaa';
 const COUNT = 6000;
@@ -102,4 +103,40 @@ t.test('a file that is not a frame table of this build-id is refused and left to
   t.ok(ok.open(openFile(path)!, BUILD_ID), 'the whole file opens');
   t.equal(ok.name(ok.recordFrame(ok.find(0x2003), 0)), 'f3');
   ok.close();
+});
+
+t.test('a run that adds a few addresses writes only them, to a file of additions; many, and the table is written whole', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'frame-table-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const base = join(dir, 'v2', `${BUILD_ID}.bin`);
+  const additions = join(dir, 'v2', `${BUILD_ID}.add.bin`);
+  const run = (from: number, to: number): void => {
+    const cache = new SymbolCache(dir, HOST);
+    const table = cache.table(BUILD_ID, true);
+    for (let i = from; i < to; i++) if (table.find(0x1000 + i * 16) < 0) table.add(0x1000 + i * 16, framesOf(i));
+    cache.close();
+  };
+  const check = (count: number, what: string): void => {
+    const cache = new SymbolCache(dir, HOST);
+    const table = cache.table(BUILD_ID, true);
+    let right = 0;
+    for (let i = 0; i < count; i++) if (JSON.stringify(framesIn(table, 0x1000 + i * 16)) === JSON.stringify(framesOf(i))) right++;
+    t.equal(right, count, what);
+    t.equal(table.find(0x1000 + count * 16), -1, 'and nothing more');
+    t.notOk(table.dirty, 'nothing to write back after reading');
+    cache.close();
+  };
+  run(0, 1000);
+  t.notOk(existsSync(additions) && statSync(additions).size > 100, 'a new table: written whole');
+  const whole = readFileSync(base);
+  run(900, 1050);
+  t.ok(readFileSync(base).equals(whole), '50 more: the table file untouched');
+  t.ok(statSync(additions).size < whole.length / 4, `they went to the file of additions (${statSync(additions).size} bytes)`);
+  check(1050, 'the table and its additions: all 1,050 addresses');
+  run(1050, 1100);
+  check(1100, 'additions of two runs');
+  run(1100, 1400);
+  t.ok(readFileSync(base).length > whole.length, '300 more (past an eighth): the table written whole');
+  t.ok(statSync(additions).size < 100, 'and the file of additions emptied');
+  check(1400, 'all 1,400 addresses');
 });
