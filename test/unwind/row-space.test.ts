@@ -59,14 +59,16 @@ function tableOf(path: string): CompiledBinary {
 }
 const rowsOf = (path: string): number => tableOf(path).rowCount;
 
-/** A program waiting on its stdin until killed, once its image is mapped. */
+/** A program waiting on its stdin until killed, once its image and libc are mapped. */
 async function waiting(program: string, args: string[] = []): Promise<{ child: ChildProcess; snapshot: ProcessSnapshot; stop: () => Promise<void> }> {
   const child = spawn(program, args, { stdio: ['pipe', 'ignore', 'ignore'] });
   const pid = child.pid!;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (let i = 0; i < 200; i++) {
     const snapshot = captureProcess(pid);
-    if (snapshot?.mappings.some((m) => m.path === program && m.perms.includes('x'))) {
+    // Its image and libc mapped (the dynamic loader maps libc a moment after the exec).
+    const code = snapshot?.mappings.filter((m) => m.perms.includes('x')).map((m) => m.path) ?? [];
+    if (code.includes(program) && code.some((p) => p.endsWith('/libc.so.6'))) {
       return {
         child,
         snapshot,
