@@ -68,6 +68,16 @@ export class ArraySpace {
     this.freeTotal += length;
   }
 
+  /** The free run that releasing entries start .. start + length - 1 would make, with the free blocks touching them. */
+  runIfReleased(start: number, length: number): number {
+    let run = length;
+    for (const block of this.blocks) {
+      if (block.start + block.length === start || block.start === start + length) run += block.length;
+      if (block.start > start + length) break;
+    }
+    return run;
+  }
+
   /** Free entries in all blocks together. */
   get free(): number {
     return this.freeTotal;
@@ -113,7 +123,10 @@ export interface TableSpaceStats {
  * The rows and buckets of every placed binary. A binary no process maps is not freed at once but
  * kept idle, its table intact, so one that comes back (a compiler run again and again, a shell
  * tool) costs no write; its space is taken only when a binary that does not fit in the free space
- * needs it, least recently idle first.
+ * needs it: the smallest idle binary whose space alone (with the free space around it) is enough,
+ * else the least recently idle ones, one after another, until the free blocks merge into a run
+ * long enough. So a small library does not evict a compiler's half a million rows while a small
+ * idle binary would do.
  */
 export class TableSpace {
   private readonly rowSpace: ArraySpace;
@@ -151,9 +164,8 @@ export class TableSpace {
         }
         this.rowSpace.release(firstRow, rows);
       }
-      const oldest = this.idle.entries().next();
-      if (oldest.done || this.reclaimableRows < rows || this.bucketSpace.free + this.idleBuckets < buckets) return undefined;
-      const [key, slot] = oldest.value;
+      if (this.idle.size === 0 || this.reclaimableRows < rows || this.bucketSpace.free + this.idleBuckets < buckets) return undefined;
+      const [key, slot] = this.victim(rows, buckets);
       this.dropIdle(key, slot);
       this.rowSpace.release(slot.firstRow, slot.rowCount);
       this.bucketSpace.release(slot.firstBucket, slot.bucketEntries);
@@ -194,6 +206,17 @@ export class TableSpace {
       evictedRows: this.evictedRows,
       freeRowBlocks: this.rowSpace.fragments,
     };
+  }
+
+  /** Which idle binary gives its space next (there is one). */
+  private victim(rows: number, buckets: number): [string, TableSlot] {
+    let best: [string, TableSlot] | undefined;
+    for (const entry of this.idle) {
+      const slot = entry[1];
+      if (best !== undefined && slot.rowCount >= best[1].rowCount) continue;
+      if (this.rowSpace.runIfReleased(slot.firstRow, slot.rowCount) >= rows && this.bucketSpace.runIfReleased(slot.firstBucket, slot.bucketEntries) >= buckets) best = entry;
+    }
+    return best ?? this.idle.entries().next().value!;
   }
 
   private dropIdle(key: string, slot: TableSlot): void {

@@ -68,7 +68,7 @@ async function waiting(program: string, args: string[] = []): Promise<{ child: C
     const snapshot = captureProcess(pid);
     // Its image and libc mapped (the dynamic loader maps libc a moment after the exec).
     const code = snapshot?.mappings.filter((m) => m.perms.includes('x')).map((m) => m.path) ?? [];
-    if (code.includes(program) && code.some((p) => p.endsWith('/libc.so.6'))) {
+    if (snapshot && code.includes(program) && code.some((p) => p.endsWith('/libc.so.6'))) {
       return {
         child,
         snapshot,
@@ -298,5 +298,49 @@ if (requiresTools(t, 'sleep', 'cat', 'tail', 'tee')) {
     t.same([...loader.stats().unplaced], [], 'every binary has its table');
     t.ok(checkEntries(t, kernel, snapshots) >= 3, 'tail\'s entries point at its own rows');
     await c.stop();
+  });
+}
+
+if (requiresTools(t, 'sleep', 'cat', 'tail')) {
+  t.test('the smallest idle binary whose space is enough gives it, not the least recently idle one', async (t) => {
+    const shared = sharedBinaries();
+    const sharedRows = shared.reduce((n, p) => n + rowsOf(p), 0);
+    const [tail, sleep, cat] = ['/usr/bin/tail', '/usr/bin/sleep', '/usr/bin/cat'];
+    t.ok(rowsOf(cat) <= rowsOf(sleep) && rowsOf(sleep) < rowsOf(tail), 'cat fits in sleep\'s space, which is smaller than tail\'s');
+    const kernel = new KernelArrays(sharedRows + rowsOf(tail) + rowsOf(sleep));
+    const loader = new UnwindLoader(kernel, async (request) => compileRequested(request), processExists);
+    loader.preload(shared);
+    await loader.idle();
+    const snapshots = new Map<number, ProcessSnapshot>();
+    const run = async (program: string, args: string[] = []): Promise<Awaited<ReturnType<typeof waiting>>> => {
+      const p = await waiting(program, args);
+      t.teardown(() => p.child.kill('SIGKILL'));
+      snapshots.set(p.snapshot.pid, p.snapshot);
+      loader.loadProcess(p.snapshot, 0);
+      await loader.idle();
+      return p;
+    };
+    const forget = async (p: Awaited<ReturnType<typeof waiting>>): Promise<void> => {
+      await p.stop();
+      snapshots.delete(p.snapshot.pid);
+      loader.forgetProcess(p.snapshot.pid);
+    };
+    const a = await run(tail, ['-f', '/dev/null']);
+    const b = await run(sleep, ['60']);
+    const tailRow = entryFor(kernel, a.snapshot.pid, a.snapshot, tail)!.firstRow;
+    const sleepRow = entryFor(kernel, b.snapshot.pid, b.snapshot, sleep)!.firstRow;
+    await forget(a);
+    await forget(b);
+    t.match(loader.stats(), { idleBinaries: 2, idleRows: rowsOf(tail) + rowsOf(sleep), rows: kernel.unwindRowCapacity });
+    const c = await run(cat);
+    t.equal(entryFor(kernel, c.snapshot.pid, c.snapshot, cat)?.firstRow, sleepRow, 'cat placed where sleep was');
+    t.match(loader.stats(), { idleBinaries: 1, idleRows: rowsOf(tail), evictedBinaries: 1, evictedRows: rowsOf(sleep) });
+    // tail, idle the longest, comes back: its rows are still in place.
+    const d = await run(tail, ['-f', '/dev/null']);
+    t.equal(entryFor(kernel, d.snapshot.pid, d.snapshot, tail)?.firstRow, tailRow, 'tail revived in place');
+    t.match(loader.stats(), { idleBinaries: 0, evictedBinaries: 1 });
+    t.ok(checkEntries(t, kernel, snapshots) >= 6, 'cat\'s and tail\'s entries point at their own rows');
+    await c.stop();
+    await d.stop();
   });
 }
