@@ -103,9 +103,9 @@ const DELETED = ' (deleted)';
 const REMAP_MIN_MS = 100;
 const REMAP_MAX_MS = 60_000;
 /**
- * While a binary waits for room, how often a new process's capture may check the known
- * processes for exited ones (a stat each): the recording forgets exited processes only when it
- * folds them, which a short recording may never do.
+ * How often the loader may check its processes for exited ones (a stat each), when a binary does
+ * not fit or, while one waits for room, when a process is captured: the recording forgets exited
+ * processes when it folds them, which a short recording may never do.
  */
 const SWEEP_MS = 1000;
 const monotonicNs = (): bigint => process.hrtime.bigint();
@@ -140,7 +140,7 @@ export class UnwindLoader {
   private withoutRoom = 0;
   private tableMs = 0;
   private placedAfterWaiting = 0;
-  private lastSweep = 0;
+  private lastSweep = -Infinity;
   private stopped = false;
 
   constructor(
@@ -158,7 +158,7 @@ export class UnwindLoader {
    */
   loadProcess(snapshot: ProcessSnapshot, startTime: number): void {
     const pid = snapshot.pid;
-    if (this.waiting.size > 0 && performance.now() - this.lastSweep >= SWEEP_MS) this.sweepExited();
+    if (this.waiting.size > 0) this.sweepExited();
     // A capture of a known pid is a new image (an exec): the kernel dropped its entry then, and a
     // remap answer for the old image may have written it again since.
     if (this.processes.delete(pid)) this.target.deleteProcessUnwind(pid);
@@ -387,9 +387,11 @@ export class UnwindLoader {
     }
   }
 
-  /** Forgets the known processes that have exited; how many. */
+  /** Forgets the known processes that have exited, at most once per SWEEP_MS; how many. */
   private sweepExited(): number {
-    this.lastSweep = performance.now();
+    const now = performance.now();
+    if (now - this.lastSweep < SWEEP_MS) return 0;
+    this.lastSweep = now;
     let gone = 0;
     for (const pid of [...this.live.keys()]) {
       if (this.alive(pid)) continue;

@@ -344,3 +344,41 @@ if (requiresTools(t, 'sleep', 'cat', 'tail')) {
     await d.stop();
   });
 }
+
+if (requiresTools(t, 'sleep', 'cat', 'tail', 'tee', 'head', 'od', 'gzip')) {
+  t.test('a stream of new binaries through space that holds one of them at a time (a long-running agent)', async (t) => {
+    const shared = sharedBinaries();
+    const sharedRows = shared.reduce((n, p) => n + rowsOf(p), 0);
+    const stream: [string, string[]][] = [
+      ['/usr/bin/sleep', ['60']],
+      ['/usr/bin/cat', []],
+      ['/usr/bin/tail', ['-f', '/dev/null']],
+      ['/usr/bin/tee', []],
+      ['/usr/bin/head', []],
+      ['/usr/bin/od', []],
+      ['/usr/bin/gzip', ['-c']],
+    ];
+    const largest = Math.max(...stream.map(([p]) => rowsOf(p)));
+    const kernel = new KernelArrays(sharedRows + largest);
+    const loader = new UnwindLoader(kernel, async (request) => compileRequested(request), processExists);
+    loader.preload(shared);
+    await loader.idle();
+    let evicted = 0;
+    for (const [i, [program, args]] of stream.entries()) {
+      const p = await waiting(program, args);
+      t.teardown(() => p.child.kill('SIGKILL'));
+      loader.loadProcess(p.snapshot, 0);
+      await loader.idle();
+      t.ok(entryFor(kernel, p.snapshot.pid, p.snapshot, program), `${program} has its table`);
+      t.equal(checkEntries(t, kernel, new Map([[p.snapshot.pid, p.snapshot]])), 4, `${program}, libc, the loader and the vDSO point at their own rows`);
+      if (i > 0) evicted++;
+      t.match(loader.stats(), { rows: sharedRows + rowsOf(program), binaries: shared.length + 1, evictedBinaries: evicted, idleBinaries: 0, freeRowBlocks: rowsOf(program) === largest ? 0 : 1 });
+      await p.stop();
+      loader.forgetProcess(p.snapshot.pid);
+      t.match(loader.stats(), { idleBinaries: 1, idleRows: rowsOf(program), processes: 0 });
+    }
+    t.same([...loader.stats().unplaced], [], 'no binary went without its table');
+    t.equal(loader.stats().peakRows, sharedRows + largest, 'the space was full at the peak, never past it');
+    t.equal(kernel.entries.size, 0, 'no process entry left');
+  });
+}
