@@ -90,7 +90,7 @@ export class ArraySpace {
     return longest;
   }
 
-  /** Free blocks (1 when nothing is taken or the free space is one run). */
+  /** Free blocks (0 when all is taken, 1 when the free space is one run). */
   get fragments(): number {
     return this.blocks.length;
   }
@@ -115,7 +115,7 @@ export interface TableSpaceStats {
   /** Idle binaries whose space went to another binary, and their rows. */
   readonly evictedBinaries: number;
   readonly evictedRows: number;
-  /** Free blocks of `unwind_rows` (1: all free space in one run). */
+  /** Free blocks of `unwind_rows` (0: none free; 1: all free space in one run). */
   readonly freeRowBlocks: number;
 }
 
