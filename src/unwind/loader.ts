@@ -10,9 +10,9 @@
  * binaries at once, the largest (cc1, node) ~0.4 M rows, so a fixed array of a few million rows
  * (12 bytes each) holds them, costs no map-of-maps look-up per frame, and its size is known at
  * start. Space is given back: a binary whose last process is forgotten stays in place, idle, and
- * is revived without a write if it comes back; a binary that does not fit evicts idle ones, least
- * recently used first (src/unwind/space.ts keeps the free blocks). Why that never lets the walker
- * read another binary's rows through a live entry: docs/unwinding.md, "Row space".
+ * is revived without a write if it comes back; a binary that does not fit evicts idle ones
+ * (src/unwind/space.ts: the free blocks, and which idle binary goes first). Why that never lets
+ * the walker read another binary's rows through a live entry: docs/unwinding.md, "Row space".
  */
 import { statSync } from 'node:fs';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
