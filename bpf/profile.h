@@ -26,7 +26,7 @@ struct sample_key {
 
 /*
  * Unwind tables (src/unwind, docs/unwinding.md): each binary's .eh_frame compiled to rows sorted
- * by pc, stored one after another in the `unwind_rows` array. A row applies from its pc to the
+ * by pc, each binary's in one run of the `unwind_rows` array. A row applies from its pc to the
  * next row's.
  */
 struct unwind_row {

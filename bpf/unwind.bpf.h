@@ -14,7 +14,7 @@
 #ifndef UNWIND_BPF_H
 #define UNWIND_BPF_H
 
-/* Every loaded binary's rows, one binary after another; user space sizes the array before load. */
+/* Every placed binary's rows, one run each (src/unwind/space.ts); sized before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -22,7 +22,7 @@ struct {
 	__uint(max_entries, 1);
 } unwind_rows SEC(".maps");
 
-/* Each binary's row index after another (struct unwind_mapping); user space sizes it before load. */
+/* Each placed binary's row index, one run each (struct unwind_mapping); sized before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);

@@ -108,7 +108,7 @@ export default class RecordCommand extends BaseCommand {
       default: RECORD_DEFAULTS.unwind,
     }),
     'unwind-table-rows': Flags.integer({
-      summary: 'Rows of unwind tables the kernel holds for all binaries together (12 bytes each, allocated at start); binaries beyond it use frame pointers.',
+      summary: 'Rows of unwind tables the kernel holds for the binaries in use together (12 bytes each, allocated at start; binaries no process maps give theirs back); a binary that finds no room uses frame pointers.',
       default: RECORD_DEFAULTS.unwindRows,
       min: 1,
     }),

@@ -12,5 +12,5 @@ export const RECORD_DEFAULTS = Object.freeze({
   countsSize: 65536,
   commandStdout: 'inherit' as 'inherit' | 'stderr',
   unwind: 'auto' as 'auto' | 'tables' | 'fp',
-  unwindRows: 1_048_576,
+  unwindRows: 2_097_152,
 });

@@ -60,7 +60,7 @@ export interface RecordOptions {
    * when the kernel cannot run the walker, where `auto` falls back to `fp` and says so.
    */
   readonly unwind: UnwindMode;
-  /** Rows of unwind tables the kernel holds for all binaries together (12 bytes each). Default 1,048,576 (12 MiB): node, python3, libc and a few dozen other binaries. */
+  /** Rows of unwind tables the kernel holds for all binaries together (12 bytes each). Default 2,097,152 (24 MiB): gcc's cc1, node, python3 and the libraries they map, at once (docs/unwinding.md). */
   readonly unwindRows: number;
 }
 

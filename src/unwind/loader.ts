@@ -1,19 +1,23 @@
 /**
  * Puts unwind tables where the BPF walker finds them: each binary's rows once into the shared
- * `unwind_rows` array (first come, first placed; never moved while recording), and per process
- * the executable mappings whose binary has rows, with the bias from its addresses to the
- * binary's virtual addresses. The kernel side is behind `UnwindTarget` (src/record/session.ts),
+ * `unwind_rows` array and its row index into `unwind_buckets` (never moved while placed), and
+ * per process the executable mappings whose binary has rows, with the bias from its addresses to
+ * the binary's virtual addresses. The kernel side is behind `UnwindTarget` (src/record/session.ts),
  * table building behind `Compile` (a worker thread, src/unwind/compiler.ts), so the recording's
  * event loop never waits for a table and this runs on fixtures too.
  *
- * Row space is one preallocated array rather than a map per binary: a recording meets a few
- * dozen binaries, the largest (node) ~0.4 M rows, so a fixed array of a few million rows (12
- * bytes each) holds a whole host's, costs no map-of-maps look-up per frame, and its size is known
- * at start. When it is full, later binaries are walked with frame pointers, and counted.
+ * Row space is one preallocated array rather than a map per binary: a host runs a few dozen
+ * binaries at once, the largest (cc1, node) ~0.4 M rows, so a fixed array of a few million rows
+ * (12 bytes each) holds them, costs no map-of-maps look-up per frame, and its size is known at
+ * start. Space is given back: a binary whose last process is forgotten stays in place, idle, and
+ * is revived without a write if it comes back; a binary that does not fit evicts idle ones
+ * (src/unwind/space.ts: the free blocks, and which idle binary goes first). Why that never lets
+ * the walker read another binary's rows through a live entry: docs/unwinding.md, "Row space".
  */
 import { statSync } from 'node:fs';
 import type { Mapping, ProcessSnapshot } from '../profile/raw.js';
 import type { CompiledBinary, CompileFailure, TableRequest } from './compiler.js';
+import { TableSpace, type TableSlot, type TableSpaceStats } from './space.js';
 
 /** Most mappings with tables per process (bpf/profile.h UNWIND_MAX_MAPPINGS). */
 export const MAX_MAPPINGS = 64;
@@ -55,12 +59,9 @@ export type Compile = (request: TableRequest) => Promise<CompiledBinary | Compil
 
 /**
  * A binary whose rows are in the kernel: where they are, not the rows themselves (node's are
- * 4.5 MB; the maps hold them, and a binary is never placed twice).
+ * 4.5 MB; the maps hold them).
  */
-interface Placed {
-  readonly firstRow: number;
-  readonly rowCount: number;
-  readonly firstBucket: number;
+interface Placed extends TableSlot {
   readonly bucketCount: number;
   readonly bucketBase: number;
   readonly bucketShift: number;
@@ -70,10 +71,12 @@ interface Placed {
 /** Why a binary has no rows in the kernel. */
 export type Unplaced = CompileFailure | 'row-space-full' | 'too-many-rows';
 
-export interface LoaderStats {
+export interface LoaderStats extends TableSpaceStats {
+  /** Binaries with rows in the kernel (idle ones, which no known process maps, included). */
   readonly binaries: number;
-  readonly rows: number;
   readonly rowCapacity: number;
+  /** Binaries that found no room at first and were placed once other binaries' space was given back. */
+  readonly placedAfterWaiting: number;
   readonly processes: number;
   /** Binaries without rows, by path, and why. */
   readonly unplaced: ReadonlyMap<string, Unplaced>;
@@ -99,6 +102,12 @@ const DELETED = ' (deleted)';
  */
 const REMAP_MIN_MS = 100;
 const REMAP_MAX_MS = 60_000;
+/**
+ * How often the loader may check its processes for exited ones (a stat each), when a binary does
+ * not fit or, while one waits for room, when a process is captured: the recording forgets exited
+ * processes when it folds them, which a short recording may never do.
+ */
+const SWEEP_MS = 1000;
 const monotonicNs = (): bigint => process.hrtime.bigint();
 
 /** Is `mapping` code from a file, or the vDSO (the same image in every process, with its own .eh_frame)? */
@@ -107,13 +116,20 @@ const keyOf = (m: Mapping): string => `${m.dev} ${m.inode}`;
 const cleanPath = (path: string): string => (path.endsWith(DELETED) ? path.slice(0, -DELETED.length) : path);
 
 export class UnwindLoader {
-  private nextRow = 0;
-  private nextBucket = 0;
+  private readonly space: TableSpace;
   private readonly placed = new Map<string, Placed | Unplaced>();
-  /** Binaries being compiled, by key, with the processes waiting for them. */
-  private readonly inFlight = new Map<string, Set<number>>();
+  /** Binaries being compiled, by key. */
+  private readonly inFlight = new Set<string>();
   private readonly flights = new Set<Promise<void>>();
   private readonly unplacedPaths = new Map<string, Unplaced>();
+  /** Per binary, the known processes that map it; a binary absent here is mapped by none. */
+  private readonly users = new Map<string, Set<number>>();
+  /** Per process, the binaries it maps (the keys under which it is in `users`). */
+  private readonly binariesOf = new Map<number, Set<string>>();
+  /** Binaries placed ahead of any process (libc, the dynamic loader, the vDSO): never evicted. */
+  private readonly pinned = new Set<string>();
+  /** Binaries with users that found no room: what they need, and what was reclaimable when they did not fit. */
+  private readonly waiting = new Map<string, { readonly rows: number; readonly buckets: number; readonly reclaimable: number }>();
   /** Processes known, by pid: the snapshot their entries come from. */
   private readonly live = new Map<number, { readonly snapshot: ProcessSnapshot; readonly start: number }>();
   private readonly processes = new Map<number, readonly UnwindMappingEntry[]>();
@@ -123,47 +139,61 @@ export class UnwindLoader {
   private overLimit = 0;
   private withoutRoom = 0;
   private tableMs = 0;
+  private placedAfterWaiting = 0;
+  private lastSweep = -Infinity;
   private stopped = false;
 
   constructor(
     private readonly target: UnwindTarget,
     private readonly compile: Compile,
-    /** Is the process still running? Entries of exited ones make room in a full process table. */
+    /** Is the process still running? Entries of exited ones make room in a full process table, their binaries in full row space. */
     private readonly alive: (pid: number) => boolean = () => true,
-  ) {}
+  ) {
+    this.space = new TableSpace(target.unwindRowCapacity, target.unwindBucketCapacity, (key) => this.placed.delete(key));
+  }
 
   /**
    * Gives `snapshot`'s process its tables: at once for binaries already placed, and again each
    * time one of its other binaries' tables arrives.
    */
   loadProcess(snapshot: ProcessSnapshot, startTime: number): void {
-    // A capture of a known pid is a new image (an exec): the kernel dropped its entry then.
-    this.processes.delete(snapshot.pid);
-    this.remapWait.delete(snapshot.pid);
+    const pid = snapshot.pid;
+    if (this.waiting.size > 0) this.sweepExited();
+    // A capture of a known pid is a new image (an exec): the kernel dropped its entry then, and a
+    // remap answer for the old image may have written it again since.
+    if (this.processes.delete(pid)) this.target.deleteProcessUnwind(pid);
+    this.remapWait.delete(pid);
+    const before = this.binariesOf.get(pid);
+    this.binariesOf.delete(pid);
     this.load(snapshot, startTime);
+    // The old image's binaries lose this user only now, so those the new image maps too stay.
+    const after = this.binariesOf.get(pid);
+    for (const key of before ?? []) if (!after?.has(key)) this.unuse(key, pid);
   }
 
   private load(snapshot: ProcessSnapshot, startTime: number): void {
     if (this.stopped) return;
-    this.live.set(snapshot.pid, { snapshot, start: startTime });
+    const pid = snapshot.pid;
+    this.live.set(pid, { snapshot, start: startTime });
+    let mapped = this.binariesOf.get(pid);
+    if (!mapped) this.binariesOf.set(pid, (mapped = new Set()));
     for (const mapping of snapshot.mappings) {
       if (!isFileCode(mapping)) continue;
       const key = keyOf(mapping);
-      if (this.placed.has(key)) continue;
-      const waiting = this.inFlight.get(key);
-      if (waiting) {
-        waiting.add(snapshot.pid);
-        continue;
+      if (!mapped.has(key)) {
+        mapped.add(key);
+        this.use(key, pid);
       }
-      const path = cleanPath(mapping.path);
-      this.request(key, path, { path, fd: snapshot.fds?.get(mapping.path), paths: path === '[vdso]' ? [] : [`/proc/${snapshot.pid}/root${path}`, path] }, snapshot.pid);
+      if (this.placed.has(key) || this.inFlight.has(key)) continue;
+      this.requestFor(key, mapping, snapshot);
     }
-    this.apply(snapshot.pid);
+    this.apply(pid);
   }
 
   /**
    * Places these binaries' tables ahead of the processes that will map them (libc and the dynamic
-   * loader, which every process maps; the vDSO; a launched command's binary).
+   * loader, which every process maps; the vDSO; a launched command's binary). They stay placed
+   * whether processes map them or not.
    */
   preload(paths: readonly string[]): void {
     for (const path of paths) {
@@ -175,6 +205,8 @@ export class UnwindLoader {
       } catch {
         continue;
       }
+      this.pinned.add(key);
+      this.space.revive(key);
       if (!this.placed.has(key) && !this.inFlight.has(key)) this.request(key, path, { path, paths: path === '[vdso]' ? [] : [path] });
     }
   }
@@ -189,11 +221,13 @@ export class UnwindLoader {
     this.stopped = true;
   }
 
-  /** `pid`'s process is gone (or its pid belongs to another process now). */
+  /** `pid`'s process is gone (or its pid belongs to another process now): its binaries lose a user. */
   forgetProcess(pid: number): void {
     this.live.delete(pid);
     this.remapWait.delete(pid);
+    // The entry goes before the binaries' space may: nothing points the walker at them after it.
     if (this.processes.delete(pid)) this.target.deleteProcessUnwind(pid);
+    this.releaseBinaries(pid);
   }
 
   /**
@@ -220,9 +254,10 @@ export class UnwindLoader {
     let binaries = 0;
     for (const placed of this.placed.values()) if (typeof placed === 'object') binaries++;
     return {
+      ...this.space.stats(),
       binaries,
-      rows: this.nextRow,
       rowCapacity: this.target.unwindRowCapacity,
+      placedAfterWaiting: this.placedAfterWaiting,
       processes: this.processes.size,
       unplaced: this.unplacedPaths,
       processesOverMappingLimit: this.overLimit,
@@ -232,50 +267,138 @@ export class UnwindLoader {
     };
   }
 
-  private request(key: string, path: string, request: TableRequest, waiter?: number): void {
-    const waiting = new Set<number>(waiter === undefined ? [] : [waiter]);
-    this.inFlight.set(key, waiting);
+  /** Asks for the table of `mapping`'s binary, read through `snapshot`'s process (its captured descriptor, else its root). */
+  private requestFor(key: string, mapping: Mapping, snapshot: ProcessSnapshot): void {
+    const path = cleanPath(mapping.path);
+    this.request(key, path, { path, fd: snapshot.fds?.get(mapping.path), paths: path === '[vdso]' ? [] : [`/proc/${snapshot.pid}/root${path}`, path] });
+  }
+
+  private request(key: string, path: string, request: TableRequest): void {
+    this.inFlight.add(key);
     const asked = performance.now();
     const flight = this.compile(request).then(
-      (result) => this.arrived(key, path, result, waiting, asked),
-      () => this.arrived(key, path, 'unreadable', waiting, asked),
+      (result) => this.arrived(key, path, result, asked),
+      () => this.arrived(key, path, 'unreadable', asked),
     );
     this.flights.add(flight);
     void flight.finally(() => this.flights.delete(flight));
   }
 
-  private arrived(key: string, path: string, result: CompiledBinary | CompileFailure, waiting: ReadonlySet<number>, asked: number): void {
+  private arrived(key: string, path: string, result: CompiledBinary | CompileFailure, asked: number): void {
     this.tableMs += performance.now() - asked;
     this.inFlight.delete(key);
-    if (this.stopped) return;
-    this.placed.set(key, this.place(path, result));
-    for (const pid of waiting) this.apply(pid);
+    // Every process that maps it is gone: its table is not written (it comes back from the disk cache if needed).
+    if (this.stopped || !this.wanted(key)) return;
+    const placed = this.place(key, path, result);
+    if (placed === undefined) return;
+    this.placed.set(key, placed);
+    for (const pid of [...(this.users.get(key) ?? [])]) this.apply(pid);
   }
 
-  private place(path: string, result: CompiledBinary | CompileFailure): Placed | Unplaced {
+  /** Undefined when the binary's last process turned out gone while room was made for it. */
+  private place(key: string, path: string, result: CompiledBinary | CompileFailure): Placed | Unplaced | undefined {
     let why: Unplaced | undefined;
     if (typeof result === 'string') why = result;
     else if (result.rowCount > MAX_ROWS_PER_BINARY) why = 'too-many-rows';
-    else if (this.nextRow + result.rowCount > this.target.unwindRowCapacity || this.nextBucket + result.index.starts.length > this.target.unwindBucketCapacity) why = 'row-space-full';
     if (why !== undefined || typeof result === 'string') {
       this.unplacedPaths.set(path, why!);
       return why!;
     }
+    const rows = result.rowCount;
+    const buckets = result.index.starts.length;
+    let slot = this.space.take(rows, buckets);
+    if (slot === undefined && this.sweepExited() > 0) {
+      if (!this.wanted(key)) return undefined;
+      slot = this.space.take(rows, buckets);
+    }
+    if (slot === undefined) {
+      this.unplacedPaths.set(path, 'row-space-full');
+      if (!this.pinned.has(key)) this.waiting.set(key, { rows, buckets, reclaimable: this.space.reclaimableRows });
+      return 'row-space-full';
+    }
     const { index } = result;
     const placed: Placed = {
-      firstRow: this.nextRow,
-      rowCount: result.rowCount,
-      firstBucket: this.nextBucket,
-      bucketCount: index.starts.length - 1,
+      ...slot,
+      bucketCount: buckets - 1,
       bucketBase: index.base,
       bucketShift: index.shift,
       segments: result.segments,
     };
-    this.target.writeUnwindRows(placed.firstRow, result.rows, result.rowCount);
-    this.target.writeUnwindBuckets(placed.firstBucket, result.index.starts);
-    this.nextRow += result.rowCount;
-    this.nextBucket += result.index.starts.length;
+    this.target.writeUnwindRows(placed.firstRow, result.rows, rows);
+    this.target.writeUnwindBuckets(placed.firstBucket, index.starts);
+    if (this.waiting.delete(key)) this.placedAfterWaiting++;
+    this.unplacedPaths.delete(path);
     return placed;
+  }
+
+  /** Is the binary mapped by a known process, or pinned? */
+  private wanted(key: string): boolean {
+    return this.pinned.has(key) || this.users.has(key);
+  }
+
+  private use(key: string, pid: number): void {
+    let users = this.users.get(key);
+    if (!users) {
+      this.users.set(key, (users = new Set()));
+      // Back before its space went to another binary: its rows are still in place.
+      this.space.revive(key);
+    }
+    users.add(pid);
+  }
+
+  private releaseBinaries(pid: number): void {
+    const mapped = this.binariesOf.get(pid);
+    this.binariesOf.delete(pid);
+    for (const key of mapped ?? []) this.unuse(key, pid);
+  }
+
+  /** `pid` no longer maps the binary: with its last user it becomes idle, or, without rows, forgotten. */
+  private unuse(key: string, pid: number): void {
+    const users = this.users.get(key);
+    if (!users?.delete(pid) || users.size > 0) return;
+    this.users.delete(key);
+    this.waiting.delete(key);
+    if (this.pinned.has(key)) return;
+    const placed = this.placed.get(key);
+    if (typeof placed === 'object') {
+      this.space.setIdle(key, placed);
+      this.retryWaiting();
+    } else if (placed !== undefined) {
+      // A failure is not kept for a file no process maps: its inode may name another file later.
+      this.placed.delete(key);
+    }
+  }
+
+  /**
+   * Asks again for the tables of binaries that found no room, now that more space is
+   * reclaimable than when they did not fit (from the on-disk cache: node's in ~15 ms).
+   */
+  private retryWaiting(): void {
+    if (this.stopped) return;
+    const reclaimable = this.space.reclaimableRows;
+    for (const [key, need] of this.waiting) {
+      if (this.inFlight.has(key) || reclaimable <= need.reclaimable || reclaimable < need.rows) continue;
+      const pid = this.users.get(key)?.values().next().value;
+      const snapshot = pid === undefined ? undefined : this.live.get(pid)?.snapshot;
+      const mapping = snapshot?.mappings.find((m) => isFileCode(m) && keyOf(m) === key);
+      if (!snapshot || !mapping) continue;
+      this.placed.delete(key);
+      this.requestFor(key, mapping, snapshot);
+    }
+  }
+
+  /** Forgets the known processes that have exited, at most once per SWEEP_MS; how many. */
+  private sweepExited(): number {
+    const now = performance.now();
+    if (now - this.lastSweep < SWEEP_MS) return 0;
+    this.lastSweep = now;
+    let gone = 0;
+    for (const pid of [...this.live.keys()]) {
+      if (this.alive(pid)) continue;
+      this.forgetProcess(pid);
+      gone++;
+    }
+    return gone;
   }
 
   /** Tells the walker about `pid`'s mappings whose tables are placed. */
@@ -313,8 +436,9 @@ export class UnwindLoader {
     const wait = this.remapWait.get(pid);
     const remapAfter = wait === undefined ? 0n : monotonicNs() + BigInt(wait) * 1_000_000n;
     if (!this.target.setProcessUnwind(pid, known.start, entries, remapAfter) && !(this.makeRoom() && this.target.setProcessUnwind(pid, known.start, entries, remapAfter))) {
+      // Walked with frame pointers from now on: it holds no binary's space.
       this.withoutRoom++;
-      this.live.delete(pid);
+      this.forgetProcess(pid);
       return;
     }
     this.processes.set(pid, entries);
@@ -336,7 +460,7 @@ export class UnwindLoader {
 }
 
 function sameEntries(a: readonly UnwindMappingEntry[], b: readonly UnwindMappingEntry[] | undefined): boolean {
-  return b !== undefined && a.length === b.length && a.every((e, i) => e.start === b[i]!.start && e.end === b[i]!.end && e.bias === b[i]!.bias && e.firstRow === b[i]!.firstRow);
+  return b !== undefined && a.length === b.length && a.every((e, i) => e.start === b[i]!.start && e.end === b[i]!.end && e.bias === b[i]!.bias && e.firstRow === b[i]!.firstRow && e.rowCount === b[i]!.rowCount && e.firstBucket === b[i]!.firstBucket);
 }
 
 /** A device number as /proc/PID/maps shows it (`%02x:%02x`, major:minor), the key's first half. */

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { RECORD_DEFAULTS } from '../../src/record/defaults.js';
 import { isRoot, requiresBpf } from '../helpers/requires.js';
 
 // Runs anywhere: as root the check drops to nobody with setpriv; as anyone else doctor runs as them.
@@ -33,7 +34,9 @@ if (requiresBpf(t)) {
       t.ok(lines.some((l) => l.startsWith(`✓ ${name}: `)), `✓ ${name}`);
     }
     t.match(result.stdout, /libbpf\.so\.1 version 1\.\d+/);
-    const unwinding = result.stdout.match(/^✓ unwinding: walker loaded with unwind tables \(1,048,576 rows, 12 MiB, ([\d,]+) instructions verified\)/m);
+    const rows = RECORD_DEFAULTS.unwindRows;
+    const size = `${rows.toLocaleString('en')} rows, ${((rows * 12) / 2 ** 20).toFixed(0)} MiB`;
+    const unwinding = result.stdout.match(new RegExp(`^✓ unwinding: walker loaded with unwind tables \\(${size}, ([\\d,]+) instructions verified\\)`, 'm'));
     t.ok(unwinding, 'the unwind-table walker loads: record --unwind auto uses tables');
     // Searches kept inside bpf_loop callbacks verify in ~5k instructions (10 ms); a branch that
     // leaks into the frame loop multiplies the paths (half a million, 1.5 s of loading).
