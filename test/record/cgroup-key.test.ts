@@ -117,7 +117,7 @@ t.test('a new process is announced with its uid, PID-namespace depth and cgroup 
   const busy = (name: string): string[] => [calltree, '4', join(dir, name)];
   const inCgroup = made.start(group.dir, busy('a'));
   const nobody = made.start(group.dir, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...busy('b')]);
-  made.start(group.dir, ['unshare', '--pid', '--fork', ...busy('c')]);
+  made.start(group.dir, ['unshare', '--pid', '--fork', '--kill-child', ...busy('c')]);
   await Promise.all([inCgroup, nobody].map((c) => execd(c.pid!, 'calltree')));
 
   const seen = new Map<number, { announced?: ProcessAnnouncement; key?: bigint; snapshot?: ProcessSnapshot }>();
