@@ -172,7 +172,8 @@ function read(path: string): string | undefined {
 }
 
 /** One buffer for every /proc read of a capture: a fresh one per file cost more than the read. */
-let buffer = Buffer.allocUnsafe(1 << 16);
+const BUFFER_BYTES = 1 << 16;
+let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
 
 /**
  * Reads a /proc file into `buffer`: its length, or -1 when it cannot be read (the process is
@@ -250,6 +251,8 @@ export function captureProcess(pid: number, _comm?: string, announced?: ProcessA
   const mapsLength = readProc(`/proc/${pid}/maps`, false);
   if (mapsLength < 0) return undefined;
   const mappings = parseMaps(bufferText(mapsLength));
+  // The maps of a process with a hundred thousand mappings must not keep megabytes for the rest of the run.
+  if (buffer.length > 16 * BUFFER_BYTES) buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   const statLength = readProc(`/proc/${pid}/stat`, true);
   const stat = statLength < 0 ? undefined : parseStat(statLength);
   if (stat === undefined || (announced !== undefined && stat.startTicks !== announced.startTicks)) return undefined;
