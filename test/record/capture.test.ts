@@ -44,8 +44,14 @@ t.test('an announced capture holds what a full read of /proc finds', async (t) =
     closeCapturedFiles();
   });
   await new Promise((resolve) => child.once('spawn', resolve));
-  for (let i = 0; i < 100 && !readFileSync(`/proc/${child.pid}/comm`, 'utf8').startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
   const pid = child.pid!;
+  // Past the dynamic loader (its mprotect calls split mappings): the same maps twice, 50 ms apart.
+  for (let i = 0, last = ''; i < 100; i++) {
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    if (maps === last && readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('sleep')) break;
+    last = maps;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
   const cgroupKey = cgroupKeyOfText(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
