@@ -19,7 +19,7 @@ t.test('the captured comm is the process comm, escaped in status or not', async 
     closeCapturedFiles();
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const name of ['plainname', 'back\\slash', 'tab\there', 'new\nline', 'sp ace ']) {
+  for (const name of ['plainname', 'back\\slash', 'tab\there', 'new\nline', 'sp ace ', 'pa) (ren']) {
     const program = join(dir, name);
     copyFileSync('/bin/sleep', program);
     const child = spawn(program, ['30'], { stdio: 'ignore' });
