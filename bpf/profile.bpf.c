@@ -113,11 +113,53 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-/* Just enough of the kernel's task_struct for CO-RE: libbpf relocates these offsets from BTF. */
+/* Just enough of the kernel's structs for CO-RE: libbpf relocates these offsets from BTF. */
+struct list_head {
+	struct list_head *next;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node {
+	__u64 id;                 /* unique for the boot in its hierarchy: the inode number of the cgroup's directory */
+} __attribute__((preserve_access_index));
+
+struct cgroup_root {
+	int hierarchy_id;         /* the first field of /proc/PID/cgroup's lines; 0: the unified (v2) hierarchy */
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+} __attribute__((preserve_access_index));
+
+/* Links a css_set to one cgroup of each hierarchy, controllers or not (v2, v1, named v1 like name=systemd). */
+struct cgrp_cset_link {
+	struct cgroup *cgrp;
+	struct list_head cgrp_link;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct list_head cgrp_links;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+struct cred {
+	kuid_t uid;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int tgid;
 	struct task_struct *group_leader;
 	__u64 start_boottime;
+	const struct cred *real_cred;
+	struct pid *thread_pid;
+	struct css_set *cgroups;
 } __attribute__((preserve_access_index));
 
 /*
@@ -156,6 +198,46 @@ static __always_inline __u32 stack_drop(long err, __u32 collision)
 	return collision + 2;
 }
 
+/* splitmix64's finalizer: every input bit changes about half of the output bits. */
+static __always_inline __u64 mix64(__u64 x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* More links than a css_set has on any host: one per hierarchy (a v1 one per controller at most, named ones, v2). */
+#define CGROUP_LINKS_MAX 24
+
+/*
+ * The process's cgroups in every hierarchy as one number: the sum of mix64(mix64(id) + hierarchy)
+ * over its cgroups, so the same memberships give the same key whatever the list order, and
+ * different ones a different key (but for a 64-bit collision). Cgroup ids are not reused during a
+ * boot, so user space can keep each key's /proc/PID/cgroup answer; it computes the same sum from
+ * the inode numbers of the cgroup directories before it trusts one (src/host/cgroups.ts). 0:
+ * unknown (more links than walked). Called once per announcement, never per sample.
+ */
+static __noinline __u64 cgroup_key(struct task_struct *leader)
+{
+	struct css_set *cset = BPF_CORE_READ(leader, cgroups);
+	struct list_head *head = &cset->cgrp_links, *pos = BPF_CORE_READ(cset, cgrp_links.next);
+	__u64 key = 0;
+
+	for (int i = 0; i < CGROUP_LINKS_MAX; i++) {
+		struct cgrp_cset_link *link = (void *)pos - bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
+		struct cgroup *cgrp;
+
+		if (pos == head)
+			return key ? key : 1;
+		cgrp = BPF_CORE_READ(link, cgrp);
+		key += mix64(mix64(BPF_CORE_READ(cgrp, kn, id)) + (__u64)BPF_CORE_READ(cgrp, root, hierarchy_id));
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return 0;
+}
+
 /*
  * Tells user space about a process it may not know yet. Called only when a sample creates a new
  * `counts` key, which the first sample of every process (and of every exec: comm and stacks
@@ -164,6 +246,7 @@ static __always_inline __u32 stack_drop(long err, __u32 collision)
 static __always_inline void announce(__u32 tgid, struct sample_key *key)
 {
 	struct seen_event *event;
+	struct task_struct *leader;
 	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
 
 	if (known && *known == key->start_time)
@@ -181,6 +264,10 @@ static __always_inline void announce(__u32 tgid, struct sample_key *key)
 	event->start_time = key->start_time;
 	event->pc = 0;
 	event->reason = SEEN_NEW;
+	leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader);
+	event->uid = BPF_CORE_READ(leader, real_cred, uid.val);
+	event->cgroup_key = cgroup_key(leader);
+	event->pid_ns_level = BPF_CORE_READ(leader, thread_pid, level);
 	event->pad = 0;
 	/*
 	 * Flags 0: the kernel wakes the reader (through irq_work, safe from this context) only when

@@ -123,6 +123,10 @@ struct seen_event {
 	__u64 start_time;      /* as in sample_key; /proc/PID/stat's starttime is it in clock ticks */
 	__u64 pc;
 	__u32 reason;          /* enum seen_reason */
+	/* SEEN_NEW only, of the process (its group leader), so that capturing it reads less of /proc: */
+	__u32 uid;             /* real uid, as /proc/PID/status's first Uid: (from the initial user namespace) */
+	__u64 cgroup_key;      /* its cgroups in every hierarchy as one number (cgroup_key() in profile.bpf.c); 0: unknown */
+	__u32 pid_ns_level;    /* depth of its PID namespace: 0 = ours, so NSpid is the pid alone */
 	__u32 pad;
 };
 

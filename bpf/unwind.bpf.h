@@ -471,6 +471,9 @@ static __always_inline void ask_for_remap(struct process_unwind *proc, __u64 pc)
 	event->start_time = proc->start_time;
 	event->pc = pc;
 	event->reason = SEEN_UNMAPPED_PC;
+	event->uid = 0;
+	event->cgroup_key = 0;
+	event->pid_ns_level = 0;
 	event->pad = 0;
 	bpf_ringbuf_submit(event, 0);
 }

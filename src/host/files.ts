@@ -185,22 +185,3 @@ export function processIdentity(pid: number): ProcessIdentity | undefined {
   const nsPids = nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid];
   return { uid: Number(uid[1]), nsPids };
 }
-
-/**
- * The cgroup path of a live process, or undefined. The unified (v2) path when it says more than
- * `/`; on a hybrid v1 host, where runtimes put containers in the v1 controllers and leave the v2
- * line at `/`, the first v1 path that is not the root (pids, then any controller).
- */
-export function processCgroup(pid: number): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const lines = text.split('\n').map((line) => /^(\d+):([^:]*):(.*)$/.exec(line)).filter((m) => m !== null);
-  const v2 = lines.find((m) => m[1] === '0' && m[2] === '')?.[3];
-  if (v2 !== undefined && v2 !== '/') return v2;
-  const v1 = lines.filter((m) => m[2] !== '' && m[3] !== '/');
-  return (v1.find((m) => m[2]!.split(',').includes('pids')) ?? v1[0])?.[3] ?? v2;
-}

@@ -56,6 +56,22 @@ export interface ProcessSnapshot {
   readonly fds?: ReadonlyMap<string, number>;
 }
 
+/**
+ * What the recorder knows of a process before capturing it: its start time (from the sample key),
+ * and with an announcement from the BPF side (bpf/profile.h, struct seen_event) its identity, so
+ * that the capture reads less of /proc.
+ */
+export interface ProcessAnnouncement {
+  /** Clock ticks since boot, as /proc/PID/stat's starttime. */
+  readonly startTicks: number;
+  /** Real uid. */
+  readonly uid?: number;
+  /** Depth of its PID namespace: 0 when it is the recorder's (its NSpid is its pid alone). */
+  readonly pidNsLevel?: number;
+  /** Its cgroups in every hierarchy as one number (src/host/cgroups.ts); 0n: unknown. */
+  readonly cgroupKey?: bigint;
+}
+
 export interface RawProfile {
   readonly samples: readonly RawSample[];
   /** By pid. A sampled pid with no snapshot could not be captured (it is counted, never guessed). */

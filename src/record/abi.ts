@@ -38,7 +38,7 @@ export const USER_STACK = { size: 16 + 127 * 8, check: 0, depth: 8, stop: 12, me
    and RbpRule and src/unwind/walker.ts's STOP and WALK_*; test/record/abi.test.ts checks them. */
 
 /** `struct seen_event`: what the ring buffer carries. */
-export const SEEN_EVENT = { size: 48, tgid: 0, pid: 4, comm: 8, start_time: 24, pc: 32, reason: 40 } as const;
+export const SEEN_EVENT = { size: 64, tgid: 0, pid: 4, comm: 8, start_time: 24, pc: 32, reason: 40, uid: 44, cgroup_key: 48, pid_ns_level: 56 } as const;
 /** `enum seen_reason`: why a `seen_event` was sent. */
 export const SEEN_REASON = { NEW: 0, UNMAPPED_PC: 1 } as const;
 

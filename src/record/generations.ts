@@ -7,14 +7,14 @@
  * retired the moment a later one shows up: its samples are folded by name (src/record/
  * accumulator.ts) with its own snapshot, and its late samples, harvested after that, follow it.
  */
-import { byStart, findMapping, type Mapping, type ProcessSnapshot } from '../profile/raw.js';
+import { byStart, findMapping, type Mapping, type ProcessAnnouncement, type ProcessSnapshot } from '../profile/raw.js';
 import type { SampleAccumulator } from './accumulator.js';
-import type { HarvestedCount } from './session.js';
+import type { AnnouncedIdentity, HarvestedCount } from './session.js';
 
 /** The BPF start time (ns since boot) in /proc/PID/stat's clock ticks (USER_HZ, 100 on Linux). */
 export const startTicksOf = (startNs: number): number => Math.floor(startNs / 10_000_000);
 
-type Capture = (pid: number, comm: string) => ProcessSnapshot | undefined;
+type Capture = (pid: number, comm: string, announced?: ProcessAnnouncement) => ProcessSnapshot | undefined;
 
 interface Retired {
   readonly snapshot: ProcessSnapshot | undefined;
@@ -64,10 +64,10 @@ export class ProcessGenerations {
     return this.place(pid, start);
   }
 
-  /** Snapshots `pid` if it is still the process that started at `start`. */
-  capture(pid: number, comm: string, start: number): void {
+  /** Snapshots `pid` if it is still the process that started at `start` (`identity`: as the BPF side announced it). */
+  capture(pid: number, comm: string, start: number, identity?: AnnouncedIdentity): void {
     if (this.starts.get(pid) !== start) return; // retired meanwhile
-    const snapshot = this.captureProcess?.(pid, comm);
+    const snapshot = this.captureProcess?.(pid, comm, { ...identity, startTicks: startTicksOf(start) });
     if (!snapshot) return;
     // Gone, and its pid already taken by another process: that one's map would name wrong code.
     if (snapshot.startTicks !== undefined && snapshot.startTicks !== startTicksOf(start)) return;
@@ -91,7 +91,7 @@ export class ProcessGenerations {
       this.watcher?.remapped?.(held, start, false);
       return;
     }
-    const fresh = this.captureProcess?.(pid, comm);
+    const fresh = this.captureProcess?.(pid, comm, { startTicks: startTicksOf(start) });
     if (!fresh || (fresh.startTicks !== undefined && fresh.startTicks !== startTicksOf(start))) return;
     const isNew = (m: Mapping): boolean => m.perms.includes('x') && m.inode !== 0 && !held.mappings.some((h) => h.start === m.start && h.inode === m.inode);
     if (!fresh.mappings.some(isNew)) {

@@ -4,7 +4,7 @@
  * returns a RawProfile (addresses + process snapshots) for the symbolizer.
  */
 import { processExists } from '../host/procfs.js';
-import type { ProcessSnapshot, RawProfile } from '../profile/raw.js';
+import type { ProcessAnnouncement, ProcessSnapshot, RawProfile } from '../profile/raw.js';
 import { ProfileError } from '../errors.js';
 import type { CounterName } from './abi.js';
 import { runMetadata } from './metadata.js';
@@ -88,8 +88,11 @@ export interface RecordHooks {
    * process has a snapshot, e.g. to warm a symbolizer (src/symbolize/warmup.ts).
    */
   readonly onStacks?: OnStacks;
-  /** Snapshots a live process (src/host), named `comm` when sampled; undefined when it is gone or unreadable. */
-  readonly captureProcess?: (pid: number, comm: string) => ProcessSnapshot | undefined;
+  /**
+   * Snapshots a live process (src/host), named `comm` when sampled, `announced` what the recorder
+   * knows of it already; undefined when it is gone, unreadable, or not the process announced.
+   */
+  readonly captureProcess?: (pid: number, comm: string, announced?: ProcessAnnouncement) => ProcessSnapshot | undefined;
   /** Where unwind tables come from (src/unwind); without it every stack is walked with frame pointers. */
   readonly unwindTables?: {
     /** Builds a binary's table (src/unwind/compiler.ts: on a worker thread). */
@@ -161,7 +164,7 @@ export async function record(options: RecordOptions, hooks: RecordHooks = {}): P
   const onSeen = (event: SeenEvent): void => {
     // After the process's capture, which a remap request cannot come before.
     if (event.unmappedPc !== undefined) setImmediate(() => generations.remap(event.tgid, event.comm, event.start, event.unmappedPc!));
-    else announcements.announce(event.tgid, event.comm, event.start);
+    else announcements.announce(event.tgid, event.comm, event.start, event.identity);
   };
   let session: RecordingSession;
   let fallbackReason: string | undefined;

@@ -78,6 +78,16 @@ export interface SeenEvent {
   readonly comm: string;
   /** Set when a table walk met this pc outside the process's mappings with tables (a library loaded after its capture, JIT code). */
   readonly unmappedPc?: bigint;
+  /** A new process's identity (not with `unmappedPc`): what its capture need not read from /proc. */
+  readonly identity?: AnnouncedIdentity;
+}
+
+/** bpf/profile.h's seen_event fields of the process's group leader. */
+export interface AnnouncedIdentity {
+  readonly uid: number;
+  readonly pidNsLevel: number;
+  /** 0n: unknown. */
+  readonly cgroupKey: bigint;
 }
 
 /** A u64 of nanoseconds as a number: exact below 2^53 ns (104 days of uptime), always the same for the same bits. */
@@ -218,6 +228,9 @@ export class RecordingSession {
         start: u64(new DataView(data.buffer, data.byteOffset, data.length), SEEN_EVENT.start_time),
         comm: decodeComm(data.subarray(SEEN_EVENT.comm, SEEN_EVENT.comm + TASK_COMM_LEN)),
         unmappedPc: unmapped ? data.readBigUInt64LE(SEEN_EVENT.pc) : undefined,
+        identity: unmapped
+          ? undefined
+          : { uid: data.readUInt32LE(SEEN_EVENT.uid), pidNsLevel: data.readUInt32LE(SEEN_EVENT.pid_ns_level), cgroupKey: data.readBigUInt64LE(SEEN_EVENT.cgroup_key) },
       });
     });
     if (!this.rb) this.fail('creating the ring buffer', 0);

@@ -9,11 +9,20 @@ import type { LibBpf } from './libbpf.js';
 /** Generations of process entries written so far: each write gets a new one (the walker's row cache keys on it). */
 let generations = 0;
 
-/** `struct process_unwind`: the process's first UNWIND_MAX_MAPPINGS mappings with tables (sorted by start). */
+/** One value for every write (the kernel copies it): a fresh 3 KB one for each new process cost more than filling it. */
+const value = new Uint8Array(PROCESS_UNWIND.size);
+const view = new DataView(value.buffer);
+/** Mappings the last value held: those past the next one's count are zeroed. */
+let lastCount = 0;
+
+/**
+ * `struct process_unwind`: the process's first UNWIND_MAX_MAPPINGS mappings with tables (sorted by
+ * start). The bytes are valid until the next call.
+ */
 export function encodeProcessUnwind(startTime: number, mappings: readonly UnwindMappingEntry[], remapAfterNs: bigint): Uint8Array {
-  const value = new Uint8Array(PROCESS_UNWIND.size);
-  const view = new DataView(value.buffer);
   const count = Math.min(mappings.length, UNWIND_MAX_MAPPINGS);
+  if (lastCount > count) value.fill(0, PROCESS_UNWIND.mappings + count * UNWIND_MAPPING.size, PROCESS_UNWIND.mappings + lastCount * UNWIND_MAPPING.size);
+  lastCount = count;
   view.setBigUint64(PROCESS_UNWIND.start_time, BigInt(startTime), true);
   view.setUint32(PROCESS_UNWIND.count, count, true);
   generations = (generations + 1) >>> 0 || 1;

@@ -25,8 +25,8 @@ const result = await record(
   { ...RECORD_DEFAULTS, frequency: Number(frequency), durationSeconds: Number(seconds) },
   {
     signal: controller.signal,
-    captureProcess: (pid, comm) => {
-      const snapshot = captureProcess(pid);
+    captureProcess: (pid, comm, announced) => {
+      const snapshot = captureProcess(pid, comm, announced);
       if (comm === watched) {
         sampledPids.add(pid);
         if (snapshot) capturedPids.add(pid);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { requiresBpf, requiresRoot } from '../helpers/requires.js';
-import { processCgroup } from '../../src/host/files.js';
+import { processCgroup } from '../../src/host/cgroups.js';
 import { CONTAINER_DEFAULTS, containerFrame, containerFrameName, containerFromCgroup } from '../../src/symbolize/container.js';
 
 // cgroup v2 alone, or the v1 pids hierarchy of a hybrid host: where systemd and docker's cgroupfs
