@@ -87,6 +87,20 @@ async function waiting(program: string, args: string[] = []): Promise<{ child: C
 }
 
 /** libc, the dynamic loader (as this process maps them) and the vDSO: what `record` places first. */
+type Waiting = Awaited<ReturnType<typeof waiting>>;
+
+/** Starts `program`, captures it and hands it to the loader; the process is killed when the test ends. */
+function starter(t: Test, loader: UnwindLoader, snapshots: Map<number, ProcessSnapshot>): (program: string, args?: string[]) => Promise<Waiting> {
+  return async (program, args = []) => {
+    const p = await waiting(program, args);
+    t.teardown(() => p.child.kill('SIGKILL'));
+    snapshots.set(p.snapshot.pid, p.snapshot);
+    loader.loadProcess(p.snapshot, 0);
+    await loader.idle();
+    return p;
+  };
+}
+
 function sharedBinaries(): string[] {
   const own = captureProcess(process.pid)!.mappings.map((m) => m.path).filter((p) => /\/(libc\.so\.6|ld-linux[^/]*\.so\.\d+)$/.test(p));
   return [...new Set(own), '[vdso]'];
@@ -266,14 +280,7 @@ if (requiresTools(t, 'sleep', 'cat', 'tail', 'tee')) {
     const loader = loaderFor(kernel);
     await loader.idle();
     const snapshots = new Map<number, ProcessSnapshot>();
-    const run = async (program: string, args: string[] = []): Promise<Awaited<ReturnType<typeof waiting>>> => {
-      const p = await waiting(program, args);
-      t.teardown(() => p.child.kill('SIGKILL'));
-      snapshots.set(p.snapshot.pid, p.snapshot);
-      loader.loadProcess(p.snapshot, 0);
-      await loader.idle();
-      return p;
-    };
+    const run = starter(t, loader, snapshots);
     const a = await run(sleep, ['60']);
     const b = await run(cat);
     const sleepRow = entryFor(kernel, a.snapshot.pid, a.snapshot, sleep)!.firstRow;
@@ -312,14 +319,7 @@ if (requiresTools(t, 'sleep', 'cat', 'tail')) {
     loader.preload(shared);
     await loader.idle();
     const snapshots = new Map<number, ProcessSnapshot>();
-    const run = async (program: string, args: string[] = []): Promise<Awaited<ReturnType<typeof waiting>>> => {
-      const p = await waiting(program, args);
-      t.teardown(() => p.child.kill('SIGKILL'));
-      snapshots.set(p.snapshot.pid, p.snapshot);
-      loader.loadProcess(p.snapshot, 0);
-      await loader.idle();
-      return p;
-    };
+    const run = starter(t, loader, snapshots);
     const forget = async (p: Awaited<ReturnType<typeof waiting>>): Promise<void> => {
       await p.stop();
       snapshots.delete(p.snapshot.pid);
