@@ -179,9 +179,13 @@ export function processIdentity(pid: number): ProcessIdentity | undefined {
   } catch {
     return undefined;
   }
+  const identity = identityOfStatus(status, pid);
+  return identity.uid === undefined ? undefined : { uid: identity.uid, nsPids: identity.nsPids };
+}
+
+/** Uid (undefined when the text has none) and NSpid (`[pid]` without the line) of /proc/`pid`/status's text. */
+export function identityOfStatus(status: string, pid: number): { readonly uid: number | undefined; readonly nsPids: number[] } {
   const uid = /^Uid:\s+(\d+)/m.exec(status);
   const nsPid = /^NSpid:\s+([\d\s]+)$/m.exec(status);
-  if (!uid) return undefined;
-  const nsPids = nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid];
-  return { uid: Number(uid[1]), nsPids };
+  return { uid: uid ? Number(uid[1]) : undefined, nsPids: nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid] };
 }

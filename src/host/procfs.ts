@@ -14,7 +14,7 @@ import { isAscii } from 'node:buffer';
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { Mapping, ProcessAnnouncement, ProcessSnapshot } from '../profile/raw.js';
 import { cgroupOf } from './cgroups.js';
-import { closePerfMaps, openPerfMapFile, perfMapPath } from './files.js';
+import { closePerfMaps, identityOfStatus, openPerfMapFile, perfMapPath } from './files.js';
 
 const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/;
 
@@ -229,10 +229,7 @@ function parseStat(length: number): { readonly comm: string; readonly startTicks
 function readIdentity(pid: number): { readonly uid: number | undefined; readonly nsPids: number[] } | undefined {
   const length = readProc(`/proc/${pid}/status`, true);
   if (length < 0) return undefined;
-  const status = buffer.toString('latin1', 0, length);
-  const uid = /^Uid:\s+(\d+)/m.exec(status);
-  const nsPid = /^NSpid:\s+([\d\s]+)$/m.exec(status);
-  return { uid: uid ? Number(uid[1]) : undefined, nsPids: nsPid ? nsPid[1]!.trim().split(/\s+/).map(Number) : [pid] };
+  return identityOfStatus(buffer.toString('latin1', 0, length), pid);
 }
 
 /**

@@ -56,20 +56,23 @@ export interface ProcessSnapshot {
   readonly fds?: ReadonlyMap<string, number>;
 }
 
+/** A new process's identity as the BPF side announces it (bpf/profile.h, struct seen_event: its group leader's). */
+export interface AnnouncedIdentity {
+  /** Real uid. */
+  readonly uid: number;
+  /** Depth of its PID namespace: 0 when it is the recorder's (its NSpid is its pid alone). */
+  readonly pidNsLevel: number;
+  /** Its cgroups in every hierarchy as one number (src/host/cgroups.ts); 0n: unknown. */
+  readonly cgroupKey: bigint;
+}
+
 /**
  * What the recorder knows of a process before capturing it: its start time (from the sample key),
- * and with an announcement from the BPF side (bpf/profile.h, struct seen_event) its identity, so
- * that the capture reads less of /proc.
+ * and with an announcement its identity, so that the capture reads less of /proc.
  */
-export interface ProcessAnnouncement {
+export interface ProcessAnnouncement extends Partial<AnnouncedIdentity> {
   /** Clock ticks since boot, as /proc/PID/stat's starttime. */
   readonly startTicks: number;
-  /** Real uid. */
-  readonly uid?: number;
-  /** Depth of its PID namespace: 0 when it is the recorder's (its NSpid is its pid alone). */
-  readonly pidNsLevel?: number;
-  /** Its cgroups in every hierarchy as one number (src/host/cgroups.ts); 0n: unknown. */
-  readonly cgroupKey?: bigint;
 }
 
 export interface RawProfile {

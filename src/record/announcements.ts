@@ -5,7 +5,7 @@
  * Ctrl-C) and timers waiting for a second or more.
  */
 import type { ProcessGenerations } from './generations.js';
-import type { AnnouncedIdentity } from './session.js';
+import type { AnnouncedIdentity } from '../profile/raw.js';
 
 /** The capture time one turn of the event loop may take, ms. */
 const TURN_MS = 2;

@@ -7,9 +7,9 @@
  * retired the moment a later one shows up: its samples are folded by name (src/record/
  * accumulator.ts) with its own snapshot, and its late samples, harvested after that, follow it.
  */
-import { byStart, findMapping, type Mapping, type ProcessAnnouncement, type ProcessSnapshot } from '../profile/raw.js';
+import { byStart, findMapping, type AnnouncedIdentity, type Mapping, type ProcessAnnouncement, type ProcessSnapshot } from '../profile/raw.js';
 import type { SampleAccumulator } from './accumulator.js';
-import type { AnnouncedIdentity, HarvestedCount } from './session.js';
+import type { HarvestedCount } from './session.js';
 
 /** The BPF start time (ns since boot) in /proc/PID/stat's clock ticks (USER_HZ, 100 on Linux). */
 export const startTicksOf = (startNs: number): number => Math.floor(startNs / 10_000_000);

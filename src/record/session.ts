@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProfileError } from '../errors.js';
-import { unwindMarker } from '../profile/raw.js';
+import { unwindMarker, type AnnouncedIdentity } from '../profile/raw.js';
 import type { UnwindMappingEntry } from '../unwind/loader.js';
 import { encodeProcessUnwind, writeArrayEntries } from './unwind-maps.js';
 import { CONFIG, CONTROL, COUNTERS, FALLBACK_STACK_ID, MAPS, MAX_STACK_DEPTH, PROGRAMS, SAMPLE_KEY, SAMPLE_SETS, SEEN_EVENT, SEEN_REASON, TASK_COMM_LEN, UNWIND_ROW, USER_STACK, type CounterName } from './abi.js';
@@ -80,14 +80,6 @@ export interface SeenEvent {
   readonly unmappedPc?: bigint;
   /** A new process's identity (not with `unmappedPc`): what its capture need not read from /proc. */
   readonly identity?: AnnouncedIdentity;
-}
-
-/** bpf/profile.h's seen_event fields of the process's group leader. */
-export interface AnnouncedIdentity {
-  readonly uid: number;
-  readonly pidNsLevel: number;
-  /** 0n: unknown. */
-  readonly cgroupKey: bigint;
 }
 
 /** A u64 of nanoseconds as a number: exact below 2^53 ns (104 days of uptime), always the same for the same bits. */
